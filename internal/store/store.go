@@ -1,0 +1,375 @@
+// Package store defines Gannet's data model and the Store interface that every
+// backend (SQLite now, PostgreSQL later) implements, plus the contract test suite
+// in storetest that every backend must pass unchanged.
+//
+// Invariants every backend keeps:
+//   - UIDs in a mailbox strictly increase and are never reused, even after expunge;
+//     UIDVALIDITY of a mailbox never changes while it exists, and a mailbox deleted
+//     and created again under the same name gets a new UIDVALIDITY (RFC 9051 2.3.1.1).
+//   - One MODSEQ counter per account, strictly increasing, bumped by every change to
+//     any message or mailbox of that account (RFC 7162 3.1).
+//   - Expunged messages leave tombstones (mailbox, uid, modseq) so that a client can
+//     ask what vanished since a MODSEQ (RFC 7162 3.2.10, VANISHED (EARLIER)).
+//   - A write returns only after its transaction is durable (fsynced); concurrent
+//     writes may share one transaction and one fsync (group commit).
+//   - Change notifications are published only after commit.
+package store
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"gannet/internal/message"
+)
+
+// Typed errors. Backends wrap them; callers test with errors.Is.
+var (
+	ErrNotFound      = errors.New("not found")
+	ErrExists        = errors.New("already exists")
+	ErrOverQuota     = errors.New("quota exceeded")
+	ErrHasChildren   = errors.New("mailbox has children")
+	ErrInvalidName   = errors.New("invalid name")
+	ErrNotPermitted  = errors.New("operation not permitted")
+	ErrAuthFailed    = errors.New("authentication failed")
+	ErrInvalidFlag   = errors.New("invalid flag")
+	ErrClosed        = errors.New("store closed")
+	ErrMailboxLocked = errors.New("mailbox in use")
+)
+
+// Special-use attributes of mailboxes, RFC 6154.
+const (
+	SpecialSent    = `\Sent`
+	SpecialDrafts  = `\Drafts`
+	SpecialTrash   = `\Trash`
+	SpecialJunk    = `\Junk`
+	SpecialArchive = `\Archive`
+)
+
+// DefaultMailboxes are created for every new account, in this order.
+var DefaultMailboxes = []struct{ Name, SpecialUse string }{
+	{"INBOX", ""},
+	{"Sent", SpecialSent},
+	{"Drafts", SpecialDrafts},
+	{"Trash", SpecialTrash},
+	{"Junk", SpecialJunk},
+	{"Archive", SpecialArchive},
+}
+
+// Separator is the mailbox hierarchy separator.
+const Separator = "/"
+
+// POP3 deletion policies (what DELE+QUIT does to a message), per account.
+const (
+	POP3Delete  = "delete"  // expunge (the default, RFC 1939)
+	POP3Archive = "archive" // move to the \Archive mailbox
+	POP3Keep    = "keep"    // hide from later POP3 sessions, keep for IMAP and webmail
+)
+
+// Domain is a mail domain we receive mail for.
+type Domain struct {
+	Name    string // lower-case, IDNA A-label form
+	Created time.Time
+}
+
+// Account is a mail user. Address is lower-case local@domain.
+type Account struct {
+	ID            int64
+	Address       string
+	Domain        string
+	PasswordHash  string // argon2id, PHC string format
+	SCRAM         []byte // encoded SCRAM-SHA-256 keys (see package password); may be empty
+	QuotaBytes    int64  // 0 = unlimited
+	QuotaMessages int64  // 0 = unlimited
+	UsedBytes     int64
+	UsedMessages  int64
+	POP3Policy    string
+	ModSeq        uint64 // the account's current highest MODSEQ
+	Created       time.Time
+}
+
+// Alias maps an address to one or more targets. Address "@domain" is a catch-all.
+// Targets may be local accounts, other aliases or remote addresses.
+type Alias struct {
+	Address string
+	Targets []string
+}
+
+// Resolution is where mail for one recipient address goes.
+type Resolution struct {
+	Local  []Account // local accounts (deduplicated)
+	Remote []string  // remote addresses from aliases
+}
+
+// Mailbox is one folder of an account.
+type Mailbox struct {
+	ID            int64
+	AccountID     int64
+	Name          string // UTF-8, "/" separated
+	SpecialUse    string
+	Subscribed    bool
+	UIDValidity   uint32
+	UIDNext       uint32
+	HighestModSeq uint64
+	// Counts, filled by Mailbox/Mailboxes/Status.
+	Messages int64
+	Unseen   int64
+	Deleted  int64
+	Size     int64
+}
+
+// System flags (RFC 9051 2.3.2). Keywords are any other atom.
+const (
+	FlagSeen     = `\Seen`
+	FlagAnswered = `\Answered`
+	FlagFlagged  = `\Flagged`
+	FlagDeleted  = `\Deleted`
+	FlagDraft    = `\Draft`
+)
+
+// Message is one message in one mailbox.
+type Message struct {
+	MailboxID    int64
+	UID          uint32
+	ModSeq       uint64
+	Flags        []string // system flags first, then keywords, sorted
+	InternalDate time.Time
+	Size         int64
+	BlobID       string
+	POPHidden    bool            // hidden from POP3 by the "keep" policy
+	Parsed       *message.Parsed // only when ListOptions.Parsed
+}
+
+// ListOptions selects what List returns.
+type ListOptions struct {
+	Parsed bool // decode and fill Message.Parsed
+}
+
+// UIDRange is an inclusive range of UIDs; Hi == 0 means "to the end" (*).
+type UIDRange struct{ Lo, Hi uint32 }
+
+// UIDSet is a union of ranges. A nil set means all messages.
+type UIDSet []UIDRange
+
+// Contains reports whether uid is in the set (nil set contains everything).
+func (s UIDSet) Contains(uid uint32) bool {
+	if s == nil {
+		return true
+	}
+	for _, r := range s {
+		if uid >= r.Lo && (r.Hi == 0 || uid <= r.Hi) {
+			return true
+		}
+	}
+	return false
+}
+
+// Recipient is one local destination of a delivery.
+type Recipient struct {
+	AccountID int64
+	Mailbox   string   // mailbox name; "" means INBOX
+	Flags     []string // initial flags
+}
+
+// Delivery is a message delivered to many local recipients in one transaction.
+type Delivery struct {
+	Raw          []byte
+	InternalDate time.Time // zero = now
+	Recipients   []Recipient
+}
+
+// DeliveryResult is the outcome for one recipient, in Delivery.Recipients order.
+type DeliveryResult struct {
+	MailboxID   int64
+	UIDValidity uint32
+	UID         uint32
+	Err         error // per-recipient refusal, such as ErrOverQuota; nil = stored
+}
+
+// FlagOp says how StoreFlags combines the given flags with the current ones.
+type FlagOp int
+
+const (
+	FlagsSet    FlagOp = iota // replace (FLAGS)
+	FlagsAdd                  // +FLAGS
+	FlagsRemove               // -FLAGS
+)
+
+// FlagUpdate is the result of StoreFlags for one message.
+type FlagUpdate struct {
+	UID    uint32
+	ModSeq uint64
+	Flags  []string
+}
+
+// StoreResult is what StoreFlags did.
+type StoreResult struct {
+	Updated  []FlagUpdate // messages whose flags changed (new modseq)
+	Modified []uint32     // UIDs that failed UNCHANGEDSINCE (RFC 7162 3.1.3)
+}
+
+// CopyResult maps source UIDs to destination UIDs (RFC 4315 COPYUID).
+type CopyResult struct {
+	UIDValidity uint32
+	SrcUIDs     []uint32
+	DstUIDs     []uint32
+}
+
+// Changes is what changed in a mailbox since a MODSEQ.
+type Changes struct {
+	HighestModSeq uint64
+	Changed       []Message // new or flag-changed messages with modseq > since (no Parsed)
+	Vanished      []uint32  // expunged UIDs with tombstone modseq > since, ascending
+}
+
+// ChangeKind says what a notification is about.
+type ChangeKind int
+
+const (
+	ChangeNew     ChangeKind = iota + 1 // messages appended/delivered/copied/moved in
+	ChangeFlags                         // flags changed
+	ChangeExpunge                       // messages expunged (or moved out)
+	ChangeMailbox                       // mailbox created, renamed, deleted, subscribed
+)
+
+func (k ChangeKind) String() string {
+	switch k {
+	case ChangeNew:
+		return "new"
+	case ChangeFlags:
+		return "flags"
+	case ChangeExpunge:
+		return "expunge"
+	case ChangeMailbox:
+		return "mailbox"
+	}
+	return "unknown"
+}
+
+// Change is published to subscribers after each committed write.
+type Change struct {
+	AccountID int64
+	MailboxID int64
+	ModSeq    uint64
+	Kind      ChangeKind
+	UIDs      []uint32 // affected UIDs, when known
+}
+
+// DateField selects which date a search compares.
+type DateField int
+
+const (
+	DateInternal DateField = iota // INTERNALDATE (BEFORE, ON, SINCE)
+	DateSent                      // Date: header (SENTBEFORE, SENTON, SENTSINCE)
+)
+
+// Criteria is a search program, all fields ANDed; zero values mean "no constraint".
+// It covers RFC 9051 6.4.4 SEARCH keys; the IMAP server translates to it.
+type Criteria struct {
+	UIDs       UIDSet       // nil = all
+	WithFlags  []string     // all must be set
+	WithoutFlg []string     // none may be set
+	Header     []HeaderTerm // substring, case-insensitive
+	Body       []string     // substring of the decoded body text
+	Text       []string     // substring of header or body
+	Larger     int64        // size > Larger (when > 0)
+	Smaller    int64        // size < Smaller (when > 0)
+	Before     *DateTerm
+	On         *DateTerm
+	Since      *DateTerm
+	ModSeq     uint64 // modseq >= ModSeq (RFC 7162 3.1.5), when > 0
+	Not        []Criteria
+	Or         [][2]Criteria
+}
+
+// HeaderTerm matches a header field containing Value (Value "" = field present).
+type HeaderTerm struct{ Field, Value string }
+
+// DateTerm compares a date, by calendar day in the date's own location
+// (RFC 9051 6.4.4: "disregarding time and timezone").
+type DateTerm struct {
+	Field DateField
+	Date  time.Time
+}
+
+// Store is the whole persistent state of Gannet.
+type Store interface {
+	// Domains.
+	AddDomain(ctx context.Context, name string) error
+	DeleteDomain(ctx context.Context, name string) error // ErrNotPermitted if accounts remain
+	Domains(ctx context.Context) ([]Domain, error)
+	IsLocalDomain(ctx context.Context, name string) (bool, error)
+
+	// Accounts. Creating an account creates DefaultMailboxes.
+	AddAccount(ctx context.Context, address, password string) (*Account, error)
+	DeleteAccount(ctx context.Context, address string) error
+	SetPassword(ctx context.Context, address, password string) error
+	SetQuota(ctx context.Context, address string, bytes, messages int64) error
+	SetPOP3Policy(ctx context.Context, address, policy string) error
+	Account(ctx context.Context, address string) (*Account, error)
+	AccountByID(ctx context.Context, id int64) (*Account, error)
+	Accounts(ctx context.Context) ([]Account, error)
+	// Authenticate checks a password; ErrAuthFailed for unknown account or bad password.
+	Authenticate(ctx context.Context, address, password string) (*Account, error)
+
+	// Aliases.
+	AddAlias(ctx context.Context, address string, targets []string) error
+	DeleteAlias(ctx context.Context, address string) error
+	Aliases(ctx context.Context) ([]Alias, error)
+	// Resolve maps a recipient address to accounts and remote addresses:
+	// exact account, then alias, then user+tag@domain as user@domain, then the
+	// domain's catch-all. ErrNotFound when nothing matches.
+	Resolve(ctx context.Context, address string) (*Resolution, error)
+	// Addresses lists every address that delivers to the account (its own and aliases).
+	Addresses(ctx context.Context, accountID int64) ([]string, error)
+
+	// Mailboxes.
+	CreateMailbox(ctx context.Context, accountID int64, name, specialUse string) (*Mailbox, error)
+	RenameMailbox(ctx context.Context, accountID int64, oldName, newName string) error
+	DeleteMailbox(ctx context.Context, accountID int64, name string) error
+	SubscribeMailbox(ctx context.Context, accountID int64, name string, subscribed bool) error
+	Subscriptions(ctx context.Context, accountID int64) ([]string, error)
+	// Mailbox returns one mailbox with counts.
+	Mailbox(ctx context.Context, accountID int64, name string) (*Mailbox, error)
+	MailboxByID(ctx context.Context, accountID, mailboxID int64) (*Mailbox, error)
+	// Mailboxes returns all mailboxes of the account, sorted by name, with counts.
+	Mailboxes(ctx context.Context, accountID int64) ([]Mailbox, error)
+
+	// Messages.
+	Deliver(ctx context.Context, d Delivery) ([]DeliveryResult, error)
+	Append(ctx context.Context, accountID, mailboxID int64, raw []byte, flags []string, date time.Time) (DeliveryResult, error)
+	Copy(ctx context.Context, accountID, srcMailboxID int64, uids UIDSet, dstMailboxID int64) (*CopyResult, error)
+	Move(ctx context.Context, accountID, srcMailboxID int64, uids UIDSet, dstMailboxID int64) (*CopyResult, error)
+	StoreFlags(ctx context.Context, accountID, mailboxID int64, uids UIDSet, op FlagOp, flags []string, unchangedSince uint64) (*StoreResult, error)
+	// Expunge removes messages flagged \Deleted whose UID is in uids (nil = all of them).
+	Expunge(ctx context.Context, accountID, mailboxID int64, uids UIDSet) ([]uint32, error)
+	// ExpungeUIDs removes the given messages whatever their flags (POP3 QUIT).
+	ExpungeUIDs(ctx context.Context, accountID, mailboxID int64, uids []uint32) ([]uint32, error)
+	// SetPOPHidden hides messages from later POP3 sessions (the "keep" policy).
+	SetPOPHidden(ctx context.Context, accountID, mailboxID int64, uids []uint32) error
+	List(ctx context.Context, accountID, mailboxID int64, uids UIDSet, opts ListOptions) ([]Message, error)
+	Search(ctx context.Context, accountID, mailboxID int64, c Criteria) ([]uint32, error)
+	Changes(ctx context.Context, accountID, mailboxID int64, since uint64) (*Changes, error)
+
+	// Message bytes. Open returns the whole message; OpenRange the bytes
+	// [off, off+n) of it, decompressing no more than needed.
+	Open(ctx context.Context, blobID string) (io.ReadCloser, error)
+	OpenRange(ctx context.Context, blobID string, off, n int64) (io.ReadCloser, error)
+
+	// Subscribe returns the change feed for one account (0 = all accounts).
+	Subscribe(accountID int64) Subscription
+
+	// GC removes blobs no message references (and older than a grace period).
+	GC(ctx context.Context) (removed int, err error)
+	Close() error
+}
+
+// Subscription receives Changes in commit order. Slow readers never block writers:
+// when a subscriber falls too far behind, changes are dropped and Next reports
+// overflowed, and the subscriber must resynchronise from the store.
+type Subscription interface {
+	C() <-chan struct{}                         // signalled when Next may return changes
+	Next() (changes []Change, overflowed bool) // drains pending changes
+	Close()
+}
