@@ -1,6 +1,30 @@
 // Package message parses a message once, at delivery: envelope, BODYSTRUCTURE tree
 // with byte offsets of every part, the header fields search needs, and a preview.
 // Parse never fails and never panics: broken MIME falls back to text/plain.
+//
+// Invariants of a *Parsed returned by Parse (and checked by FuzzParse):
+//
+//   - Body is never nil. For every part, 0 <= HeaderStart <= BodyStart <= End <= len(raw),
+//     and every child lies inside its parent's body: parent.BodyStart <= child.HeaderStart
+//     and child.End <= parent.End. Siblings are in order and do not overlap. The root
+//     covers the whole message: HeaderStart == 0, End == len(raw).
+//   - raw[HeaderStart:BodyStart] is the part's header including the blank line that ends
+//     it (RFC 5322 2.1; empty header and no blank line are both possible for broken
+//     input). raw[BodyStart:End] is the body; for multipart children the line break
+//     before a boundary delimiter is not part of the body (RFC 2046 5.1.1).
+//   - Type "multipart" implies len(Parts) >= 1. Type "message" with Subtype "rfc822" or
+//     "global" implies len(Parts) == 1 and Envelope != nil (see Part.IsMessage); a
+//     transfer-encoded message/rfc822 (forbidden by RFC 2046 5.2.1) is served as
+//     application/octet-stream. Every other part has no children. Anything that cannot
+//     honour these (no usable boundary, no delimiter at all, nesting deeper than
+//     MaxDepth, more than MaxParts parts) becomes a text/plain leaf.
+//   - Type and Subtype are lower-case and non-empty; parameter and disposition-parameter
+//     keys are lower-case. Every string is valid UTF-8 (8-bit header bytes that are not
+//     UTF-8 are read as windows-1252), so Marshal/Unmarshal round-trip exactly.
+//   - Offsets are into raw exactly as given: CRLF, bare LF and stray CR are all
+//     accepted and nothing is normalised.
+//
+// The package has no state; every function is safe for concurrent use.
 package message
 
 import "time"

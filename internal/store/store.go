@@ -369,7 +369,7 @@ type Store interface {
 // when a subscriber falls too far behind, changes are dropped and Next reports
 // overflowed, and the subscriber must resynchronise from the store.
 type Subscription interface {
-	C() <-chan struct{}                         // signalled when Next may return changes
+	C() <-chan struct{}                        // signalled when Next may return changes
 	Next() (changes []Change, overflowed bool) // drains pending changes
 	Close()
 }

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"gannet/internal/app"
+	"gannet/internal/config"
+	"gannet/internal/store/sqlstore"
+)
+
+// adminFlags are the flags every admin command takes: where the data is.
+type adminFlags struct {
+	data   *string
+	config *string
+}
+
+func addAdminFlags(fs *flag.FlagSet) adminFlags {
+	return adminFlags{
+		data:   fs.String("data", "", "data directory (default ./gannet-data, or data_dir of --config)"),
+		config: fs.String("config", "", "configuration file to take data_dir from"),
+	}
+}
+
+// parseArgs parses flags that may come before or after positional arguments
+// ("gannet user add bob@x --data DIR" and "... --data DIR bob@x" both work).
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+func (f adminFlags) open(ctx context.Context) (*sqlstore.Store, error) {
+	cfg := config.Default()
+	switch {
+	case *f.config != "" && *f.data != "":
+		return nil, fmt.Errorf("give --data or --config, not both")
+	case *f.config != "":
+		c, err := config.Load(*f.config)
+		if err != nil {
+			return nil, err
+		}
+		cfg = c
+	case *f.data != "":
+		cfg.DataDir = *f.data
+		cfg.Domains = nil
+	default:
+		cfg.DataDir = "./gannet-data"
+		cfg.Domains = nil
+	}
+	return app.OpenStore(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// subcommand dispatches "gannet NOUN VERB ...".
+func subcommand(e *env, noun string, args []string, verbs map[string]func([]string) error, order []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintf(e.stderr, "usage: gannet %s VERB [flags] [args]\nverbs:", noun)
+		for _, v := range order {
+			fmt.Fprintf(e.stderr, " %s", v)
+		}
+		fmt.Fprintln(e.stderr)
+		if len(args) == 0 {
+			return errUsage
+		}
+		return flag.ErrHelp
+	}
+	fn, ok := verbs[args[0]]
+	if !ok {
+		return fmt.Errorf("unknown verb %q (want one of %v)", args[0], order)
+	}
+	return fn(args[1:])
+}
+
+// withStore parses flags for a verb that needs exactly nargs arguments and runs fn
+// with an open store.
+func withStore(ctx context.Context, e *env, name, argsUsage string, nargs int, args []string,
+	fn func(st *sqlstore.Store, pos []string) error) error {
+	fs := newFlags(e, name, argsUsage)
+	af := addAdminFlags(fs)
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if nargs >= 0 && len(pos) != nargs {
+		fs.Usage()
+		return errUsage
+	}
+	st, err := af.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return fn(st, pos)
+}

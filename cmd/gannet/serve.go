@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"gannet/internal/app"
+	"gannet/internal/config"
+)
+
+func cmdServe(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "serve", "")
+	cfgPath := fs.String("config", "/etc/gannet/gannet.toml", "configuration file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return errUsage
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, nil))
+	a, err := app.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return a.Run(ctx)
+}
+
+func cmdDev(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "dev", "")
+	dir := fs.String("data", "./gannet-data", "data directory (created if missing)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return errUsage
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	a, pw, err := app.DevSetup(ctx, *dir, log)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := a.Start(ctx); err != nil {
+		a.Close()
+		return err
+	}
+	fmt.Fprintf(e.stdout, "Gannet dev server\n")
+	fmt.Fprintf(e.stdout, "  data directory: %s\n", a.Config.DataDir)
+	fmt.Fprintf(e.stdout, "  certificate:    %s (self-signed)\n", a.Config.TLS.CertFile)
+	fmt.Fprintf(e.stdout, "  account:        %s\n", app.DevAccount)
+	fmt.Fprintf(e.stdout, "  password:       %s\n", pw)
+	ls := a.Listeners()
+	if len(ls) == 0 {
+		fmt.Fprintf(e.stdout, "  (no protocol servers are built into this version yet)\n")
+	}
+	for _, l := range ls {
+		fmt.Fprintf(e.stdout, "  %-12s %s\n", l.Name+":", l.Addr)
+	}
+	fmt.Fprintf(e.stdout, "Admin commands work on the same directory, e.g. gannet user add --data %s bob@gannet.test\n", a.Config.DataDir)
+	fmt.Fprintf(e.stdout, "Press Ctrl-C to stop.\n")
+	<-ctx.Done()
+	if err := a.Close(); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,174 @@
+// Package app wires configuration, the store and the protocol servers together
+// and owns the listeners. Only cmd/gannet imports it.
+//
+// Invariants: servers are started only after the store is open and the configured
+// domains exist; Run returns after every server has shut down and the store is
+// closed, so that nothing writes to the store after Run returns.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"gannet/internal/config"
+	"gannet/internal/store"
+	"gannet/internal/store/sqlstore"
+)
+
+// Server is what every protocol server looks like (house rule 5).
+type Server interface {
+	Serve(ln net.Listener) error
+	Shutdown(ctx context.Context) error
+	Close() error
+}
+
+// Listener is one server bound to one address, for reporting.
+type Listener struct {
+	Name string // e.g. "imap"
+	Addr string // the bound address
+}
+
+type bound struct {
+	Listener
+	ln  net.Listener
+	srv Server
+}
+
+// App is a running Gannet: store plus servers.
+type App struct {
+	Config *config.Config
+	Store  *sqlstore.Store
+	Log    *slog.Logger
+	TLS    *tls.Config // nil when no certificate is configured
+
+	mu     sync.Mutex
+	bound  []bound
+	closed bool
+}
+
+// OpenStore opens the store of cfg's data directory and makes sure the configured
+// domains exist. Admin commands use it without starting any server.
+func OpenStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (*sqlstore.Store, error) {
+	st, err := sqlstore.Open(ctx, cfg.DataDir, sqlstore.Options{Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range cfg.Domains {
+		if err := st.AddDomain(ctx, d); err != nil && !errors.Is(err, store.ErrExists) {
+			st.Close()
+			return nil, fmt.Errorf("domain %s from config: %w", d, err)
+		}
+	}
+	return st, nil
+}
+
+// New opens the store and loads the TLS certificate; servers start in Start.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	st, err := OpenStore(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{Config: cfg, Store: st, Log: log}
+	if cfg.TLS.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+		// TLS 1.2 minimum (RFC 8996 deprecates older versions; RFC 8314 4.1).
+		a.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	return a, nil
+}
+
+// Start binds every configured listener of the servers that exist and serves
+// them in the background.
+func (a *App) Start(ctx context.Context) error {
+	for _, s := range a.servers() {
+		if s.addr == "" {
+			continue
+		}
+		ln, err := net.Listen("tcp", s.addr)
+		if err != nil {
+			a.shutdown(context.Background())
+			return fmt.Errorf("listen %s on %s: %w", s.name, s.addr, err)
+		}
+		if s.implicitTLS {
+			ln = tls.NewListener(ln, a.TLS)
+		}
+		b := bound{Listener: Listener{Name: s.name, Addr: ln.Addr().String()}, ln: ln, srv: s.srv}
+		a.mu.Lock()
+		a.bound = append(a.bound, b)
+		a.mu.Unlock()
+		go func() {
+			if err := b.srv.Serve(b.ln); err != nil && !errors.Is(err, net.ErrClosed) {
+				a.Log.Error("server stopped", "server", b.Name, "err", err)
+			}
+		}()
+		a.Log.Info("listening", "server", b.Name, "addr", b.Addr)
+	}
+	return nil
+}
+
+// Listeners reports what is being served.
+func (a *App) Listeners() []Listener {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]Listener, len(a.bound))
+	for i, b := range a.bound {
+		out[i] = b.Listener
+	}
+	return out
+}
+
+// Run starts the servers and blocks until ctx is done, then shuts down gracefully
+// (at most 10 s) and closes the store.
+func (a *App) Run(ctx context.Context) error {
+	if err := a.Start(ctx); err != nil {
+		a.Store.Close()
+		return err
+	}
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return a.shutdown(sctx)
+}
+
+// Close stops everything at once.
+func (a *App) Close() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return a.shutdown(ctx)
+}
+
+func (a *App) shutdown(ctx context.Context) error {
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		return nil
+	}
+	a.closed = true
+	bound := a.bound
+	a.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, b := range bound {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := b.srv.Shutdown(ctx); err != nil {
+				b.srv.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	return a.Store.Close()
+}

@@ -1,0 +1,74 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gannet/internal/config"
+	"gannet/internal/store"
+)
+
+// DevAccount is the demo account `gannet dev` creates.
+const DevAccount = "demo@gannet.test"
+
+// DevSetup prepares a dev data directory: the directory itself, a self-signed
+// certificate, the domain gannet.test and the demo account. The demo password is
+// random on first run and kept in DIR/demo-password so that later runs print the
+// same one (clients set up once keep working).
+func DevSetup(ctx context.Context, dataDir string, log *slog.Logger) (*App, string, error) {
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return nil, "", fmt.Errorf("create %s: %w", abs, err)
+	}
+	cfg := config.DevConfig(abs)
+	if _, err := EnsureSelfSigned(cfg.TLS.CertFile, cfg.TLS.KeyFile,
+		[]string{"localhost", "gannet.test", "127.0.0.1", "::1"}, time.Now()); err != nil {
+		return nil, "", fmt.Errorf("dev certificate: %w", err)
+	}
+	a, err := New(ctx, cfg, log)
+	if err != nil {
+		return nil, "", err
+	}
+	pwFile := filepath.Join(abs, "demo-password")
+	pw, err := os.ReadFile(pwFile)
+	password := strings.TrimSpace(string(pw))
+	if err != nil || password == "" {
+		password = randomPassword()
+	}
+	_, err = a.Store.AddAccount(ctx, DevAccount, password)
+	switch {
+	case errors.Is(err, store.ErrExists):
+		// Keep the account; make sure the printed password is the right one.
+		if _, aerr := a.Store.Authenticate(ctx, DevAccount, password); aerr != nil {
+			if err := a.Store.SetPassword(ctx, DevAccount, password); err != nil {
+				a.Close()
+				return nil, "", err
+			}
+		}
+	case err != nil:
+		a.Close()
+		return nil, "", fmt.Errorf("demo account: %w", err)
+	}
+	if err := writeFileSync(pwFile, []byte(password+"\n"), 0o600); err != nil {
+		a.Close()
+		return nil, "", err
+	}
+	return a, password, nil
+}
+
+func randomPassword() string {
+	b := make([]byte, 10)
+	rand.Read(b)
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
+}

@@ -1,0 +1,155 @@
+package message
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/net/html"
+)
+
+// Preview sizes: PreviewRunes of text are kept; at most this much decoded
+// body is read to find them (HTML wastes a lot on markup and style sheets).
+const (
+	PreviewRunes      = 256
+	previewPlainBytes = 4 << 10
+	previewHTMLBytes  = 64 << 10
+	previewTries      = 4 // candidate parts tried when earlier ones are empty
+)
+
+// preview returns up to PreviewRunes runes of plain text: from the first
+// non-attachment text/plain part, else the first text/html one with markup
+// removed, looking inside embedded messages only when the message itself has
+// neither. Transfer encoding and charset are decoded, whitespace and control
+// characters collapse to single spaces.
+func preview(raw []byte, root *Part) string {
+	tries := 0
+	for _, embedded := range []bool{false, true} {
+		for _, sub := range []string{"plain", "html"} {
+			var cands []*Part
+			findText(root, sub, embedded, &cands)
+			for _, p := range cands {
+				if tries++; tries > previewTries {
+					return ""
+				}
+				if s := partPreview(raw, p, sub == "html"); s != "" {
+					return s
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// findText appends the text/sub parts below p that are not attachments, in
+// order. With embedded, only parts inside embedded messages are wanted.
+func findText(p *Part, sub string, embedded bool, out *[]*Part) {
+	findTextIn(p, sub, embedded, false, out)
+}
+
+func findTextIn(p *Part, sub string, embedded, inside bool, out *[]*Part) {
+	if len(*out) >= previewTries || p.Disposition == "attachment" {
+		return
+	}
+	if p.Type == "text" && p.Subtype == sub && inside == embedded {
+		*out = append(*out, p)
+	}
+	for _, c := range p.Parts {
+		findTextIn(c, sub, embedded, inside || p.IsMessage(), out)
+	}
+}
+
+func partPreview(raw []byte, p *Part, isHTML bool) string {
+	limit := previewPlainBytes
+	if isHTML {
+		limit = previewHTMLBytes
+	}
+	start, end := clamp(raw, p.BodyStart, p.End)
+	b, _ := transferDecode(p.Encoding, raw[start:end], limit)
+	cut := len(b) > limit
+	if cut {
+		b = b[:limit]
+	}
+	s, _ := convert(p.Params["charset"], b)
+	if cut {
+		// The cut may have split a character: drop the replacement it became.
+		s = strings.TrimSuffix(s, "\uFFFD")
+	}
+	if isHTML {
+		s = htmlText(s, 4*PreviewRunes)
+	}
+	return collapse(s, PreviewRunes)
+}
+
+// htmlText returns the text content of an HTML document, entities decoded,
+// without script, style and title content; tags become spaces. It stops once
+// it holds about want runes of text.
+func htmlText(s string, want int) string {
+	z := html.NewTokenizer(strings.NewReader(s))
+	var b strings.Builder
+	skip := 0
+	for b.Len() < 4*want {
+		switch z.Next() {
+		case html.ErrorToken:
+			return b.String()
+		case html.TextToken:
+			if skip == 0 {
+				b.Write(z.Text())
+			}
+		case html.StartTagToken:
+			if isHiddenTag(z) {
+				skip++
+			}
+			b.WriteByte(' ')
+		case html.EndTagToken:
+			if isHiddenTag(z) && skip > 0 {
+				skip--
+			}
+			b.WriteByte(' ')
+		case html.SelfClosingTagToken:
+			b.WriteByte(' ')
+		}
+	}
+	return b.String()
+}
+
+func isHiddenTag(z *html.Tokenizer) bool {
+	name, _ := z.TagName()
+	switch string(name) {
+	case "script", "style", "title", "template":
+		return true
+	}
+	return false
+}
+
+// collapse trims s, turns every run of whitespace and control characters into
+// one space, drops zero-width characters and keeps at most n runes.
+func collapse(s string, n int) string {
+	var b strings.Builder
+	b.Grow(min(len(s), 4*n))
+	count := 0
+	space := false
+	for _, r := range s {
+		switch {
+		case r == utf8.RuneError || unicode.IsSpace(r) || unicode.IsControl(r):
+			space = count > 0
+			continue
+		case r == '\u200b' || r == '\u200c' || r == '\u200d' || r == '\u2060' ||
+			r == '\ufeff' || r == '\u034f' || r == '\u00ad':
+			continue
+		}
+		if space {
+			if count+1 >= n {
+				break
+			}
+			b.WriteByte(' ')
+			count++
+			space = false
+		}
+		b.WriteRune(r)
+		if count++; count >= n {
+			break
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,302 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gannet/internal/message"
+	"gannet/internal/store"
+)
+
+// inlineMax is the largest message kept inline in the database rather than as a
+// blob file. Below it a delivery is pure SQL and shares the batch's one fsync;
+// above it the file's own fsync is amortised over many bytes.
+const inlineMax = 128 << 10
+
+// maxHeaderIndex bounds the header block kept in the database for header search.
+const maxHeaderIndex = 256 << 10
+
+// body is a message's content as stored once: blob plus parse results.
+type body struct {
+	blob     string
+	size     int64
+	data     []byte // compressed bytes when inline; nil when in a blob file
+	parsed   []byte
+	header   []byte
+	subject  string
+	from     string
+	to       string
+	cc       string
+	bcc      string
+	sentDate int64
+	sentDay  int64
+}
+
+// prepareBody parses the message and writes its blob durably. It runs in the
+// caller's goroutine, outside the writer, so that parsing and blob fsyncs of
+// concurrent deliveries proceed in parallel and only the SQL is serialised.
+func (s *Store) prepareBody(raw []byte) (*body, error) {
+	p := message.Parse(raw)
+	var id string
+	var data []byte
+	if len(raw) <= inlineMax {
+		sum := sha256.Sum256(raw)
+		id = hex.EncodeToString(sum[:])
+		data = s.blobs.Compress(raw)
+	} else {
+		var err error
+		if id, err = s.blobs.Put(raw); err != nil {
+			return nil, fmt.Errorf("store message: %w", err)
+		}
+	}
+	hdrEnd := int64(len(raw))
+	if p.Body != nil {
+		hdrEnd = p.Body.BodyStart
+	}
+	if hdrEnd > maxHeaderIndex {
+		hdrEnd = maxHeaderIndex
+	}
+	b := &body{
+		blob:    id,
+		size:    int64(len(raw)),
+		data:    data,
+		parsed:  p.Marshal(),
+		header:  raw[:hdrEnd],
+		subject: strings.ToLower(p.Subject),
+		from:    addrText(p.Envelope.From),
+		to:      addrText(p.Envelope.To),
+		cc:      addrText(p.Envelope.Cc),
+		bcc:     addrText(p.Envelope.Bcc),
+	}
+	if !p.Date.IsZero() {
+		b.sentDate = p.Date.Unix()
+		b.sentDay = dayNumber(p.Date)
+	}
+	return b, nil
+}
+
+// dayNumber is the calendar day of t in t's own zone, as days since 1970-01-01:
+// SENTBEFORE/SENTON/SENTSINCE disregard time and timezone (RFC 9051 6.4.4).
+func dayNumber(t time.Time) int64 {
+	y, m, d := t.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400
+}
+
+// addrText renders addresses as lower-cased searchable text: "name <box@host>, ...".
+func addrText(list []message.Address) string {
+	var sb strings.Builder
+	for i, a := range list {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		if a.Name != "" {
+			sb.WriteString(a.Name)
+			sb.WriteString(" ")
+		}
+		sb.WriteString("<")
+		sb.WriteString(a.Mailbox)
+		if a.Host != "" {
+			sb.WriteString("@")
+			sb.WriteString(a.Host)
+		}
+		sb.WriteString(">")
+	}
+	return strings.ToLower(sb.String())
+}
+
+func insertBody(ctx context.Context, tx *wtx, b *body) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO bodies(blob, size, parsed, header, subject, h_from, h_to, h_cc, h_bcc, sent_date, sent_day, data)
+		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		b.blob, b.size, b.parsed, b.header, b.subject, b.from, b.to, b.cc, b.bcc, b.sentDate, b.sentDay, b.data)
+	if err != nil {
+		return fmt.Errorf("insert body: %w", err)
+	}
+	return nil
+}
+
+// newMessage is one message row to insert.
+type newMessage struct {
+	blob  string
+	size  int64
+	flags flagSet
+	date  int64
+}
+
+// checkQuota refuses adding n messages of size bytes to the account (RFC 9208).
+func checkQuota(ctx context.Context, tx *wtx, accountID, n, bytes int64) error {
+	var qb, qm, ub, um int64
+	err := tx.QueryRowContext(ctx, `SELECT quota_bytes, quota_messages, used_bytes, used_messages FROM accounts WHERE id = ?`,
+		accountID).Scan(&qb, &qm, &ub, &um)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("account %d: %w", accountID, store.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("quota: %w", err)
+	}
+	if (qb > 0 && ub+bytes > qb) || (qm > 0 && um+n > qm) {
+		return store.ErrOverQuota
+	}
+	return nil
+}
+
+// insertMessages adds messages to a mailbox with consecutive new UIDs and one new
+// MODSEQ, keeping the mailbox counters and the account's usage in step.
+// A move passes quota=false: it adds nothing to the account's usage in the end.
+func insertMessages(ctx context.Context, tx *wtx, accountID, mailboxID int64, msgs []newMessage, quota bool) (uidValidity uint32, uids []uint32, err error) {
+	if len(msgs) == 0 {
+		return 0, nil, nil
+	}
+	var total, unseen, deleted int64
+	for _, m := range msgs {
+		total += m.size
+		unseen += unseenOf(m.flags.bits)
+		deleted += deletedOf(m.flags.bits)
+	}
+	if quota {
+		if err := checkQuota(ctx, tx, accountID, int64(len(msgs)), total); err != nil {
+			return 0, nil, err
+		}
+	}
+	modseq, err := bumpModSeq(ctx, tx, accountID)
+	if err != nil {
+		return 0, nil, err
+	}
+	var first uint32
+	err = tx.QueryRowContext(ctx, `UPDATE mailboxes SET uidnext = uidnext + ?, messages = messages + ?,
+		unseen = unseen + ?, deleted = deleted + ?, size = size + ?, highest_modseq = ?
+		WHERE id = ? AND account_id = ? RETURNING uidnext - ?, uidvalidity`,
+		len(msgs), len(msgs), unseen, deleted, total, modseq, mailboxID, accountID, len(msgs)).Scan(&first, &uidValidity)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil, fmt.Errorf("mailbox %d: %w", mailboxID, store.ErrNotFound)
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("allocate uid: %w", err)
+	}
+	if uint64(first)+uint64(len(msgs)) > 0xFFFFFFFF {
+		return 0, nil, fmt.Errorf("mailbox %d: UIDs exhausted: %w", mailboxID, store.ErrNotPermitted)
+	}
+	uids = make([]uint32, len(msgs))
+	for i, m := range msgs {
+		uid := first + uint32(i)
+		uids[i] = uid
+		_, err := tx.ExecContext(ctx, `INSERT INTO messages(mailbox_id, uid, account_id, modseq, flags, keywords, internal_date, size, blob)
+			VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			mailboxID, uid, accountID, modseq, m.flags.bits, m.flags.keywordString(), m.date, m.size, m.blob)
+		if err != nil {
+			return 0, nil, fmt.Errorf("insert message: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE accounts SET used_bytes = used_bytes + ?, used_messages = used_messages + ? WHERE id = ?`,
+		total, len(msgs), accountID); err != nil {
+		return 0, nil, fmt.Errorf("update usage: %w", err)
+	}
+	tx.publish(store.Change{AccountID: accountID, MailboxID: mailboxID, ModSeq: modseq, Kind: store.ChangeNew, UIDs: uids})
+	return uidValidity, uids, nil
+}
+
+// Deliver implements store.Store: one blob, one transaction for every recipient.
+// A recipient over quota is refused alone (its result carries ErrOverQuota); any
+// other failure rolls back the whole delivery.
+func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.DeliveryResult, error) {
+	if len(d.Recipients) == 0 {
+		return nil, fmt.Errorf("deliver: no recipients: %w", store.ErrInvalidName)
+	}
+	flags := make([]flagSet, len(d.Recipients))
+	for i, r := range d.Recipients {
+		fs, err := parseFlags(r.Flags)
+		if err != nil {
+			return nil, err
+		}
+		flags[i] = fs
+	}
+	date := d.InternalDate
+	if date.IsZero() {
+		date = s.now()
+	}
+	s.gcMu.RLock()
+	defer s.gcMu.RUnlock()
+	b, err := s.prepareBody(d.Raw)
+	if err != nil {
+		return nil, err
+	}
+	var results []store.DeliveryResult
+	err = s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
+		results = make([]store.DeliveryResult, len(d.Recipients))
+		if err := insertBody(ctx, tx, b); err != nil {
+			return err
+		}
+		for i, r := range d.Recipients {
+			if s.deliverHook != nil {
+				if err := s.deliverHook(i); err != nil {
+					return err
+				}
+			}
+			name := r.Mailbox
+			if name == "" {
+				name = "INBOX"
+			}
+			name, err := normMailbox(name)
+			if err != nil {
+				return err
+			}
+			mbox, err := s.mailboxIDTx(ctx, tx, r.AccountID, name)
+			if err != nil {
+				return fmt.Errorf("deliver to account %d: %w", r.AccountID, err)
+			}
+			uv, uids, err := insertMessages(ctx, tx, r.AccountID, mbox, []newMessage{{
+				blob: b.blob, size: b.size, flags: flags[i], date: unix(date),
+			}}, true)
+			if errors.Is(err, store.ErrOverQuota) {
+				results[i] = store.DeliveryResult{MailboxID: mbox, Err: err}
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("deliver to account %d: %w", r.AccountID, err)
+			}
+			results[i] = store.DeliveryResult{MailboxID: mbox, UIDValidity: uv, UID: uids[0]}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// Append implements store.Store (IMAP APPEND, webmail drafts and Sent copies).
+func (s *Store) Append(ctx context.Context, accountID, mailboxID int64, raw []byte, flags []string, date time.Time) (store.DeliveryResult, error) {
+	fs, err := parseFlags(flags)
+	if err != nil {
+		return store.DeliveryResult{}, err
+	}
+	if date.IsZero() {
+		date = s.now()
+	}
+	s.gcMu.RLock()
+	defer s.gcMu.RUnlock()
+	b, err := s.prepareBody(raw)
+	if err != nil {
+		return store.DeliveryResult{}, err
+	}
+	var res store.DeliveryResult
+	err = s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
+		if err := insertBody(ctx, tx, b); err != nil {
+			return err
+		}
+		uv, uids, err := insertMessages(ctx, tx, accountID, mailboxID, []newMessage{{
+			blob: b.blob, size: b.size, flags: fs, date: unix(date),
+		}}, true)
+		if err != nil {
+			return err
+		}
+		res = store.DeliveryResult{MailboxID: mailboxID, UIDValidity: uv, UID: uids[0]}
+		return nil
+	})
+	return res, err
+}

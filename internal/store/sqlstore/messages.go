@@ -1,0 +1,519 @@
+package sqlstore
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"gannet/internal/message"
+	"gannet/internal/store"
+)
+
+// maxSQLRanges is how many UID ranges go into SQL as BETWEEN terms; a larger set
+// is narrowed to its bounds in SQL and filtered exactly in Go.
+const maxSQLRanges = 200
+
+// uidWhere renders a UID set as a SQL condition on column col.
+func uidWhere(col string, set store.UIDSet) (string, []any, bool) {
+	if set == nil {
+		return "1", nil, true
+	}
+	if len(set) == 0 {
+		return "0", nil, true
+	}
+	if len(set) > maxSQLRanges {
+		lo, hi := uint32(0xFFFFFFFF), uint32(0)
+		open := false
+		for _, r := range set {
+			lo = min(lo, r.Lo)
+			if r.Hi == 0 {
+				open = true
+			}
+			hi = max(hi, r.Hi)
+		}
+		if open {
+			return col + " >= ?", []any{lo}, false
+		}
+		return col + " BETWEEN ? AND ?", []any{lo, hi}, false
+	}
+	var sb strings.Builder
+	var args []any
+	sb.WriteString("(")
+	for i, r := range set {
+		if i > 0 {
+			sb.WriteString(" OR ")
+		}
+		if r.Hi == 0 {
+			sb.WriteString(col + " >= ?")
+			args = append(args, r.Lo)
+		} else {
+			sb.WriteString(col + " BETWEEN ? AND ?")
+			args = append(args, r.Lo, r.Hi)
+		}
+	}
+	sb.WriteString(")")
+	return sb.String(), args, true
+}
+
+// msgRow is a message row as read for an update.
+type msgRow struct {
+	uid    uint32
+	modseq uint64
+	flags  flagSet
+	size   int64
+	blob   string
+	date   int64
+}
+
+// selectRows reads the rows of a mailbox in a UID set, ascending, inside tx.
+func selectRows(ctx context.Context, q querier, accountID, mailboxID int64, set store.UIDSet, extra string) ([]msgRow, error) {
+	cond, args, exact := uidWhere("uid", set)
+	rows, err := q.QueryContext(ctx, `SELECT uid, modseq, flags, keywords, size, blob, internal_date FROM messages
+		WHERE mailbox_id = ? AND account_id = ? AND `+cond+extra+` ORDER BY uid`,
+		append([]any{mailboxID, accountID}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("select messages: %w", err)
+	}
+	defer rows.Close()
+	var out []msgRow
+	for rows.Next() {
+		var r msgRow
+		var kw string
+		if err := rows.Scan(&r.uid, &r.modseq, &r.flags.bits, &kw, &r.size, &r.blob, &r.date); err != nil {
+			return nil, err
+		}
+		if !exact && !set.Contains(r.uid) {
+			continue
+		}
+		r.flags.keywords = decodeKeywords(kw)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// ownMailboxRead checks that the mailbox belongs to the account, so that one
+// account can never read, or detect, another's mailbox by guessing its ID.
+func (s *Store) ownMailboxRead(ctx context.Context, accountID, mailboxID int64) error {
+	var one int
+	if err := s.db.QueryRowContext(ctx, `SELECT 1 FROM mailboxes WHERE id = ? AND account_id = ?`, mailboxID, accountID).Scan(&one); err != nil {
+		return fmt.Errorf("mailbox %d: %w", mailboxID, store.ErrNotFound)
+	}
+	return nil
+}
+
+// ownMailbox checks inside tx that the mailbox belongs to the account.
+func ownMailbox(ctx context.Context, tx *wtx, accountID, mailboxID int64) error {
+	var one int
+	if err := tx.QueryRowContext(ctx, `SELECT 1 FROM mailboxes WHERE id = ? AND account_id = ?`, mailboxID, accountID).Scan(&one); err != nil {
+		return fmt.Errorf("mailbox %d: %w", mailboxID, store.ErrNotFound)
+	}
+	return nil
+}
+
+// List implements store.Store.
+func (s *Store) List(ctx context.Context, accountID, mailboxID int64, set store.UIDSet, opts store.ListOptions) ([]store.Message, error) {
+	if err := s.alive(); err != nil {
+		return nil, err
+	}
+	if err := s.ownMailboxRead(ctx, accountID, mailboxID); err != nil {
+		return nil, err
+	}
+	cond, args, exact := uidWhere("m.uid", set)
+	cols := `m.uid, m.modseq, m.flags, m.keywords, m.internal_date, m.size, m.blob, m.pop_hidden`
+	from := `messages m`
+	if opts.Parsed {
+		cols += `, b.parsed`
+		from += ` JOIN bodies b ON b.blob = m.blob`
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+cols+` FROM `+from+`
+		WHERE m.mailbox_id = ? AND m.account_id = ? AND `+cond+` ORDER BY m.uid`,
+		append([]any{mailboxID, accountID}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("list messages: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Message
+	for rows.Next() {
+		var m store.Message
+		var fs flagSet
+		var kw string
+		var date int64
+		var parsed []byte
+		dst := []any{&m.UID, &m.ModSeq, &fs.bits, &kw, &date, &m.Size, &m.BlobID, &m.POPHidden}
+		if opts.Parsed {
+			dst = append(dst, &parsed)
+		}
+		if err := rows.Scan(dst...); err != nil {
+			return nil, fmt.Errorf("list messages: %w", err)
+		}
+		if !exact && !set.Contains(m.UID) {
+			continue
+		}
+		fs.keywords = decodeKeywords(kw)
+		m.MailboxID = mailboxID
+		m.Flags = fs.names()
+		m.InternalDate = fromUnix(date)
+		if opts.Parsed {
+			p, err := message.Unmarshal(parsed)
+			if err != nil {
+				return nil, fmt.Errorf("message %d: decode parse results: %w", m.UID, err)
+			}
+			m.Parsed = p
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// copyTx copies messages into dst with new UIDs, keeping flags and internal dates
+// (RFC 9051 6.4.7). The blobs are shared, not copied.
+func (s *Store) copyTx(ctx context.Context, tx *wtx, accountID, src int64, set store.UIDSet, dst int64, quota bool) (*store.CopyResult, []msgRow, error) {
+	if err := ownMailbox(ctx, tx, accountID, src); err != nil {
+		return nil, nil, err
+	}
+	if err := ownMailbox(ctx, tx, accountID, dst); err != nil {
+		return nil, nil, err
+	}
+	rows, err := selectRows(ctx, tx, accountID, src, set, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	res := &store.CopyResult{}
+	if len(rows) == 0 {
+		return res, nil, nil
+	}
+	msgs := make([]newMessage, len(rows))
+	for i, r := range rows {
+		msgs[i] = newMessage{blob: r.blob, size: r.size, flags: r.flags, date: r.date}
+		res.SrcUIDs = append(res.SrcUIDs, r.uid)
+	}
+	uv, uids, err := insertMessages(ctx, tx, accountID, dst, msgs, quota)
+	if err != nil {
+		return nil, nil, err
+	}
+	res.UIDValidity = uv
+	res.DstUIDs = uids
+	return res, rows, nil
+}
+
+// Copy implements store.Store.
+func (s *Store) Copy(ctx context.Context, accountID, src int64, set store.UIDSet, dst int64) (*store.CopyResult, error) {
+	var res *store.CopyResult
+	err := s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
+		var err error
+		res, _, err = s.copyTx(ctx, tx, accountID, src, set, dst, true)
+		return err
+	})
+	return res, err
+}
+
+func (s *Store) moveTx(ctx context.Context, tx *wtx, accountID, src int64, set store.UIDSet, dst int64) (*store.CopyResult, error) {
+	res, rows, err := s.copyTx(ctx, tx, accountID, src, set, dst, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := removeRows(ctx, tx, accountID, src, rows); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// Move implements store.Store (RFC 6851): copy and expunge in one transaction.
+func (s *Store) Move(ctx context.Context, accountID, src int64, set store.UIDSet, dst int64) (*store.CopyResult, error) {
+	var res *store.CopyResult
+	err := s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
+		if src == dst {
+			return fmt.Errorf("move into the same mailbox: %w", store.ErrNotPermitted)
+		}
+		var err error
+		res, err = s.moveTx(ctx, tx, accountID, src, set, dst)
+		return err
+	})
+	return res, err
+}
+
+// removeRows deletes messages, leaves tombstones under one new MODSEQ and keeps
+// the counters in step.
+func removeRows(ctx context.Context, tx *wtx, accountID, mailboxID int64, rows []msgRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	modseq, err := bumpModSeq(ctx, tx, accountID)
+	if err != nil {
+		return err
+	}
+	var size, unseen, deleted int64
+	uids := make([]uint32, len(rows))
+	for i, r := range rows {
+		uids[i] = r.uid
+		size += r.size
+		unseen += unseenOf(r.flags.bits)
+		deleted += deletedOf(r.flags.bits)
+		if _, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE mailbox_id = ? AND uid = ?`, mailboxID, r.uid); err != nil {
+			return fmt.Errorf("expunge: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO tombstones(mailbox_id, uid, modseq) VALUES(?, ?, ?)`, mailboxID, r.uid, modseq); err != nil {
+			return fmt.Errorf("expunge: %w", err)
+		}
+	}
+	n := int64(len(rows))
+	if _, err := tx.ExecContext(ctx, `UPDATE mailboxes SET messages = messages - ?, unseen = unseen - ?, deleted = deleted - ?,
+		size = size - ?, highest_modseq = ? WHERE id = ?`, n, unseen, deleted, size, modseq, mailboxID); err != nil {
+		return fmt.Errorf("expunge: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE accounts SET used_bytes = used_bytes - ?, used_messages = used_messages - ? WHERE id = ?`,
+		size, n, accountID); err != nil {
+		return fmt.Errorf("expunge: %w", err)
+	}
+	tx.publish(store.Change{AccountID: accountID, MailboxID: mailboxID, ModSeq: modseq, Kind: store.ChangeExpunge, UIDs: uids})
+	return nil
+}
+
+// Expunge implements store.Store (EXPUNGE, UID EXPUNGE of RFC 4315).
+func (s *Store) Expunge(ctx context.Context, accountID, mailboxID int64, set store.UIDSet) ([]uint32, error) {
+	var uids []uint32
+	err := s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
+		if err := ownMailbox(ctx, tx, accountID, mailboxID); err != nil {
+			return err
+		}
+		rows, err := selectRows(ctx, tx, accountID, mailboxID, set, fmt.Sprintf(" AND flags & %d != 0", bitDeleted))
+		if err != nil {
+			return err
+		}
+		uids = uids[:0]
+		for _, r := range rows {
+			uids = append(uids, r.uid)
+		}
+		return removeRows(ctx, tx, accountID, mailboxID, rows)
+	})
+	return uids, err
+}
+
+// ExpungeUIDs implements store.Store.
+func (s *Store) ExpungeUIDs(ctx context.Context, accountID, mailboxID int64, list []uint32) ([]uint32, error) {
+	set := make(store.UIDSet, len(list))
+	for i, u := range list {
+		set[i] = store.UIDRange{Lo: u, Hi: u}
+	}
+	if len(list) == 0 {
+		return nil, nil
+	}
+	var uids []uint32
+	err := s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
+		if err := ownMailbox(ctx, tx, accountID, mailboxID); err != nil {
+			return err
+		}
+		rows, err := selectRows(ctx, tx, accountID, mailboxID, set, "")
+		if err != nil {
+			return err
+		}
+		uids = uids[:0]
+		for _, r := range rows {
+			uids = append(uids, r.uid)
+		}
+		return removeRows(ctx, tx, accountID, mailboxID, rows)
+	})
+	return uids, err
+}
+
+// SetPOPHidden implements store.Store.
+func (s *Store) SetPOPHidden(ctx context.Context, accountID, mailboxID int64, list []uint32) error {
+	if len(list) == 0 {
+		return nil
+	}
+	return s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
+		if err := ownMailbox(ctx, tx, accountID, mailboxID); err != nil {
+			return err
+		}
+		for _, u := range list {
+			if _, err := tx.ExecContext(ctx, `UPDATE messages SET pop_hidden = 1 WHERE mailbox_id = ? AND uid = ?`, mailboxID, u); err != nil {
+				return fmt.Errorf("hide from pop3: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// StoreFlags implements store.Store (STORE, RFC 9051 6.4.6; UNCHANGEDSINCE, RFC 7162 3.1.3).
+// All messages changed by one call share one new MODSEQ; unchanged ones keep theirs.
+func (s *Store) StoreFlags(ctx context.Context, accountID, mailboxID int64, set store.UIDSet, op store.FlagOp, flags []string, unchangedSince uint64) (*store.StoreResult, error) {
+	arg, err := parseFlags(flags)
+	if err != nil {
+		return nil, err
+	}
+	res := &store.StoreResult{}
+	err = s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
+		*res = store.StoreResult{}
+		if err := ownMailbox(ctx, tx, accountID, mailboxID); err != nil {
+			return err
+		}
+		rows, err := selectRows(ctx, tx, accountID, mailboxID, set, "")
+		if err != nil {
+			return err
+		}
+		var modseq uint64
+		var dUnseen, dDeleted int64
+		for _, r := range rows {
+			if unchangedSince > 0 && r.modseq > unchangedSince {
+				res.Modified = append(res.Modified, r.uid)
+				continue
+			}
+			nf := r.flags.apply(op, arg)
+			if nf.equal(r.flags) {
+				continue
+			}
+			if modseq == 0 {
+				if modseq, err = bumpModSeq(ctx, tx, accountID); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE messages SET flags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?`,
+				nf.bits, nf.keywordString(), modseq, mailboxID, r.uid); err != nil {
+				return fmt.Errorf("store flags: %w", err)
+			}
+			dUnseen += unseenOf(nf.bits) - unseenOf(r.flags.bits)
+			dDeleted += deletedOf(nf.bits) - deletedOf(r.flags.bits)
+			res.Updated = append(res.Updated, store.FlagUpdate{UID: r.uid, ModSeq: modseq, Flags: nf.names()})
+		}
+		if modseq == 0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE mailboxes SET unseen = unseen + ?, deleted = deleted + ?, highest_modseq = ? WHERE id = ?`,
+			dUnseen, dDeleted, modseq, mailboxID); err != nil {
+			return fmt.Errorf("store flags: %w", err)
+		}
+		uids := make([]uint32, len(res.Updated))
+		for i, u := range res.Updated {
+			uids[i] = u.UID
+		}
+		tx.publish(store.Change{AccountID: accountID, MailboxID: mailboxID, ModSeq: modseq, Kind: store.ChangeFlags, UIDs: uids})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// Changes implements store.Store (CONDSTORE CHANGEDSINCE, QRESYNC VANISHED).
+func (s *Store) Changes(ctx context.Context, accountID, mailboxID int64, since uint64) (*store.Changes, error) {
+	if err := s.alive(); err != nil {
+		return nil, err
+	}
+	// One read transaction so that the messages, the tombstones and HIGHESTMODSEQ
+	// are one consistent snapshot.
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("changes: %w", err)
+	}
+	defer tx.Rollback()
+	out := &store.Changes{}
+	if err := tx.QueryRowContext(ctx, `SELECT highest_modseq FROM mailboxes WHERE id = ? AND account_id = ?`, mailboxID, accountID).Scan(&out.HighestModSeq); err != nil {
+		return nil, fmt.Errorf("mailbox %d: %w", mailboxID, store.ErrNotFound)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT uid, modseq, flags, keywords, internal_date, size, blob, pop_hidden FROM messages
+		WHERE mailbox_id = ? AND modseq > ? ORDER BY uid`, mailboxID, since)
+	if err != nil {
+		return nil, fmt.Errorf("changes: %w", err)
+	}
+	for rows.Next() {
+		var m store.Message
+		var fs flagSet
+		var kw string
+		var date int64
+		if err := rows.Scan(&m.UID, &m.ModSeq, &fs.bits, &kw, &date, &m.Size, &m.BlobID, &m.POPHidden); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		fs.keywords = decodeKeywords(kw)
+		m.MailboxID = mailboxID
+		m.Flags = fs.names()
+		m.InternalDate = fromUnix(date)
+		out.Changed = append(out.Changed, m)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	trows, err := tx.QueryContext(ctx, `SELECT uid FROM tombstones WHERE mailbox_id = ? AND modseq > ? ORDER BY uid`, mailboxID, since)
+	if err != nil {
+		return nil, fmt.Errorf("changes: %w", err)
+	}
+	defer trows.Close()
+	for trows.Next() {
+		var uid uint32
+		if err := trows.Scan(&uid); err != nil {
+			return nil, err
+		}
+		out.Vanished = append(out.Vanished, uid)
+	}
+	return out, trows.Err()
+}
+
+// Open implements store.Store.
+func (s *Store) Open(ctx context.Context, blobID string) (io.ReadCloser, error) {
+	if err := s.alive(); err != nil {
+		return nil, err
+	}
+	data, inline, err := s.inline(ctx, blobID)
+	if err != nil {
+		return nil, err
+	}
+	if inline {
+		return io.NopCloser(bytes.NewReader(data)), nil
+	}
+	rc, err := s.blobs.Open(blobID)
+	if err != nil {
+		return nil, fmt.Errorf("open message: %w", store.ErrNotFound)
+	}
+	return rc, nil
+}
+
+// OpenRange implements store.Store.
+func (s *Store) OpenRange(ctx context.Context, blobID string, off, n int64) (io.ReadCloser, error) {
+	if err := s.alive(); err != nil {
+		return nil, err
+	}
+	if off < 0 || n < 0 {
+		return nil, fmt.Errorf("open message range (%d, %d): %w", off, n, store.ErrInvalidName)
+	}
+	data, inline, err := s.inline(ctx, blobID)
+	if err != nil {
+		return nil, err
+	}
+	if inline {
+		off = min(off, int64(len(data)))
+		end := off + min(n, int64(len(data))-off)
+		return io.NopCloser(bytes.NewReader(data[off:end])), nil
+	}
+	rc, err := s.blobs.OpenRange(blobID, off, n)
+	if err != nil {
+		return nil, fmt.Errorf("open message range: %w", store.ErrNotFound)
+	}
+	return rc, nil
+}
+
+// inline returns the message bytes when they are kept in the database.
+func (s *Store) inline(ctx context.Context, blobID string) ([]byte, bool, error) {
+	var data []byte
+	var size int64
+	err := s.db.QueryRowContext(ctx, `SELECT data, size FROM bodies WHERE blob = ?`, blobID).Scan(&data, &size)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, fmt.Errorf("open message: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("open message: %w", err)
+	}
+	if data == nil {
+		return nil, false, nil
+	}
+	raw, err := s.blobs.Decompress(data, size)
+	if err != nil {
+		return nil, false, fmt.Errorf("open message %s: %w", blobID, err)
+	}
+	return raw, true, nil
+}

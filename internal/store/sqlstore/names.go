@@ -1,0 +1,100 @@
+package sqlstore
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
+
+	"gannet/internal/store"
+)
+
+// normDomain lower-cases a domain and converts it to its IDNA A-label form
+// (RFC 5890), so that "Exämple.COM" and "xn--exmple-cua.com" are one domain.
+func normDomain(name string) (string, error) {
+	name = strings.TrimSuffix(strings.TrimSpace(name), ".")
+	if name == "" || len(name) > 253 {
+		return "", fmt.Errorf("domain %q: %w", name, store.ErrInvalidName)
+	}
+	a, err := idna.Lookup.ToASCII(strings.ToLower(name))
+	if err != nil || !strings.Contains(a, ".") && a != "localhost" {
+		return "", fmt.Errorf("domain %q: %w", name, store.ErrInvalidName)
+	}
+	for _, label := range strings.Split(a, ".") {
+		if label == "" || len(label) > 63 {
+			return "", fmt.Errorf("domain %q: %w", name, store.ErrInvalidName)
+		}
+	}
+	return a, nil
+}
+
+// normAddress lower-cases and validates local@domain. The local part may be UTF-8
+// (RFC 6531); it may not contain characters that would need quoting.
+func normAddress(addr string) (local, domain string, err error) {
+	addr = strings.TrimSpace(addr)
+	at := strings.LastIndexByte(addr, '@')
+	if at <= 0 || at == len(addr)-1 {
+		return "", "", fmt.Errorf("address %q: %w", addr, store.ErrInvalidName)
+	}
+	local = strings.ToLower(addr[:at])
+	if !validLocal(local) {
+		return "", "", fmt.Errorf("address %q: %w", addr, store.ErrInvalidName)
+	}
+	domain, err = normDomain(addr[at+1:])
+	if err != nil {
+		return "", "", fmt.Errorf("address %q: %w", addr, store.ErrInvalidName)
+	}
+	return local, domain, nil
+}
+
+func validLocal(local string) bool {
+	if local == "" || len(local) > 64 || !utf8.ValidString(local) {
+		return false
+	}
+	if strings.HasPrefix(local, ".") || strings.HasSuffix(local, ".") || strings.Contains(local, "..") {
+		return false
+	}
+	for _, r := range local {
+		if r <= ' ' || r == 0x7f || strings.ContainsRune(`"(),:;<>@[\]`, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// normMailbox validates a mailbox name and canonicalises INBOX, which is
+// case-insensitive (RFC 9051 5.1), also as the first component of a child.
+func normMailbox(name string) (string, error) {
+	bad := func() (string, error) { return "", fmt.Errorf("mailbox %q: %w", name, store.ErrInvalidName) }
+	if name == "" || len(name) > 1000 || !utf8.ValidString(name) {
+		return bad()
+	}
+	if strings.HasPrefix(name, "/") || strings.HasSuffix(name, "/") || strings.Contains(name, "//") {
+		return bad()
+	}
+	for _, r := range name {
+		if r < ' ' || r == 0x7f {
+			return bad()
+		}
+	}
+	first, rest, hasRest := strings.Cut(name, "/")
+	if strings.EqualFold(first, "INBOX") {
+		if hasRest {
+			return "INBOX/" + rest, nil
+		}
+		return "INBOX", nil
+	}
+	return name, nil
+}
+
+// parents returns the ancestors of a mailbox name, outermost first.
+func parents(name string) []string {
+	var out []string
+	for i := 0; i < len(name); i++ {
+		if name[i] == '/' {
+			out = append(out, name[:i])
+		}
+	}
+	return out
+}

@@ -1,0 +1,405 @@
+package sqlstore
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"gannet/internal/message"
+	"gannet/internal/store"
+)
+
+// Search implements store.Store (RFC 9051 6.4.4). The top-level AND terms that the
+// schema indexes become SQL; whatever remains (NOT, OR, arbitrary header fields,
+// BODY, TEXT) is evaluated in Go over the rows SQL let through.
+func (s *Store) Search(ctx context.Context, accountID, mailboxID int64, c store.Criteria) ([]uint32, error) {
+	if err := s.alive(); err != nil {
+		return nil, err
+	}
+	if err := s.ownMailboxRead(ctx, accountID, mailboxID); err != nil {
+		return nil, err
+	}
+	where, args := sqlCriteria(c)
+	goEval := needsGo(c)
+	cols := `m.uid, m.modseq, m.flags, m.keywords, m.internal_date, m.size, m.blob,
+		b.subject, b.h_from, b.h_to, b.h_cc, b.h_bcc, b.sent_date, b.sent_day`
+	if goEval {
+		cols += `, b.header, b.parsed`
+	}
+	q := `SELECT ` + cols + ` FROM messages m JOIN bodies b ON b.blob = m.blob
+		WHERE m.mailbox_id = ? AND m.account_id = ?` + where + ` ORDER BY m.uid`
+	rows, err := s.db.QueryContext(ctx, q, append([]any{mailboxID, accountID}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	defer rows.Close()
+	var out []uint32
+	for rows.Next() {
+		var r searchRow
+		dst := []any{&r.uid, &r.modseq, &r.flags.bits, &r.kw, &r.date, &r.size, &r.blob,
+			&r.subject, &r.from, &r.to, &r.cc, &r.bcc, &r.sentDate, &r.sentDay}
+		if goEval {
+			dst = append(dst, &r.header, &r.parsed)
+		}
+		if err := rows.Scan(dst...); err != nil {
+			return nil, fmt.Errorf("search: %w", err)
+		}
+		r.flags.keywords = decodeKeywords(r.kw)
+		if goEval {
+			r.s = s
+			r.ctx = ctx
+			ok, err := r.match(c)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				continue
+			}
+		} else if !c.UIDs.Contains(r.uid) {
+			continue
+		}
+		out = append(out, r.uid)
+	}
+	return out, rows.Err()
+}
+
+// indexedHeader maps header names to the bodies columns that hold them.
+var indexedHeader = map[string]string{
+	"subject": "b.subject",
+	"from":    "b.h_from",
+	"to":      "b.h_to",
+	"cc":      "b.h_cc",
+	"bcc":     "b.h_bcc",
+}
+
+// needsGo reports whether the criteria contain terms SQL does not evaluate exactly.
+func needsGo(c store.Criteria) bool {
+	if len(c.Not) > 0 || len(c.Or) > 0 || len(c.Body) > 0 || len(c.Text) > 0 {
+		return true
+	}
+	for _, h := range c.Header {
+		if _, ok := indexedHeader[strings.ToLower(h.Field)]; !ok || h.Value == "" {
+			return true
+		}
+	}
+	return false
+}
+
+func flagCond(flag string, set bool) (string, []any) {
+	for _, sf := range systemFlags {
+		if strings.EqualFold(flag, sf.name) {
+			if set {
+				return fmt.Sprintf(" AND m.flags & %d != 0", sf.bit), nil
+			}
+			return fmt.Sprintf(" AND m.flags & %d = 0", sf.bit), nil
+		}
+	}
+	op := "> 0"
+	if !set {
+		op = "= 0"
+	}
+	return " AND instr(' ' || lower(m.keywords) || ' ', ' ' || lower(?) || ' ') " + op, []any{flag}
+}
+
+// dayStart is 00:00 UTC of d's calendar date, as unix seconds.
+func dayStart(d time.Time) int64 {
+	y, m, day := d.Date()
+	return time.Date(y, m, day, 0, 0, 0, 0, time.UTC).Unix()
+}
+
+func dateCond(t *store.DateTerm, cmp string) (string, []any) {
+	if t.Field == store.DateSent {
+		return " AND b.sent_date != 0 AND b.sent_day " + cmp + " ?", []any{dayNumber(t.Date)}
+	}
+	start := dayStart(t.Date)
+	switch cmp {
+	case "<":
+		return " AND m.internal_date < ?", []any{start}
+	case ">=":
+		return " AND m.internal_date >= ?", []any{start}
+	default: // "="
+		return " AND m.internal_date >= ? AND m.internal_date < ?", []any{start, start + 86400}
+	}
+}
+
+// sqlCriteria renders the SQL-evaluable top-level terms as " AND ..." conditions.
+func sqlCriteria(c store.Criteria) (string, []any) {
+	var sb strings.Builder
+	var args []any
+	add := func(cond string, a []any) {
+		sb.WriteString(cond)
+		args = append(args, a...)
+	}
+	if c.UIDs != nil {
+		cond, a, _ := uidWhere("m.uid", c.UIDs)
+		add(" AND "+cond, a)
+	}
+	for _, f := range c.WithFlags {
+		add(flagCond(f, true))
+	}
+	for _, f := range c.WithoutFlg {
+		add(flagCond(f, false))
+	}
+	for _, h := range c.Header {
+		if col, ok := indexedHeader[strings.ToLower(h.Field)]; ok && h.Value != "" {
+			add(" AND instr("+col+", ?) > 0", []any{strings.ToLower(h.Value)})
+		}
+	}
+	if c.Larger > 0 {
+		add(" AND m.size > ?", []any{c.Larger})
+	}
+	if c.Smaller > 0 {
+		add(" AND m.size < ?", []any{c.Smaller})
+	}
+	if c.Before != nil {
+		add(dateCond(c.Before, "<"))
+	}
+	if c.On != nil {
+		add(dateCond(c.On, "="))
+	}
+	if c.Since != nil {
+		add(dateCond(c.Since, ">="))
+	}
+	if c.ModSeq > 0 {
+		add(" AND m.modseq >= ?", []any{c.ModSeq})
+	}
+	return sb.String(), args
+}
+
+// searchRow is one candidate message with what Go evaluation needs.
+type searchRow struct {
+	uid                        uint32
+	modseq                     uint64
+	flags                      flagSet
+	kw                         string
+	date, size                 int64
+	blob                       string
+	subject, from, to, cc, bcc string
+	sentDate, sentDay          int64
+	header, parsed             []byte
+	s                          *Store
+	ctx                        context.Context
+	bodyText                   *string
+}
+
+func (r *searchRow) match(c store.Criteria) (bool, error) {
+	if !c.UIDs.Contains(r.uid) {
+		return false, nil
+	}
+	for _, f := range c.WithFlags {
+		if !r.hasFlag(f) {
+			return false, nil
+		}
+	}
+	for _, f := range c.WithoutFlg {
+		if r.hasFlag(f) {
+			return false, nil
+		}
+	}
+	for _, h := range c.Header {
+		if !r.headerContains(h.Field, h.Value) {
+			return false, nil
+		}
+	}
+	if (c.Larger > 0 && r.size <= c.Larger) || (c.Smaller > 0 && r.size >= c.Smaller) {
+		return false, nil
+	}
+	if c.ModSeq > 0 && r.modseq < c.ModSeq {
+		return false, nil
+	}
+	for _, d := range []struct {
+		t   *store.DateTerm
+		cmp int
+	}{{c.Before, -1}, {c.On, 0}, {c.Since, 1}} {
+		if d.t != nil && !r.dateMatch(d.t, d.cmp) {
+			return false, nil
+		}
+	}
+	for _, b := range c.Body {
+		ok, err := r.bodyContains(b)
+		if err != nil || !ok {
+			return false, err
+		}
+	}
+	for _, t := range c.Text {
+		if containsFold(string(r.header), t) || containsFold(message.DecodeHeader(string(r.header)), t) {
+			continue
+		}
+		ok, err := r.bodyContains(t)
+		if err != nil || !ok {
+			return false, err
+		}
+	}
+	for _, n := range c.Not {
+		ok, err := r.match(n)
+		if err != nil || ok {
+			return false, err
+		}
+	}
+	for _, or := range c.Or {
+		a, err := r.match(or[0])
+		if err != nil {
+			return false, err
+		}
+		if !a {
+			b, err := r.match(or[1])
+			if err != nil || !b {
+				return false, err
+			}
+		}
+	}
+	return true, nil
+}
+
+func (r *searchRow) hasFlag(f string) bool {
+	for _, sf := range systemFlags {
+		if strings.EqualFold(f, sf.name) {
+			return r.flags.bits&sf.bit != 0
+		}
+	}
+	for _, k := range r.flags.keywords {
+		if strings.EqualFold(k, f) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *searchRow) dateMatch(t *store.DateTerm, cmp int) bool {
+	var day, want int64
+	if t.Field == store.DateSent {
+		if r.sentDate == 0 {
+			return false
+		}
+		day, want = r.sentDay, dayNumber(t.Date)
+	} else {
+		day, want = fromUnix(r.date).Unix()/86400, dayStart(t.Date)/86400
+	}
+	switch cmp {
+	case -1:
+		return day < want
+	case 0:
+		return day == want
+	default:
+		return day >= want
+	}
+}
+
+func (r *searchRow) headerContains(field, value string) bool {
+	if col, ok := indexedHeader[strings.ToLower(field)]; ok && value != "" {
+		var v string
+		switch col {
+		case "b.subject":
+			v = r.subject
+		case "b.h_from":
+			v = r.from
+		case "b.h_to":
+			v = r.to
+		case "b.h_cc":
+			v = r.cc
+		default:
+			v = r.bcc
+		}
+		return strings.Contains(v, strings.ToLower(value))
+	}
+	for _, v := range headerValues(r.header, field) {
+		if value == "" || containsFold(v, value) || containsFold(message.DecodeHeader(v), value) {
+			return true
+		}
+	}
+	return false
+}
+
+// bodyContains searches the decoded text of every text part (RFC 9051 6.4.4 BODY).
+func (r *searchRow) bodyContains(needle string) (bool, error) {
+	if r.bodyText == nil {
+		text, err := r.s.bodyText(r.ctx, r.blob, r.parsed)
+		if err != nil {
+			return false, err
+		}
+		r.bodyText = &text
+	}
+	return containsFold(*r.bodyText, needle), nil
+}
+
+// maxSearchBody bounds how much of one message body search reads.
+const maxSearchBody = 32 << 20
+
+func (s *Store) bodyText(ctx context.Context, blob string, parsed []byte) (string, error) {
+	p, err := message.Unmarshal(parsed)
+	if err != nil {
+		return "", fmt.Errorf("search: decode parse results: %w", err)
+	}
+	rc, err := s.Open(ctx, blob)
+	if err != nil {
+		return "", fmt.Errorf("search: open message: %w", err)
+	}
+	defer rc.Close()
+	raw, err := io.ReadAll(io.LimitReader(rc, maxSearchBody))
+	if err != nil {
+		return "", fmt.Errorf("search: read message: %w", err)
+	}
+	var sb strings.Builder
+	var walk func(p *message.Part)
+	walk = func(p *message.Part) {
+		if p == nil {
+			return
+		}
+		if len(p.Parts) > 0 {
+			for _, c := range p.Parts {
+				walk(c)
+			}
+			return
+		}
+		if p.Type != "text" {
+			return
+		}
+		t, err := message.DecodeText(raw, p)
+		if err != nil {
+			// Undecodable text still gets searched as raw bytes.
+			t = string(raw[min(p.BodyStart, int64(len(raw))):min(p.End, int64(len(raw)))])
+		}
+		sb.WriteString(t)
+		sb.WriteString("\n")
+	}
+	walk(p.Body)
+	return sb.String(), nil
+}
+
+func containsFold(s, sub string) bool {
+	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+}
+
+// headerValues returns the unfolded values of every field called name.
+func headerValues(hdr []byte, name string) []string {
+	var out []string
+	lines := bytes.Split(hdr, []byte("\n"))
+	var cur []byte
+	flush := func() {
+		if cur == nil {
+			return
+		}
+		if i := bytes.IndexByte(cur, ':'); i > 0 && strings.EqualFold(strings.TrimSpace(string(cur[:i])), name) {
+			out = append(out, strings.TrimSpace(string(cur[i+1:])))
+		}
+		cur = nil
+	}
+	for _, l := range lines {
+		l = bytes.TrimRight(l, "\r")
+		if len(l) > 0 && (l[0] == ' ' || l[0] == '\t') && cur != nil {
+			cur = append(cur, ' ')
+			cur = append(cur, bytes.TrimLeft(l, " \t")...)
+			continue
+		}
+		flush()
+		if len(l) == 0 {
+			break
+		}
+		cur = append([]byte(nil), l...)
+	}
+	flush()
+	return out
+}
