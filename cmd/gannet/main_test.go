@@ -1,0 +1,216 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"gannet/internal/store/sqlstore"
+)
+
+// gannet runs the CLI in-process and returns exit code, stdout and stderr.
+func gannet(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	e := &env{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb}
+	code := run(context.Background(), e, args)
+	return code, out.String(), errb.String()
+}
+
+func mustRun(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	code, out, errs := gannet(t, stdin, args...)
+	if code != 0 {
+		t.Fatalf("gannet %v: exit %d, stderr %q", args, code, errs)
+	}
+	return out
+}
+
+func TestAdminCommands(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	mustRun(t, "", "domain", "add", "--data", dir, "example.org")
+	mustRun(t, "", "domain", "add", "example.net", "--data", dir) // flags after arguments work too
+	if out := mustRun(t, "", "domain", "list", "--data", dir); out != "example.net\nexample.org\n" {
+		t.Fatalf("domain list = %q", out)
+	}
+	mustRun(t, "s3cret\n", "user", "add", "--data", dir, "Alice@Example.org")
+	mustRun(t, "other", "user", "add", "--data", dir, "bob@example.org")
+	out := mustRun(t, "", "user", "list", "--data", dir)
+	if !strings.Contains(out, "alice@example.org\t") || !strings.Contains(out, "bob@example.org\t") {
+		t.Fatalf("user list = %q", out)
+	}
+	mustRun(t, "", "alias", "add", "--data", dir, "team@example.org", "alice@example.org", "bob@example.org")
+	mustRun(t, "", "alias", "add", "--data", dir, "@example.net", "alice@example.org")
+	if out := mustRun(t, "", "alias", "list", "--data", dir); !strings.Contains(out, "team@example.org\talice@example.org,bob@example.org") ||
+		!strings.Contains(out, "@example.net\talice@example.org") {
+		t.Fatalf("alias list = %q", out)
+	}
+	mustRun(t, "newpass\n", "user", "passwd", "--data", dir, "alice@example.org")
+	mustRun(t, "", "user", "quota", "--data", dir, "alice@example.org", "1000000", "100")
+	mustRun(t, "", "user", "pop3-policy", "--data", dir, "alice@example.org", "keep")
+
+	ctx := context.Background()
+	st, err := sqlstore.Open(ctx, dir, sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Authenticate(ctx, "alice@example.org", "newpass"); err != nil {
+		t.Fatalf("password set by passwd does not authenticate: %v", err)
+	}
+	a, _ := st.Account(ctx, "alice@example.org")
+	if a.QuotaBytes != 1000000 || a.QuotaMessages != 100 || a.POP3Policy != "keep" {
+		t.Fatalf("account after quota/pop3-policy: %+v", a)
+	}
+	if res, err := st.Resolve(ctx, "anyone@example.net"); err != nil || len(res.Local) != 1 {
+		t.Fatalf("catch-all alias: %+v %v", res, err)
+	}
+	st.Close()
+
+	mustRun(t, "", "alias", "del", "--data", dir, "team@example.org")
+	mustRun(t, "", "user", "del", "--data", dir, "bob@example.org")
+	if out := mustRun(t, "", "user", "list", "--data", dir); strings.Contains(out, "bob@") {
+		t.Fatalf("bob still listed: %q", out)
+	}
+}
+
+func TestAdminErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	mustRun(t, "", "domain", "add", "--data", dir, "example.org")
+	mustRun(t, "pw", "user", "add", "--data", dir, "alice@example.org")
+	cases := []struct {
+		stdin string
+		args  []string
+		want  string // in stderr
+	}{
+		{"", []string{"nosuch"}, "unknown command"},
+		{"", []string{"domain", "frob", "--data", dir}, "unknown verb"},
+		{"", []string{"domain", "add", "--data", dir, "not a domain"}, "invalid"},
+		{"", []string{"domain", "add", "--data", dir, "example.org"}, "already exists"},
+		{"", []string{"domain", "del", "--data", dir, "example.org"}, "not permitted"},
+		{"", []string{"domain", "add", "--data", dir}, "usage"},
+		{"pw", []string{"user", "add", "--data", dir, "alice@example.org"}, "already exists"},
+		{"pw", []string{"user", "add", "--data", dir, "x@unknown.org"}, "not found"},
+		{"", []string{"user", "add", "--data", dir, "carol@example.org"}, "empty password"},
+		{"pw", []string{"user", "add", "--data", dir, "no-at-sign"}, "invalid"},
+		{"", []string{"user", "del", "--data", dir, "nobody@example.org"}, "not found"},
+		{"", []string{"user", "quota", "--data", dir, "alice@example.org", "5x", "1"}, "non-negative"},
+		{"", []string{"user", "pop3-policy", "--data", dir, "alice@example.org", "shred"}, "invalid"},
+		{"", []string{"alias", "add", "--data", dir, "a@example.org"}, "usage"},
+		{"", []string{"alias", "del", "--data", dir, "zzz@example.org"}, "not found"},
+		{"", []string{"domain", "list", "--config", "/nonexistent/gannet.toml"}, "gannet.toml"},
+		{"", []string{"domain", "list", "--data", dir, "--config", "x"}, "not both"},
+		{"", []string{"domain", "list", "--bogus"}, "flag provided but not defined"},
+	}
+	for _, c := range cases {
+		code, _, errs := gannet(t, c.stdin, c.args...)
+		if code == 0 {
+			t.Errorf("gannet %v: exit 0, want failure", c.args)
+		}
+		if !strings.Contains(strings.ToLower(errs), c.want) {
+			t.Errorf("gannet %v: stderr %q, want it to mention %q", c.args, errs, c.want)
+		}
+	}
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	t.Parallel()
+	if out := mustRun(t, "", "version"); !strings.HasPrefix(out, "gannet ") {
+		t.Fatalf("version = %q", out)
+	}
+	if code, _, errs := gannet(t, ""); code != 2 || !strings.Contains(errs, "usage") {
+		t.Fatalf("no args: exit %d, %q", code, errs)
+	}
+	if code, _, _ := gannet(t, "", "user", "add", "-h"); code != 0 {
+		t.Fatalf("user add -h: exit %d", code)
+	}
+}
+
+// buildGannet compiles the real binary once per test that needs a process.
+func buildGannet(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "gannet")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("go build: %v", err)
+	}
+	return bin
+}
+
+// TestDevServer is the README contract: `gannet dev --data DIR` creates the
+// directory, a certificate and the demo account, prints the password, and keeps
+// printing the same one on later runs.
+func TestDevServer(t *testing.T) {
+	t.Parallel()
+	bin := buildGannet(t)
+	dir := filepath.Join(t.TempDir(), "data")
+	pw1 := runDev(t, bin, dir)
+	pw2 := runDev(t, bin, dir)
+	if pw1 == "" || pw1 != pw2 {
+		t.Fatalf("dev passwords %q then %q", pw1, pw2)
+	}
+	for _, f := range []string{"tls/cert.pem", "tls/key.pem", "gannet.db"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("dev did not create %s: %v", f, err)
+		}
+	}
+	ctx := context.Background()
+	st, err := sqlstore.Open(ctx, dir, sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Authenticate(ctx, "demo@gannet.test", pw1); err != nil {
+		t.Fatalf("printed demo password does not authenticate: %v", err)
+	}
+	// Admin commands work on the same directory.
+	mustRun(t, "pw", "user", "add", "--data", dir, "bob@gannet.test")
+}
+
+func runDev(t *testing.T, bin, dir string) string {
+	t.Helper()
+	cmd := exec.Command(bin, "dev", "--data", dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw := ""
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			line := sc.Text()
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "password:"); ok {
+				pw = strings.TrimSpace(v)
+			}
+			if strings.HasPrefix(line, "Press Ctrl-C") {
+				return
+			}
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("gannet dev did not print its banner within 60 s")
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("gannet dev exit: %v", err)
+	}
+	return pw
+}

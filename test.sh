@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Gannet's test command (README): installs what the tests need when it is missing,
+# then runs go vet and go test -race over everything. CI (.ci/run) calls exactly
+# this script. Interop tests never skip because a tool is absent: this script
+# installs the tools, and the tests fail loudly if one is still missing.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# command → Debian package providing it
+tools=(
+	"swaks:swaks"
+	"fetchmail:fetchmail"
+	"mbsync:isync"
+	"curl:curl"
+	"openssl:openssl"
+	"python3:python3"
+	"smtp-sink:postfix"
+)
+missing=()
+for t in "${tools[@]}"; do
+	cmd=${t%%:*} pkg=${t#*:}
+	if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ]; then
+		missing+=("$pkg")
+	fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "test.sh: missing packages: ${missing[*]} (run as root or install them)" >&2
+		exit 1
+	fi
+	echo "test.sh: installing ${missing[*]}"
+	# Postfix asks questions at install time; it is only used for smtp-sink here.
+	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+echo "test.sh: go vet"
+go vet ./...
+echo "test.sh: go test -race"
+go test -race -timeout 20m ./...
