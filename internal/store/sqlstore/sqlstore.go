@@ -93,10 +93,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	// makes "250 after DATA" true; group commit amortises that fsync.
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" +
 		"&_pragma=foreign_keys(ON)&_pragma=busy_timeout(10000)"
-	// BEGIN IMMEDIATE on the writer: another process (an admin command) may write
-	// too, and a deferred transaction that upgrades to a write lock can fail with
-	// SQLITE_BUSY that no busy timeout resolves.
-	wdb, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	wdb, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
 	}
@@ -137,7 +134,11 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if s.gcGrace == 0 {
 		s.gcGrace = time.Hour
 	}
-	s.w = newWriter(wdb, s.hub, s.log)
+	if s.w, err = newWriter(ctx, wdb, s.hub, s.log); err != nil {
+		rdb.Close()
+		wdb.Close()
+		return nil, err
+	}
 	return s, nil
 }
 

@@ -16,14 +16,42 @@ import (
 // never holds the write lock for long.
 const maxBatch = 256
 
-// wtx is what a write operation sees: the shared transaction and the changes it
-// will publish once the transaction has committed.
+// wtx is what a write operation sees: the writer's connection, inside the shared
+// transaction, and the changes the operation will publish once it has committed.
 type wtx struct {
-	*sql.Tx
+	w       *writer
 	changes []store.Change
 }
 
 func (t *wtx) publish(c store.Change) { t.changes = append(t.changes, c) }
+
+// ExecContext runs a statement in the transaction through the statement cache.
+func (t *wtx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := t.w.stmt(ctx, query)
+	if err != nil || st == nil {
+		return t.w.conn.ExecContext(ctx, query, args...)
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// QueryContext runs a query in the transaction through the statement cache.
+func (t *wtx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := t.w.stmt(ctx, query)
+	if err != nil || st == nil {
+		return t.w.conn.QueryContext(ctx, query, args...)
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// QueryRowContext runs a one-row query in the transaction through the statement cache.
+func (t *wtx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := t.w.stmt(ctx, query)
+	if err != nil || st == nil {
+		// Unprepared: a failure to prepare then surfaces in the caller's Scan.
+		return t.w.conn.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
 
 type writeOp struct {
 	fn   func(ctx context.Context, tx *wtx) error
@@ -33,8 +61,12 @@ type writeOp struct {
 // writer is the group-commit loop: it takes every operation queued while the
 // previous transaction was committing and runs them all in one transaction.
 type writer struct {
-	db  *sql.DB
-	hub *notify.Hub
+	db   *sql.DB
+	conn *sql.Conn // the one connection all writes use; transactions are explicit
+	// stmts caches prepared statements by query text: parsing SQL was a third of
+	// the CPU time of a delivery. Only the writer goroutine touches it.
+	stmts map[string]*sql.Stmt
+	hub   *notify.Hub
 	log *slog.Logger
 	ops chan writeOp
 
@@ -43,11 +75,37 @@ type writer struct {
 	wg     sync.WaitGroup
 }
 
-func newWriter(db *sql.DB, hub *notify.Hub, log *slog.Logger) *writer {
-	w := &writer{db: db, hub: hub, log: log, ops: make(chan writeOp, maxBatch)}
+func newWriter(ctx context.Context, db *sql.DB, hub *notify.Hub, log *slog.Logger) (*writer, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: writer connection: %w", err)
+	}
+	w := &writer{db: db, conn: conn, stmts: map[string]*sql.Stmt{}, hub: hub, log: log, ops: make(chan writeOp, maxBatch)}
 	w.wg.Add(1)
 	go w.loop()
-	return w
+	return w, nil
+}
+
+// maxStmts bounds the statement cache: queries built from UID sets vary, and
+// once the cache is full the rest run unprepared.
+const maxStmts = 256
+
+// stmt returns the prepared statement for query, preparing it on first use, or
+// nil when the cache is full. Preparing on the writer's own connection works
+// inside an open transaction.
+func (w *writer) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := w.stmts[query]; ok {
+		return st, nil
+	}
+	if len(w.stmts) >= maxStmts {
+		return nil, nil
+	}
+	st, err := w.conn.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	w.stmts[query] = st
+	return st, nil
 }
 
 // do runs fn in a write transaction and returns once that transaction has committed
@@ -82,6 +140,10 @@ func (w *writer) close() {
 	}
 	w.mu.Unlock()
 	w.wg.Wait()
+	for _, st := range w.stmts {
+		st.Close()
+	}
+	w.conn.Close()
 }
 
 func (w *writer) loop() {
@@ -106,11 +168,14 @@ func (w *writer) loop() {
 }
 
 // run executes one batch in one transaction, each operation in its own savepoint.
+// BEGIN IMMEDIATE: another process (an admin command) may write too, and a
+// deferred transaction that upgrades to a write lock can fail with SQLITE_BUSY
+// that no busy timeout resolves.
 func (w *writer) run(batch []writeOp) {
 	ctx := context.Background()
 	errs := make([]error, len(batch))
-	tx, err := w.db.BeginTx(ctx, nil)
-	if err != nil {
+	t := &wtx{w: w}
+	if _, err := t.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		for _, op := range batch {
 			op.done <- fmt.Errorf("sqlstore: begin: %w", err)
 		}
@@ -118,31 +183,29 @@ func (w *writer) run(batch []writeOp) {
 	}
 	var changes []store.Change
 	for i, op := range batch {
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT op"); err != nil {
-			errs[i] = fmt.Errorf("sqlstore: savepoint: %w", err)
-			continue
+		if _, err := t.ExecContext(ctx, "SAVEPOINT op"); err != nil {
+			w.abort(batch, fmt.Errorf("sqlstore: savepoint: %w", err))
+			return
 		}
-		t := &wtx{Tx: tx}
+		t.changes = t.changes[:0]
 		err := w.call(ctx, op, t)
 		if err != nil {
 			errs[i] = err
-			if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO op"); rerr != nil {
+			if _, rerr := t.ExecContext(ctx, "ROLLBACK TO op"); rerr != nil {
 				// The transaction is unusable: fail the whole batch.
-				tx.Rollback()
-				w.failAll(batch, fmt.Errorf("sqlstore: rollback to savepoint: %w", rerr))
+				w.abort(batch, fmt.Errorf("sqlstore: rollback to savepoint: %w", rerr))
 				return
 			}
 		} else {
 			changes = append(changes, t.changes...)
 		}
-		if _, err := tx.ExecContext(ctx, "RELEASE op"); err != nil {
-			tx.Rollback()
-			w.failAll(batch, fmt.Errorf("sqlstore: release savepoint: %w", err))
+		if _, err := t.ExecContext(ctx, "RELEASE op"); err != nil {
+			w.abort(batch, fmt.Errorf("sqlstore: release savepoint: %w", err))
 			return
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		w.failAll(batch, fmt.Errorf("sqlstore: commit: %w", err))
+	if _, err := t.ExecContext(ctx, "COMMIT"); err != nil {
+		w.abort(batch, fmt.Errorf("sqlstore: commit: %w", err))
 		return
 	}
 	// Publish strictly after COMMIT: a subscriber that reacts reads committed data.
@@ -152,6 +215,14 @@ func (w *writer) run(batch []writeOp) {
 	for i, op := range batch {
 		op.done <- errs[i]
 	}
+}
+
+// abort rolls the batch's transaction back and fails every operation in it.
+func (w *writer) abort(batch []writeOp, err error) {
+	if _, rerr := w.conn.ExecContext(context.Background(), "ROLLBACK"); rerr != nil {
+		w.log.Error("rollback failed", "err", rerr)
+	}
+	w.failAll(batch, err)
 }
 
 func (w *writer) failAll(batch []writeOp, err error) {
