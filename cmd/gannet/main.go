@@ -35,6 +35,7 @@ func commands() map[string]command {
 		"domain":  {"manage domains: add|del|list", cmdDomain},
 		"user":    {"manage accounts: add|del|passwd|list|quota|pop3-policy", cmdUser},
 		"alias":   {"manage aliases: add|del|list", cmdAlias},
+		"queue":   {"inspect the outbound queue: list|show|retry|drop", cmdQueue},
 		"version": {"print the version", cmdVersion},
 	}
 }

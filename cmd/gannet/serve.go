@@ -34,7 +34,27 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go reloadOnHUP(ctx, a, log)
 	return a.Run(ctx)
+}
+
+// reloadOnHUP re-reads the TLS certificate on SIGHUP (as after a renewal).
+func reloadOnHUP(ctx context.Context, a *app.App, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if err := a.ReloadTLS(); err != nil {
+				log.Error("SIGHUP: certificate reload failed", "err", err)
+			} else {
+				log.Info("SIGHUP: certificate reloaded")
+			}
+		}
+	}
 }
 
 func cmdDev(ctx context.Context, e *env, args []string) error {

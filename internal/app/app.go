@@ -47,9 +47,19 @@ type App struct {
 	Log    *slog.Logger
 	TLS    *tls.Config // nil when no certificate is configured
 
+	certs *certReloader
+
 	mu     sync.Mutex
 	bound  []bound
 	closed bool
+}
+
+// ReloadTLS re-reads the certificate files (on SIGHUP).
+func (a *App) ReloadTLS() error {
+	if a.certs == nil {
+		return nil
+	}
+	return a.certs.Reload()
 }
 
 // OpenStore opens the store of cfg's data directory and makes sure the configured
@@ -79,13 +89,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	}
 	a := &App{Config: cfg, Store: st, Log: log}
 	if cfg.TLS.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+		r, err := newCertReloader(cfg.TLS.CertFile, cfg.TLS.KeyFile, log)
 		if err != nil {
 			st.Close()
-			return nil, fmt.Errorf("tls: %w", err)
+			return nil, err
 		}
-		// TLS 1.2 minimum (RFC 8996 deprecates older versions; RFC 8314 4.1).
-		a.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		a.certs = r
+		a.TLS = r.tlsConfig()
 	}
 	return a, nil
 }
