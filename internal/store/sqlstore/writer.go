@@ -67,8 +67,8 @@ type writer struct {
 	// the CPU time of a delivery. Only the writer goroutine touches it.
 	stmts map[string]*sql.Stmt
 	hub   *notify.Hub
-	log *slog.Logger
-	ops chan writeOp
+	log   *slog.Logger
+	ops   chan writeOp
 
 	mu     sync.RWMutex
 	closed bool

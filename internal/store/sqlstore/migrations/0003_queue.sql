@@ -2,7 +2,7 @@
 -- rather than in the blobstore: blob GC deletes any blob file without a bodies
 -- row, and the queue's bytes must live exactly as long as the queue row.
 CREATE TABLE queue_messages (
-	id         INTEGER PRIMARY KEY,
+	id         INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: logs and admins name messages by ID
 	mail_from  TEXT NOT NULL,
 	account_id INTEGER NOT NULL DEFAULT 0,
 	env_id     TEXT NOT NULL DEFAULT '',
