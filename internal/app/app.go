@@ -16,7 +16,9 @@ import (
 	"sync"
 	"time"
 
+	"gannet/internal/authlimit"
 	"gannet/internal/config"
+	"gannet/internal/queue"
 	"gannet/internal/store"
 	"gannet/internal/store/sqlstore"
 )
@@ -46,6 +48,9 @@ type App struct {
 	Store  *sqlstore.Store
 	Log    *slog.Logger
 	TLS    *tls.Config // nil when no certificate is configured
+	Queue  *queue.Queue
+	// Limiter counts failed logins across every protocol and the webmail.
+	Limiter *authlimit.Limiter
 
 	certs *certReloader
 
@@ -88,6 +93,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	a := &App{Config: cfg, Store: st, Log: log}
+	a.Limiter = authlimit.New(authlimit.Config{PerMinute: cfg.Limits.LoginFailuresPerMinute})
+	a.Queue = queue.New(queue.Options{Store: st, Hostname: cfg.Hostname, Config: cfg.Queue, Logger: log})
 	if cfg.TLS.CertFile != "" {
 		r, err := newCertReloader(cfg.TLS.CertFile, cfg.TLS.KeyFile, log)
 		if err != nil {
@@ -100,9 +107,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	return a, nil
 }
 
-// Start binds every configured listener of the servers that exist and serves
-// them in the background.
+// Start starts the outbound queue, then binds every configured listener of the
+// servers that exist and serves them in the background.
 func (a *App) Start(ctx context.Context) error {
+	a.Queue.Start()
 	for _, s := range a.servers() {
 		if s.addr == "" {
 			continue
@@ -180,5 +188,9 @@ func (a *App) shutdown(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	// The queue after the servers (they enqueue), the store last.
+	if err := a.Queue.Shutdown(ctx); err != nil {
+		a.Queue.Close()
+	}
 	return a.Store.Close()
 }
