@@ -3,6 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
+
+	"gannet/internal/app"
+	"gannet/internal/config"
 
 	"gannet/internal/store/sqlstore"
 )
@@ -11,10 +15,10 @@ func cmdDomain(ctx context.Context, e *env, args []string) error {
 	return subcommand(e, "domain", args, map[string]func([]string) error{
 		"add": func(a []string) error {
 			return withStore(ctx, e, "domain add", "DOMAIN", 1, a, func(st *sqlstore.Store, p []string) error {
-				if err := st.AddDomain(ctx, p[0]); err != nil {
+				if err := app.AddDomain(ctx, st, p[0], time.Now()); err != nil {
 					return err
 				}
-				fmt.Fprintf(e.stdout, "domain %s added\n", p[0])
+				fmt.Fprintf(e.stdout, "domain %s added with DKIM keys; 'gannet domain dns %s' prints the DNS records to publish\n", p[0], p[0])
 				return nil
 			})
 		},
@@ -39,5 +43,40 @@ func cmdDomain(ctx context.Context, e *env, args []string) error {
 				return nil
 			})
 		},
-	}, []string{"add", "del", "list"})
+		"dns": func(a []string) error {
+			fs := newFlags(e, "domain dns", "DOMAIN")
+			af := addAdminFlags(fs)
+			host := fs.String("host", "", "this server's host name (default: hostname of --config, else mail.DOMAIN)")
+			pos, err := parseArgs(fs, a)
+			if err != nil {
+				return err
+			}
+			if len(pos) != 1 {
+				fs.Usage()
+				return errUsage
+			}
+			h := *host
+			if h == "" && *af.config != "" {
+				if cfg, err := config.Load(*af.config); err == nil {
+					h = cfg.Hostname
+				}
+			}
+			if h == "" {
+				h = "mail." + pos[0]
+			}
+			st, err := af.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			recs, err := app.DNSRecords(ctx, st, pos[0], h)
+			if err != nil {
+				return err
+			}
+			for _, r := range recs {
+				fmt.Fprintln(e.stdout, r.String())
+			}
+			return nil
+		},
+	}, []string{"add", "del", "list", "dns"})
 }

@@ -214,3 +214,24 @@ func runDev(t *testing.T, bin, dir string) string {
 	}
 	return pw
 }
+
+// TestDomainDNS: a domain added by the CLI has DKIM keys, and `domain dns` prints
+// every record to publish, with DKIM public keys that parse.
+func TestDomainDNS(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	mustRun(t, "", "domain", "add", "--data", dir, "example.org")
+	out := mustRun(t, "", "domain", "dns", "--data", dir, "--host", "mx1.example.org", "example.org")
+	for _, want := range []string{
+		"example.org.", "MX", "mx1.example.org.", "v=spf1", "._domainkey.example.org.", "k=ed25519", "k=rsa",
+		"_dmarc.example.org.", "v=DMARC1", "_mta-sts.example.org.", "_smtp._tls.example.org.",
+		"_submissions._tcp.example.org.", "_imaps._tcp.example.org.", "_pop3s._tcp.example.org.",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("domain dns output lacks %q:\n%s", want, out)
+		}
+	}
+	if code, _, errs := gannet(t, "", "domain", "dns", "--data", dir, "unknown.org"); code == 0 || !strings.Contains(errs, "not found") {
+		t.Errorf("domain dns of an unknown domain: exit %d, %q", code, errs)
+	}
+}

@@ -75,7 +75,11 @@ func OpenStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (*sqls
 		return nil, err
 	}
 	for _, d := range cfg.Domains {
-		if err := st.AddDomain(ctx, d); err != nil && !errors.Is(err, store.ErrExists) {
+		err := st.AddDomain(ctx, d)
+		if err == nil || errors.Is(err, store.ErrExists) {
+			err = EnsureDKIMKeys(ctx, st, d, time.Now())
+		}
+		if err != nil {
 			st.Close()
 			return nil, fmt.Errorf("domain %s from config: %w", d, err)
 		}

@@ -295,6 +295,8 @@ type DateTerm struct {
 
 // Store is the whole persistent state of Gannet.
 type Store interface {
+	KeyStore
+
 	// Domains.
 	AddDomain(ctx context.Context, name string) error
 	DeleteDomain(ctx context.Context, name string) error // ErrNotPermitted if accounts remain

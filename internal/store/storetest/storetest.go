@@ -63,6 +63,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Concurrency", concurrencyTests},
 		{"GC", gcTests},
 		{"Lifecycle", lifecycleTests},
+		{"DKIMKeys", dkimKeyTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
