@@ -1,0 +1,143 @@
+package webmail
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"gannet/internal/authlimit"
+	"gannet/internal/store"
+)
+
+// ctxKey keys request-scoped values.
+type ctxKey struct{}
+
+func sessionOf(r *http.Request) *session { return r.Context().Value(ctxKey{}).(*session) }
+
+// cookieName is the session cookie's name; under TLS the __Host- prefix makes
+// the browser refuse it unless it is Secure, host-only and Path=/.
+func (s *Server) cookieName() string {
+	if s.opts.Secure {
+		return "__Host-gannet_session"
+	}
+	return "gannet_session"
+}
+
+func (s *Server) setCookie(w http.ResponseWriter, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{
+		Name:     s.cookieName(),
+		Value:    value,
+		Path:     "/",
+		MaxAge:   maxAge,
+		HttpOnly: true,
+		Secure:   s.opts.Secure,
+		SameSite: http.SameSiteStrictMode,
+	})
+}
+
+// authed runs h only for a live session, and for state-changing methods only
+// with the session's CSRF token (the cross-origin check already ran).
+func (s *Server) authed(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, err := r.Cookie(s.cookieName())
+		var sess *session
+		if err == nil {
+			sess = s.sessions.lookup(c.Value)
+		}
+		if sess == nil {
+			writeError(w, http.StatusUnauthorized, "not logged in")
+			return
+		}
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+		default:
+			if !sess.checkCSRF(r.Header.Get("X-CSRF-Token")) {
+				writeError(w, http.StatusForbidden, "missing or invalid CSRF token")
+				return
+			}
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, sess)))
+	}
+}
+
+// remoteIP is the client's address as the limiter sees it. We do not trust
+// forwarding headers: a reverse proxy in front would make every user one IP.
+func remoteIP(r *http.Request) netip.Addr {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.IPv6Unspecified()
+	}
+	return ip
+}
+
+type loginRequest struct {
+	Address  string `json:"address"`
+	Password string `json:"password"`
+}
+
+type sessionInfo struct {
+	Address string `json:"address"`
+	CSRF    string `json:"csrf"`
+}
+
+// handleLogin checks address and password through the shared limiter.
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	var req loginRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	addr := strings.ToLower(strings.TrimSpace(req.Address))
+	ip := remoteIP(r)
+	delay, err := s.opts.Limiter.Check(ip, addr)
+	if errors.Is(err, authlimit.ErrBlocked) {
+		s.log.Warn("webmail login refused: too many failures", "remote", ip, "user", addr)
+		writeError(w, http.StatusTooManyRequests, "too many failed logins; try again later")
+		return
+	}
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	acct, err := s.opts.Store.Authenticate(r.Context(), addr, req.Password)
+	if errors.Is(err, store.ErrAuthFailed) || errors.Is(err, store.ErrNotFound) {
+		blocked := s.opts.Limiter.Failure(ip, addr)
+		s.log.Info("webmail login failed", "remote", ip, "user", addr, "blocked", blocked)
+		writeError(w, http.StatusUnauthorized, "invalid address or password")
+		return
+	}
+	if err != nil {
+		s.storeError(w, r, err)
+		return
+	}
+	s.opts.Limiter.Success(ip, addr)
+	sess, cookie := s.sessions.create(acct.ID, acct.Address)
+	s.setCookie(w, cookie, 0)
+	s.log.Info("webmail login", "remote", ip, "user", acct.Address)
+	writeJSON(w, http.StatusOK, sessionInfo{Address: sess.address, CSRF: sess.csrf})
+}
+
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	s.sessions.remove(sessionOf(r))
+	s.setCookie(w, "", -1)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleSession tells the UI who is logged in and its CSRF token (the token
+// is readable only by same-origin script, which is the point).
+func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
+	sess := sessionOf(r)
+	writeJSON(w, http.StatusOK, sessionInfo{Address: sess.address, CSRF: sess.csrf})
+}
