@@ -15,6 +15,7 @@ tools=(
 	"openssl:openssl"
 	"python3:python3"
 	"smtp-sink:postfix"
+	"chromium:chromium"
 )
 missing=()
 for t in "${tools[@]}"; do
@@ -33,7 +34,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" fonts-dejavu-core >/dev/null
 fi
 
 echo "test.sh: go vet"

@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -178,7 +180,11 @@ func TestDevServer(t *testing.T) {
 
 func runDev(t *testing.T, bin, dir string) string {
 	t.Helper()
-	cmd := exec.Command(bin, "dev", "--data", dir)
+	// A random port offset keeps this test clear of a developer's own dev server.
+	// Dev ports are 2110-8081: this keeps them below the ephemeral range (32768+)
+	// that listeners on port 0 take.
+	offset := 10000 + rand.IntN(14000)
+	cmd := exec.Command(bin, "dev", "--data", dir, "--port-offset", strconv.Itoa(offset))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -60,6 +60,7 @@ func reloadOnHUP(ctx context.Context, a *app.App, log *slog.Logger) {
 func cmdDev(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "dev", "")
 	dir := fs.String("data", "./gannet-data", "data directory (created if missing)")
+	offset := fs.Int("port-offset", 0, "add this to every dev port (to run several dev servers side by side)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -68,7 +69,7 @@ func cmdDev(ctx context.Context, e *env, args []string) error {
 		return errUsage
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	a, pw, err := app.DevSetup(ctx, *dir, log)
+	a, pw, err := app.DevSetup(ctx, *dir, *offset, log)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 
@@ -119,6 +120,10 @@ func (a *App) Start(ctx context.Context) error {
 		if s.addr == "" {
 			continue
 		}
+		if s.implicitTLS && a.TLS == nil {
+			a.shutdown(context.Background())
+			return fmt.Errorf("%s on %s needs a TLS certificate ([tls] cert_file and key_file)", s.name, s.addr)
+		}
 		ln, err := net.Listen("tcp", s.addr)
 		if err != nil {
 			a.shutdown(context.Background())
@@ -132,7 +137,7 @@ func (a *App) Start(ctx context.Context) error {
 		a.bound = append(a.bound, b)
 		a.mu.Unlock()
 		go func() {
-			if err := b.srv.Serve(b.ln); err != nil && !errors.Is(err, net.ErrClosed) {
+			if err := b.srv.Serve(b.ln); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, http.ErrServerClosed) {
 				a.Log.Error("server stopped", "server", b.Name, "err", err)
 			}
 		}()

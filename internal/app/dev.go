@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,7 +25,9 @@ const DevAccount = "demo@gannet.test"
 // certificate, the domain gannet.test and the demo account. The demo password is
 // random on first run and kept in DIR/demo-password so that later runs print the
 // same one (clients set up once keep working).
-func DevSetup(ctx context.Context, dataDir string, log *slog.Logger) (*App, string, error) {
+// portOffset is added to every dev port, so that several dev servers (or tests)
+// can run side by side.
+func DevSetup(ctx context.Context, dataDir string, portOffset int, log *slog.Logger) (*App, string, error) {
 	abs, err := filepath.Abs(dataDir)
 	if err != nil {
 		return nil, "", err
@@ -32,6 +36,11 @@ func DevSetup(ctx context.Context, dataDir string, log *slog.Logger) (*App, stri
 		return nil, "", fmt.Errorf("create %s: %w", abs, err)
 	}
 	cfg := config.DevConfig(abs)
+	if portOffset != 0 {
+		if err := offsetPorts(&cfg.Listeners, portOffset); err != nil {
+			return nil, "", err
+		}
+	}
 	if _, err := EnsureSelfSigned(cfg.TLS.CertFile, cfg.TLS.KeyFile,
 		[]string{"localhost", "gannet.test", "127.0.0.1", "::1"}, time.Now()); err != nil {
 		return nil, "", fmt.Errorf("dev certificate: %w", err)
@@ -71,4 +80,22 @@ func randomPassword() string {
 	b := make([]byte, 10)
 	rand.Read(b)
 	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
+}
+
+func offsetPorts(l *config.Listeners, off int) error {
+	for _, p := range []*string{&l.SMTP, &l.Submission, &l.Submissions, &l.IMAP, &l.IMAPS, &l.POP3, &l.POP3S, &l.HTTP, &l.Admin} {
+		if *p == "" {
+			continue
+		}
+		host, port, err := net.SplitHostPort(*p)
+		if err != nil {
+			return err
+		}
+		n, err := strconv.Atoi(port)
+		if err != nil || n+off <= 0 || n+off > 65535 {
+			return fmt.Errorf("port offset %d: port %s out of range", off, port)
+		}
+		*p = net.JoinHostPort(host, strconv.Itoa(n+off))
+	}
+	return nil
 }
