@@ -19,6 +19,7 @@ import (
 
 	"gannet/internal/authlimit"
 	"gannet/internal/config"
+	"gannet/internal/delivery"
 	"gannet/internal/queue"
 	"gannet/internal/store"
 	"gannet/internal/store/sqlstore"
@@ -50,6 +51,8 @@ type App struct {
 	Log    *slog.Logger
 	TLS    *tls.Config // nil when no certificate is configured
 	Queue  *queue.Queue
+	// Deliverer is the one path into mailboxes and the queue, for SMTP and webmail.
+	Deliverer *delivery.Deliverer
 	// Limiter counts failed logins across every protocol and the webmail.
 	Limiter *authlimit.Limiter
 
@@ -100,6 +103,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a := &App{Config: cfg, Store: st, Log: log}
 	a.Limiter = authlimit.New(authlimit.Config{PerMinute: cfg.Limits.LoginFailuresPerMinute})
 	a.Queue = queue.New(queue.Options{Store: st, Hostname: cfg.Hostname, Config: cfg.Queue, Logger: log})
+	a.Deliverer = delivery.New(delivery.Options{
+		Store: st, Queue: a.Queue, Hostname: cfg.Hostname, Logger: log.With("part", "delivery"),
+		Sign: newDKIMSigners(st).Sign,
+	})
 	if cfg.TLS.CertFile != "" {
 		r, err := newCertReloader(cfg.TLS.CertFile, cfg.TLS.KeyFile, log)
 		if err != nil {

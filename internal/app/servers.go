@@ -1,6 +1,7 @@
 package app
 
 import (
+	"gannet/internal/smtpserver"
 	"gannet/internal/webmail"
 )
 
@@ -16,22 +17,29 @@ type serverSpec struct {
 // addresses. A listener configured as "" is skipped by Start.
 func (a *App) servers() []serverSpec {
 	cfg := a.Config
-	var out []serverSpec
+	lim := cfg.Limits
+	smtpOpts := func(mode smtpserver.Mode, name string) smtpserver.Options {
+		return smtpserver.Options{
+			Mode: mode, Hostname: cfg.Hostname, Store: a.Store, Deliverer: a.Deliverer, TLS: a.TLS, Dev: cfg.Dev,
+			Limiter: a.Limiter, Logger: a.Log.With("server", name),
+			MaxMessageBytes: lim.MaxMessageBytes, MaxRecipients: lim.MaxRecipients, MaxLineLength: lim.MaxLineLength,
+			MaxConnsPerIP: lim.MaxConnectionsPerIP, Timeout: lim.SMTPTimeout.Duration,
+		}
+	}
+	mx := smtpserver.New(smtpOpts(smtpserver.MX, "smtp"))
+	// One submission server serves both 587 (STARTTLS) and 465 (implicit TLS).
+	sub := smtpserver.New(smtpOpts(smtpserver.Submission, "submission"))
 	// Webmail: HTTPS when a certificate is configured, except in dev mode where
-	// it is plain HTTP on loopback (RFC 8314 does not cover HTTP; browsers treat
-	// localhost as a secure context).
+	// it is plain HTTP on loopback (browsers treat localhost as a secure context).
 	webTLS := a.TLS != nil && !cfg.Dev
-	out = append(out, serverSpec{
-		name: "webmail", addr: cfg.Listeners.HTTP, implicitTLS: webTLS,
-		srv: webmail.New(webmail.Options{
-			Store: a.Store, Sender: a.sender(), Limiter: a.Limiter, Logger: a.Log.With("server", "webmail"),
-			Secure: webTLS, Hostname: cfg.Hostname,
-		}),
+	web := webmail.New(webmail.Options{
+		Store: a.Store, Sender: submitSender{a}, Limiter: a.Limiter, Logger: a.Log.With("server", "webmail"),
+		Secure: webTLS, Hostname: cfg.Hostname,
 	})
-	return out
-}
-
-// sender is the webmail's way to send mail.
-func (a *App) sender() webmail.Sender {
-	return webmail.LocalSender{Store: a.Store}
+	return []serverSpec{
+		{name: "smtp", addr: cfg.Listeners.SMTP, srv: mx},
+		{name: "submission", addr: cfg.Listeners.Submission, srv: sub},
+		{name: "submissions", addr: cfg.Listeners.Submissions, implicitTLS: true, srv: sub},
+		{name: "webmail", addr: cfg.Listeners.HTTP, implicitTLS: webTLS, srv: web},
+	}
 }

@@ -1,0 +1,438 @@
+// Package smtpserver is Gannet's SMTP server on github.com/emersion/go-smtp, in
+// two modes: the MX (RFC 5321, port 25) that accepts mail for local recipients
+// only, and submission (RFC 6409, ports 587 with STARTTLS and 465 with implicit
+// TLS, RFC 8314) for authenticated users.
+//
+// Invariants:
+//   - 250 after DATA/BDAT LAST is sent only after delivery.Deliver returned,
+//     that is after the store commit (and the queue's) is durable.
+//   - A message is refused (5xx), never normalised, when it holds a CR or LF
+//     that is not part of a CRLF pair; DATA ends only at CRLF "." CRLF (go-smtp's
+//     reader), so a smuggled "\n.\n" cannot end a message early.
+//   - The MX never relays: without authentication only local recipients pass.
+//     AUTH is offered on submission only, and only under TLS (or from loopback
+//     in Dev mode).
+//   - Every read and write has a deadline: go-smtp sets one per command line
+//     and per reply, the DATA reader moves the read deadline forward while bytes
+//     keep arriving, up to DataTimeout in all.
+//   - Connections are counted per client IP below TLS (connlimit); each
+//     connection's slot is returned when it closes.
+//   - Shutdown closes the listeners, lets a command in progress (a message being
+//     received or delivered) finish, answers every idle or finished connection
+//     with 421 and closes it; when its context ends it closes what is left.
+//   - go-smtp recovers panics at the top of each command (421, close, log).
+//   - The Server has no global state; sessions share only the Deliverer, the
+//     store and the limiters, all safe for concurrent use.
+package smtpserver
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	gosmtp "github.com/emersion/go-smtp"
+
+	"gannet/internal/authlimit"
+	"gannet/internal/connlimit"
+	"gannet/internal/delivery"
+	"gannet/internal/smtp"
+	"gannet/internal/store"
+)
+
+// ErrServerClosed is returned by Serve after Shutdown or Close. It wraps
+// net.ErrClosed.
+var ErrServerClosed = fmt.Errorf("smtpserver: server closed: %w", net.ErrClosed)
+
+// Mode selects what the server is for.
+type Mode int
+
+const (
+	// MX receives mail from the world for local recipients (RFC 5321).
+	MX Mode = iota + 1
+	// Submission takes mail from authenticated users (RFC 6409).
+	Submission
+)
+
+func (m Mode) String() string {
+	switch m {
+	case MX:
+		return "smtp"
+	case Submission:
+		return "submission"
+	}
+	return "unknown"
+}
+
+// Defaults for zero Options fields.
+const (
+	DefaultMaxMessageBytes = 50 << 20
+	DefaultMaxRecipients   = 1000
+	DefaultMaxLineLength   = 64 << 10
+	DefaultTimeout         = 5 * time.Minute // RFC 5321 4.5.3.2.7
+	DefaultDataTimeout     = 30 * time.Minute
+)
+
+// Options configure a Server.
+type Options struct {
+	Mode      Mode
+	Hostname  string // our name in the greeting and Received fields
+	Store     store.Store
+	Deliverer *delivery.Deliverer
+	// TLS enables STARTTLS (RFC 3207). It is also the configuration used for
+	// connections from a listener made by tls.NewListener (implicit TLS): Serve
+	// re-creates them over its own accounting of the raw connection.
+	TLS *tls.Config
+	// Dev allows AUTH without TLS from loopback addresses.
+	Dev bool
+	// Limiter counts failed logins; nil uses a private one with defaults.
+	Limiter *authlimit.Limiter
+	Logger  *slog.Logger
+	// MaxMessageBytes is the SIZE limit (RFC 1870), enforced while reading.
+	MaxMessageBytes int64
+	// MaxRecipients per transaction; more get 452 4.5.3 (RFC 5321 4.5.3.1.10).
+	MaxRecipients int
+	// MaxLineLength bounds command and message lines, in octets.
+	MaxLineLength int
+	// MaxConnsPerIP bounds concurrent connections per client address; 0 = no
+	// limit. Further connections get 421 4.7.0 and are closed.
+	MaxConnsPerIP int
+	// Timeout bounds each command line and reply, and each pause while a
+	// message is received (RFC 5321 4.5.3.2).
+	Timeout time.Duration
+	// DataTimeout bounds the whole reception of one message with DATA.
+	DataTimeout time.Duration
+}
+
+// Server is an SMTP server. Create it with New.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	gs      *gosmtp.Server
+	authLim *authlimit.Limiter
+	connLim *connlimit.Limiter
+
+	ctx    context.Context // parent of every session's work; cancelled by Close and at the end of Shutdown
+	cancel context.CancelFunc
+
+	mu        sync.Mutex
+	listeners []*listener
+	conns     map[*conn]struct{}
+	shutting  bool
+	shutdown  chan struct{} // made by the first Shutdown, closed when it returns
+	busy      int           // session callbacks doing store or queue work
+	idle      chan struct{} // made when busy leaves 0, closed when it returns to 0
+
+	// sleep waits before an AUTH answer; tests replace it to observe delays.
+	sleep func(ctx context.Context, d time.Duration)
+}
+
+// New returns a server; it does nothing until Serve.
+func New(o Options) *Server {
+	if o.Mode != Submission {
+		o.Mode = MX
+	}
+	if o.Hostname == "" {
+		o.Hostname = "localhost"
+	}
+	if o.MaxMessageBytes <= 0 {
+		o.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if o.MaxRecipients <= 0 {
+		o.MaxRecipients = DefaultMaxRecipients
+	}
+	if o.MaxLineLength <= 0 {
+		o.MaxLineLength = DefaultMaxLineLength
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.DataTimeout <= 0 {
+		o.DataTimeout = DefaultDataTimeout
+	}
+	o.DataTimeout = max(o.DataTimeout, o.Timeout)
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	log = log.With("proto", o.Mode.String())
+	s := &Server{
+		opts:    o,
+		log:     log,
+		authLim: o.Limiter,
+		connLim: connlimit.New(o.MaxConnsPerIP),
+		conns:   map[*conn]struct{}{},
+		sleep:   sleepCtx,
+	}
+	if s.authLim == nil {
+		s.authLim = authlimit.New(authlimit.Config{})
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+
+	gs := gosmtp.NewServer(backend{s})
+	gs.Domain = o.Hostname
+	gs.TLSConfig = o.TLS
+	gs.MaxMessageBytes = o.MaxMessageBytes
+	gs.MaxRecipients = o.MaxRecipients
+	gs.MaxLineLength = o.MaxLineLength
+	gs.ReadTimeout = o.Timeout
+	gs.WriteTimeout = o.Timeout
+	// We decide per connection (TLS, or loopback in Dev mode) in
+	// AuthMechanisms and Auth; go-smtp's switch is server-wide.
+	gs.AllowInsecureAuth = true
+	gs.EnableSMTPUTF8 = true
+	gs.EnableDSN = true
+	gs.ErrorLog = errorLog{log}
+	s.gs = gs
+	return s
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// Serve accepts connections on ln until Shutdown or Close. ln may be a plain
+// TCP listener (MX, port 587) or one made by tls.NewListener (port 465).
+func (s *Server) Serve(ln net.Listener) error {
+	l := &listener{Listener: ln, s: s}
+	s.mu.Lock()
+	if s.shutting {
+		s.mu.Unlock()
+		ln.Close()
+		return ErrServerClosed
+	}
+	// Registered here as well as in go-smtp, so that a Shutdown racing this
+	// call still closes ln (go-smtp adds it only once Serve runs).
+	s.listeners = append(s.listeners, l)
+	s.mu.Unlock()
+	err := s.gs.Serve(l)
+	s.mu.Lock()
+	shutting := s.shutting
+	s.mu.Unlock()
+	if shutting || err == nil {
+		return ErrServerClosed
+	}
+	return fmt.Errorf("smtpserver: serve: %w", err)
+}
+
+// stop marks the server as shutting down, closes its listeners and, when
+// drain is set, drains every connection.
+func (s *Server) stop(drain bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.shutting = true
+	for _, l := range s.listeners {
+		l.Close()
+	}
+	s.listeners = nil
+	if drain {
+		for c := range s.conns {
+			c.drain()
+		}
+	}
+}
+
+// Shutdown stops accepting, lets commands in progress finish, answers 421 to
+// every client as soon as it is between commands, and waits for all
+// connections to end. When ctx ends first it closes the remaining connections
+// and returns ctx's error.
+func (s *Server) Shutdown(ctx context.Context) error {
+	// One Server may be bound to several listeners (587 and 465), so Shutdown
+	// may be called more than once: later calls wait for the first.
+	s.mu.Lock()
+	if s.shutdown != nil {
+		done := s.shutdown
+		s.mu.Unlock()
+		select {
+		case <-done:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("smtpserver: shutdown: %w", ctx.Err())
+		}
+	}
+	s.shutdown = make(chan struct{})
+	done := s.shutdown
+	s.mu.Unlock()
+	defer close(done)
+
+	s.stop(true)
+	err := s.gs.Shutdown(ctx)
+	if ctx.Err() == nil || !errors.Is(err, ctx.Err()) {
+		// Every connection ended. What else go-smtp reports (a listener we
+		// closed already, ErrServerClosed after Close) does not matter now.
+		err = nil
+	}
+	if err != nil {
+		s.closeConns()
+		s.cancel()
+		s.waitIdle(context.Background())
+		return fmt.Errorf("smtpserver: shutdown: %w", err)
+	}
+	if werr := s.waitIdle(ctx); werr != nil {
+		s.cancel()
+		return fmt.Errorf("smtpserver: shutdown: %w", werr)
+	}
+	s.cancel()
+	return nil
+}
+
+// Close closes the listeners and every connection at once, cancels work in
+// progress and waits for session callbacks to return.
+func (s *Server) Close() error {
+	s.stop(false)
+	err := s.gs.Close()
+	if errors.Is(err, gosmtp.ErrServerClosed) {
+		err = nil
+	}
+	s.closeConns()
+	s.cancel()
+	s.waitIdle(context.Background())
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("smtpserver: close: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) closeConns() {
+	s.mu.Lock()
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+}
+
+// begin marks the start of session work that touches the store or the queue;
+// it fails once Close began, so that nothing writes to the store after Close
+// returned.
+func (s *Server) begin() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx.Err() != nil {
+		return false
+	}
+	if s.busy == 0 {
+		s.idle = make(chan struct{})
+	}
+	s.busy++
+	return true
+}
+
+func (s *Server) end() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.busy--
+	if s.busy == 0 {
+		close(s.idle)
+	}
+}
+
+// waitIdle waits until no session work is in progress.
+func (s *Server) waitIdle(ctx context.Context) error {
+	for {
+		s.mu.Lock()
+		if s.busy == 0 {
+			s.mu.Unlock()
+			return nil
+		}
+		idle := s.idle
+		s.mu.Unlock()
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// listener hands go-smtp connections that are counted per IP and tracked for
+// Shutdown. A connection from a TLS listener is taken apart and put together
+// again over our accounting, so that go-smtp still sees a *tls.Conn (it decides
+// "TLS or not" by that type).
+type listener struct {
+	net.Listener
+	s    *Server
+	once sync.Once
+}
+
+// Close closes the listener once; go-smtp and stop may both call it.
+func (l *listener) Close() error {
+	var err error
+	l.once.Do(func() { err = l.Listener.Close() })
+	return err
+}
+
+func (l *listener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		raw, implicit := c, false
+		if tc, ok := c.(*tls.Conn); ok {
+			// No I/O has happened on tc yet: tls.NewListener's Accept only wraps.
+			raw, implicit = tc.NetConn(), true
+		}
+		if implicit && l.s.opts.TLS == nil {
+			l.s.log.Error("TLS listener but Options.TLS is nil; closing connection")
+			raw.Close()
+			continue
+		}
+		limited, ok := l.s.connLim.Wrap(raw)
+		if !ok {
+			l.s.log.Info("too many connections", "remote", raw.RemoteAddr().String())
+			go l.s.reject(raw, implicit)
+			continue
+		}
+		wc := l.s.track(limited)
+		if implicit {
+			return tls.Server(wc, l.s.opts.TLS), nil
+		}
+		return wc, nil
+	}
+}
+
+// reject refuses a connection over the per-IP limit: 421 on plain SMTP
+// (RFC 5321 3.1 allows 421 instead of the greeting); under implicit TLS a
+// handshake would cost more than the refusal is worth, so it is just closed.
+func (s *Server) reject(c net.Conn, implicit bool) {
+	defer c.Close()
+	if implicit {
+		return
+	}
+	c.SetWriteDeadline(time.Now().Add(min(s.opts.Timeout, 10*time.Second)))
+	r := smtp.TooManyConnections()
+	io.WriteString(c, fmt.Sprintf("%d %s %s %s\r\n", r.Code, r.Enhanced, s.opts.Hostname, r.Text))
+}
+
+// errorLog adapts go-smtp's logger: its messages are about broken client
+// connections (debug), except recovered panics (error).
+type errorLog struct{ log *slog.Logger }
+
+func (l errorLog) Printf(format string, v ...any) { l.print(fmt.Sprintf(format, v...)) }
+func (l errorLog) Println(v ...any)               { l.print(strings.TrimSuffix(fmt.Sprintln(v...), "\n")) }
+
+func (l errorLog) print(msg string) {
+	if strings.HasPrefix(msg, "panic") {
+		l.log.Error("go-smtp", "msg", msg)
+		return
+	}
+	l.log.Debug("go-smtp", "msg", msg)
+}
