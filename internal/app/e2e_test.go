@@ -161,3 +161,27 @@ func unquoteTXT(data string) string {
 	}
 	return sb.String()
 }
+
+// TestTwoServersBounce: B refuses an unknown recipient with 550 5.1.1 at RCPT;
+// A's queue turns that into an RFC 3464 DSN in the sender's INBOX.
+func TestTwoServersBounce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := testApp(t, "b.test", nil)
+	a := testApp(t, "a.test", map[string]string{"b.test": listener(t, b, "smtp")})
+	if _, err := a.Store.AddAccount(ctx, "alice@a.test", "alicepw"); err != nil {
+		t.Fatal(err)
+	}
+	msg := "From: alice@a.test\r\nTo: nobody@b.test\r\nSubject: into the void\r\n\r\nanyone?\r\n"
+	auth := smtp.PlainAuth("", "alice@a.test", "alicepw", "127.0.0.1")
+	if err := smtp.SendMail(listener(t, a, "submission"), auth, "alice@a.test", []string{"nobody@b.test"}, []byte(msg)); err != nil {
+		t.Fatalf("submit: %v", err)
+	}
+	dsn := string(waitMessage(t, a, "alice@a.test"))
+	for _, want := range []string{"multipart/report", "report-type=delivery-status", "message/delivery-status",
+		"Final-Recipient: rfc822; nobody@b.test", "Action: failed", "Status: 5.1.1"} {
+		if !strings.Contains(dsn, want) {
+			t.Errorf("DSN lacks %q:\n%s", want, dsn)
+		}
+	}
+}
