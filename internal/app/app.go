@@ -20,6 +20,7 @@ import (
 	"gannet/internal/authlimit"
 	"gannet/internal/config"
 	"gannet/internal/delivery"
+	"gannet/internal/mailauth"
 	"gannet/internal/queue"
 	"gannet/internal/store"
 	"gannet/internal/store/sqlstore"
@@ -51,6 +52,9 @@ type App struct {
 	Log    *slog.Logger
 	TLS    *tls.Config // nil when no certificate is configured
 	Queue  *queue.Queue
+	// Checker evaluates SPF, DKIM and DMARC on the MX; nil in dev mode, where
+	// mail comes from loopback test clients and DNS may be unreachable.
+	Checker *mailauth.Checker
 	// Deliverer is the one path into mailboxes and the queue, for SMTP and webmail.
 	Deliverer *delivery.Deliverer
 	// Limiter counts failed logins across every protocol and the webmail.
@@ -103,6 +107,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a := &App{Config: cfg, Store: st, Log: log}
 	a.Limiter = authlimit.New(authlimit.Config{PerMinute: cfg.Limits.LoginFailuresPerMinute})
 	a.Queue = queue.New(queue.Options{Store: st, Hostname: cfg.Hostname, Config: cfg.Queue, Logger: log})
+	if !cfg.Dev {
+		c, err := mailauth.New(mailauth.Options{Resolver: mailauth.NetResolver{}, Hostname: cfg.Hostname})
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		a.Checker = c
+	}
 	a.Deliverer = delivery.New(delivery.Options{
 		Store: st, Queue: a.Queue, Hostname: cfg.Hostname, Logger: log.With("part", "delivery"),
 		Sign: newDKIMSigners(st).Sign,

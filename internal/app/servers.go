@@ -26,7 +26,9 @@ func (a *App) servers() []serverSpec {
 			MaxConnsPerIP: lim.MaxConnectionsPerIP, Timeout: lim.SMTPTimeout.Duration,
 		}
 	}
-	mx := smtpserver.New(smtpOpts(smtpserver.MX, "smtp"))
+	mxOpts := smtpOpts(smtpserver.MX, "smtp")
+	mxOpts.Checker = a.Checker
+	mx := smtpserver.New(mxOpts)
 	// One submission server serves both 587 (STARTTLS) and 465 (implicit TLS).
 	sub := smtpserver.New(smtpOpts(smtpserver.Submission, "submission"))
 	// Webmail: HTTPS when a certificate is configured, except in dev mode where

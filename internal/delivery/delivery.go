@@ -138,7 +138,10 @@ type Envelope struct {
 	UTF8       bool           // MAIL ... SMTPUTF8 was given (RFC 6531)
 	EnvID      string         // RFC 3461 ENVID
 	Ret        string         // RFC 3461 RET
-	Trace      Trace
+	// Junk files the message in each local recipient's Junk mailbox rather than
+	// INBOX (DMARC p=quarantine, RFC 7489 6.3).
+	Junk  bool
+	Trace Trace
 }
 
 // Trace is what the Received field records about the client.
@@ -279,7 +282,7 @@ func (d *Deliverer) Deliver(ctx context.Context, env *Envelope, msg []byte) (*Ou
 			raw = append(raw, returnPathField(env)...)
 			raw = append(raw, received...)
 			raw = append(raw, msg...)
-			d.deliverLocal(ctx, raw, now, accounts, local)
+			d.deliverLocal(ctx, raw, now, accounts, local, env.Junk)
 		}()
 	}
 	var outbound store.Outbound
@@ -329,12 +332,22 @@ func (d *Deliverer) Deliver(ctx context.Context, env *Envelope, msg []byte) (*Ou
 	return out, nil
 }
 
-func (d *Deliverer) deliverLocal(ctx context.Context, raw []byte, now time.Time, accounts []int64, local map[int64]*target) {
+func (d *Deliverer) deliverLocal(ctx context.Context, raw []byte, now time.Time, accounts []int64, local map[int64]*target, junk bool) {
 	rcpts := make([]store.Recipient, len(accounts))
 	for i, id := range accounts {
 		rcpts[i] = store.Recipient{AccountID: id}
+		if junk {
+			rcpts[i].Mailbox = "Junk"
+		}
 	}
 	res, err := d.st.Deliver(ctx, store.Delivery{Raw: raw, InternalDate: now, Recipients: rcpts})
+	if junk && errors.Is(err, store.ErrNotFound) {
+		// A user deleted their Junk mailbox: INBOX rather than a refusal.
+		for i := range rcpts {
+			rcpts[i].Mailbox = ""
+		}
+		res, err = d.st.Deliver(ctx, store.Delivery{Raw: raw, InternalDate: now, Recipients: rcpts})
+	}
 	if err == nil && len(res) != len(accounts) {
 		err = errors.New("store returned a result count that does not match the recipients")
 	}

@@ -2,6 +2,7 @@ package smtpserver
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	gosmtp "github.com/emersion/go-smtp"
 
 	"gannet/internal/delivery"
+	"gannet/internal/mailauth"
 	"gannet/internal/smtp"
 )
 
@@ -57,7 +59,15 @@ func (ss *session) Data(r io.Reader) error {
 			return ss.refuse("data", asReply(err))
 		}
 	}
+	junk := false
+	if ss.s.opts.Mode == MX && account == nil && ss.s.opts.Checker != nil {
+		var rep *smtp.Reply
+		if msg, junk, rep = ss.authCheck(tx, msg); rep != nil {
+			return ss.refuse("data", rep)
+		}
+	}
 	env := &delivery.Envelope{
+		Junk:       junk,
 		From:       tx.from,
 		Recipients: tx.rcpts,
 		Account:    account,
@@ -93,6 +103,30 @@ func (ss *session) Data(r io.Reader) error {
 	ss.log.Info("delivered", args...)
 	return &gosmtp.SMTPError{Code: 250, EnhancedCode: gosmtp.EnhancedCode{2, 0, 0},
 		Message: "OK: message accepted, id " + out.ID}
+}
+
+// authCheckTimeout bounds the DNS work of SPF, DKIM and DMARC for one message.
+const authCheckTimeout = 20 * time.Second
+
+// authCheck runs the inbound checks and returns the message stamped with
+// Authentication-Results (forged ones claiming our name removed, RFC 8601 5),
+// whether DMARC asks for quarantine, or a refusal when DMARC says reject: 550
+// 5.7.1 at the end of DATA (RFC 7489 6.7, 7.3).
+func (ss *session) authCheck(tx *transaction, msg []byte) ([]byte, bool, *smtp.Reply) {
+	c := ss.s.opts.Checker
+	ctx, cancel := context.WithTimeout(ss.ctx(), authCheckTimeout)
+	defer cancel()
+	from := ""
+	if !tx.from.IsNull() {
+		from = tx.from.String()
+	}
+	res := c.Check(ctx, mailauth.Input{RemoteIP: ss.c.ip, Helo: ss.helo, MailFrom: from, Raw: msg})
+	ss.log.Info("authentication", "spf", res.SPF.Status, "dmarc", res.DMARC.Status, "disposition", res.Disposition.String())
+	if res.Disposition == mailauth.Reject {
+		return nil, false, smtp.NewReply(550, smtp.EnhancedCode{5, 7, 1}, "Message rejected by the sender domain's DMARC policy").
+			WithCause(fmt.Errorf("dmarc %s for %s", res.DMARC.Status, res.DMARC.From))
+	}
+	return c.Stamp(msg, res), res.Disposition == mailauth.Quarantine, nil
 }
 
 // About go-smtp's DATA reader (v0.25.1, data.go), which we cannot replace:

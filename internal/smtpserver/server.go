@@ -42,6 +42,7 @@ import (
 	"gannet/internal/authlimit"
 	"gannet/internal/connlimit"
 	"gannet/internal/delivery"
+	"gannet/internal/mailauth"
 	"gannet/internal/smtp"
 	"gannet/internal/store"
 )
@@ -108,6 +109,10 @@ type Options struct {
 	Timeout time.Duration
 	// DataTimeout bounds the whole reception of one message with DATA.
 	DataTimeout time.Duration
+	// Checker, on the MX, evaluates SPF, DKIM and DMARC for mail from
+	// unauthenticated clients after DATA (RFC 7208, 6376, 7489) and stamps
+	// Authentication-Results (RFC 8601); nil skips the checks.
+	Checker *mailauth.Checker
 }
 
 // Server is an SMTP server. Create it with New.
