@@ -1,8 +1,10 @@
 package app
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -24,7 +26,8 @@ func testApp(t *testing.T, domain string, transports map[string]string) *App {
 	cfg.Hostname = "mx." + domain
 	cfg.Domains = []string{domain}
 	cfg.TLS = config.TLS{}
-	cfg.Listeners = config.Listeners{SMTP: "127.0.0.1:0", Submission: "127.0.0.1:0", HTTP: "127.0.0.1:0"}
+	cfg.Listeners = config.Listeners{SMTP: "127.0.0.1:0", Submission: "127.0.0.1:0", HTTP: "127.0.0.1:0",
+		IMAP: "127.0.0.1:0", POP3: "127.0.0.1:0"}
 	cfg.Queue.Transports = transports
 	cfg.Queue.RetrySchedule = []config.Duration{{Duration: 200 * time.Millisecond}}
 	a, err := New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -184,4 +187,48 @@ func TestTwoServersBounce(t *testing.T) {
 			t.Errorf("DSN lacks %q:\n%s", want, dsn)
 		}
 	}
+}
+
+// TestIMAPIdleSeesSMTPDelivery: the promise of the seed, across the whole binary:
+// a message received by the MX reaches an IMAP session waiting in IDLE.
+func TestIMAPIdleSeesSMTPDelivery(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a := testApp(t, "a.test", nil)
+	if _, err := a.Store.AddAccount(ctx, "carol@a.test", "carolpw"); err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", listener(t, a, "imap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	r := bufio.NewReader(c)
+	expect := func(prefix string) string {
+		t.Helper()
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatalf("waiting for %q: %v", prefix, err)
+			}
+			if strings.HasPrefix(line, prefix) {
+				return line
+			}
+		}
+	}
+	expect("* OK")
+	fmt.Fprintf(c, "a LOGIN carol@a.test carolpw\r\n")
+	expect("a OK")
+	fmt.Fprintf(c, "b SELECT INBOX\r\n")
+	expect("b OK")
+	fmt.Fprintf(c, "c IDLE\r\n")
+	expect("+ ")
+	msg := "From: x@example.org\r\nTo: carol@a.test\r\nSubject: push\r\n\r\nhi\r\n"
+	if err := smtp.SendMail(listener(t, a, "smtp"), nil, "x@example.org", []string{"carol@a.test"}, []byte(msg)); err != nil {
+		t.Fatalf("MX: %v", err)
+	}
+	expect("* 1 EXISTS")
+	fmt.Fprintf(c, "DONE\r\n")
+	expect("c OK")
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"gannet/internal/imapserver"
 	"gannet/internal/smtpserver"
 	"gannet/internal/webmail"
 )
@@ -31,6 +32,12 @@ func (a *App) servers() []serverSpec {
 	mx := smtpserver.New(mxOpts)
 	// One submission server serves both 587 (STARTTLS) and 465 (implicit TLS).
 	sub := smtpserver.New(smtpOpts(smtpserver.Submission, "submission"))
+	// One IMAP server for 143 and 993: it reads the change feed once for all.
+	imap := imapserver.New(imapserver.Options{
+		Store: a.Store, Hostname: cfg.Hostname, TLS: a.TLS, Dev: cfg.Dev, Limiter: a.Limiter,
+		Logger: a.Log.With("server", "imap"), MaxLine: lim.MaxLineLength, MaxLiteral: lim.MaxMessageBytes,
+		IdleTimeout: lim.IMAPIdleTimeout.Duration, PreauthTimeout: lim.IMAPPreauthTimeout.Duration,
+	})
 	// Webmail: HTTPS when a certificate is configured, except in dev mode where
 	// it is plain HTTP on loopback (browsers treat localhost as a secure context).
 	webTLS := a.TLS != nil && !cfg.Dev
@@ -42,6 +49,8 @@ func (a *App) servers() []serverSpec {
 		{name: "smtp", addr: cfg.Listeners.SMTP, srv: mx},
 		{name: "submission", addr: cfg.Listeners.Submission, srv: sub},
 		{name: "submissions", addr: cfg.Listeners.Submissions, implicitTLS: true, srv: sub},
+		{name: "imap", addr: cfg.Listeners.IMAP, srv: imap},
+		{name: "imaps", addr: cfg.Listeners.IMAPS, implicitTLS: true, srv: imap},
 		{name: "webmail", addr: cfg.Listeners.HTTP, implicitTLS: webTLS, srv: web},
 	}
 }
