@@ -84,12 +84,17 @@ func cmdDev(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "  certificate:    %s (self-signed)\n", a.Config.TLS.CertFile)
 	fmt.Fprintf(e.stdout, "  account:        %s\n", app.DevAccount)
 	fmt.Fprintf(e.stdout, "  password:       %s\n", pw)
+	fmt.Fprintf(e.stdout, "  (plaintext login is allowed on loopback in dev mode; TLS ports use the self-signed certificate)\n")
 	ls := a.Listeners()
 	if len(ls) == 0 {
 		fmt.Fprintf(e.stdout, "  (no protocol servers are built into this version yet)\n")
 	}
 	for _, l := range ls {
-		fmt.Fprintf(e.stdout, "  %-12s %s\n", l.Name+":", l.Addr)
+		addr := l.Addr
+		if l.Name == "webmail" {
+			addr = "http://" + addr + "/"
+		}
+		fmt.Fprintf(e.stdout, "  %-15s %s\n", l.Name+":", addr)
 	}
 	fmt.Fprintf(e.stdout, "Admin commands work on the same directory, e.g. gannet user add --data %s bob@gannet.test\n", a.Config.DataDir)
 	fmt.Fprintf(e.stdout, "Press Ctrl-C to stop.\n")
