@@ -62,10 +62,24 @@ type Listeners struct {
 	Admin       string `toml:"admin"`       // admin API and metrics; keep it private
 }
 
-// TLS names the certificate chain and key, PEM encoded. Set both or neither.
+// TLS names the certificate chain and key, PEM encoded (set both or
+// neither), or asks for certificates from an ACME CA (RFC 8555) instead.
 type TLS struct {
 	CertFile string `toml:"cert_file"`
 	KeyFile  string `toml:"key_file"`
+	// ACME gets and renews certificates automatically, answering the CA's
+	// TLS-ALPN-01 challenge (RFC 8737) on the HTTPS listener (which the CA
+	// reaches on port 443). Certificates are kept in DataDir/acme.
+	ACME bool `toml:"acme"`
+	// ACMEEmail is the contact address given to the CA (expiry and policy
+	// notices); "" = none.
+	ACMEEmail string `toml:"acme_email"`
+	// ACMEHosts are the names to get certificates for; empty = Hostname. The
+	// first is served to clients that ask for no name or another one.
+	ACMEHosts []string `toml:"acme_hosts"`
+	// ACMEDirectoryURL is the CA's directory; "" = Let's Encrypt's
+	// production CA. Point it at a staging or private CA to test.
+	ACMEDirectoryURL string `toml:"acme_directory_url"`
 }
 
 // Limits bound resource use per message, connection and client.
@@ -262,6 +276,12 @@ func (c *Config) normalize() error {
 	c.Hostname = normalizeDomain(c.Hostname)
 	for i, d := range c.Domains {
 		c.Domains[i] = normalizeDomain(d)
+	}
+	for i, h := range c.TLS.ACMEHosts {
+		c.TLS.ACMEHosts[i] = normalizeDomain(h)
+	}
+	if len(c.TLS.ACMEHosts) == 0 {
+		c.TLS.ACMEHosts = nil // "acme_hosts = []" is the default, not a different value
 	}
 	if len(c.Queue.Transports) == 0 {
 		return nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -98,11 +99,54 @@ func wildcard(host string) bool {
 }
 
 func (c *Config) validateTLS(p *problems) {
+	t := &c.TLS
 	switch {
-	case c.TLS.CertFile != "" && c.TLS.KeyFile == "":
+	case t.CertFile != "" && t.KeyFile == "":
 		p.add("tls.key_file", "must be set when tls.cert_file is")
-	case c.TLS.CertFile == "" && c.TLS.KeyFile != "":
+	case t.CertFile == "" && t.KeyFile != "":
 		p.add("tls.cert_file", "must be set when tls.key_file is")
+	}
+	if !t.ACME {
+		for _, k := range []struct {
+			key string
+			set bool
+		}{
+			{"tls.acme_email", t.ACMEEmail != ""},
+			{"tls.acme_hosts", len(t.ACMEHosts) > 0},
+			{"tls.acme_directory_url", t.ACMEDirectoryURL != ""},
+		} {
+			if k.set {
+				p.add(k.key, "set without tls.acme = true")
+			}
+		}
+		return
+	}
+	if t.CertFile != "" {
+		p.add("tls.acme", "cannot be combined with tls.cert_file: choose certificate files or ACME")
+	}
+	if c.Listeners.HTTP == "" {
+		// RFC 8737 3: the CA validates over TLS on port 443, which is ours.
+		p.add("tls.acme", "needs listeners.http (the CA's TLS-ALPN-01 challenge arrives on port 443)")
+	}
+	if t.ACMEEmail != "" {
+		if at := strings.LastIndexByte(t.ACMEEmail, '@'); at <= 0 || checkDomain(t.ACMEEmail[at+1:]) != nil {
+			p.add("tls.acme_email", "%q is not an email address", t.ACMEEmail)
+		}
+	}
+	for i, h := range t.ACMEHosts {
+		key := fmt.Sprintf("tls.acme_hosts[%d]", i)
+		if err := checkDomain(h); err != nil {
+			// Also refuses IP addresses and wildcards, which TLS-ALPN-01
+			// cannot validate (RFC 8737 3, 6).
+			p.add(key, "%q: %v", h, err)
+		} else if !strings.Contains(trimDot(h), ".") {
+			p.add(key, "%q is not a fully qualified domain name", h)
+		}
+	}
+	if u := t.ACMEDirectoryURL; u != "" {
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
+			p.add("tls.acme_directory_url", "%q is not an http(s) URL", u)
+		}
 	}
 }
 

@@ -7,14 +7,17 @@ import (
 
 	"gannet/internal/imapwire"
 	"gannet/internal/sasl"
+	"gannet/internal/store"
 )
 
 // errNotYou is an authorization identity other than the authenticated user:
 // Gannet has no proxy authorization.
 var errNotYou = errors.New("authorization identity differs")
 
-// cmdAuthenticate is AUTHENTICATE (RFC 9051 6.2.2) with PLAIN and LOGIN, and
-// an initial response (SASL-IR, RFC 4959).
+// cmdAuthenticate is AUTHENTICATE (RFC 9051 6.2.2) with SCRAM-SHA-256 (RFC
+// 7677), PLAIN and LOGIN, and an initial response (SASL-IR, RFC 4959). Every
+// mechanism needs TLS (or dev mode on loopback): SCRAM does not reveal the
+// password, but the session after it would still be in the clear.
 func (c *conn) cmdAuthenticate(cmd *command) error {
 	p := cmd.p
 	if err := p.SP(); err != nil {
@@ -54,7 +57,10 @@ func (c *conn) cmdAuthenticate(cmd *command) error {
 		return nil
 	}
 	var srv sasl.Server
+	var scramAcct *store.Account
 	switch mech {
+	case sasl.SCRAMSHA256:
+		srv = c.newSCRAM(&scramAcct)
 	case sasl.Plain:
 		srv = sasl.NewPlain(collect)
 	case sasl.Login:
@@ -68,8 +74,13 @@ func (c *conn) cmdAuthenticate(cmd *command) error {
 	for {
 		challenge, done, err := srv.Next(resp)
 		if err != nil {
-			if errors.Is(err, errNotYou) {
+			var re *respError
+			switch {
+			case errors.Is(err, errNotYou):
 				return errNo("AUTHORIZATIONFAILED", "Authorization identity refused")
+			case errors.As(err, &re), errors.Is(err, errShutdown):
+				// The mechanism's callbacks already answered (limiter, store).
+				return err
 			}
 			return errAuthFailed()
 		}
@@ -92,6 +103,13 @@ func (c *conn) cmdAuthenticate(cmd *command) error {
 		if resp, err = base64.StdEncoding.DecodeString(line); err != nil {
 			return errBad("", "Invalid base64 in response")
 		}
+	}
+	if mech == sasl.SCRAMSHA256 {
+		if scramAcct == nil { // cannot happen: success sets it
+			return errAuthFailed()
+		}
+		c.loggedIn(cmd, scramAcct.Address, scramAcct)
+		return nil
 	}
 	return c.authenticate(cmd, user, password)
 }

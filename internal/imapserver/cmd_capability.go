@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"gannet/internal/imapwire"
+	"gannet/internal/sasl"
 )
 
 // capabilities are the server's fixed capability atoms (RFC 9051 7.2.2).
@@ -36,6 +37,7 @@ func (c *conn) writeCaps(w *imapwire.Writer) {
 		w.Atom("STARTTLS")
 	}
 	if c.secure() {
+		w.Atom("AUTH=" + sasl.SCRAMSHA256)
 		w.Atom("AUTH=PLAIN")
 		w.Atom("AUTH=LOGIN")
 	} else {

@@ -216,7 +216,10 @@ func (c *conn) secure() bool {
 // serve runs the connection until LOGOUT, error, timeout or shutdown.
 func (c *conn) serve() {
 	defer c.srv.forget(c)
-	defer c.raw.Close()
+	// Close through TLS after STARTTLS (c.nc is raw otherwise, or already
+	// TLS for implicit TLS), so that the client gets close_notify before
+	// the TCP FIN (RFC 8446 6.1); without it OpenSSL reports a truncation.
+	defer func() { c.nc.Close() }()
 	defer func() {
 		if v := recover(); v != nil {
 			// House rule 3: recover only here; log the stack, say BYE, close.

@@ -3,6 +3,7 @@ package imapserver
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -74,6 +75,9 @@ type Server struct {
 	opts Options
 	log  *slog.Logger
 	caps capabilities
+	// scramSecret keys SCRAM's fake credentials for unknown users (see
+	// sasl.NewSCRAMSHA256); random per server.
+	scramSecret []byte
 
 	ctx    context.Context // parent of every connection's context
 	cancel context.CancelFunc
@@ -133,6 +137,8 @@ func New(opts Options) *Server {
 		byAccount: map[int64]map[*conn]struct{}{},
 	}
 	s.caps = newCapabilities(opts)
+	s.scramSecret = make([]byte, 32)
+	rand.Read(s.scramSecret) // never fails (crypto/rand, Go 1.24+)
 	s.wpool.New = func() any { return bufio.NewWriterSize(nil, writeBufSize) }
 	return s
 }

@@ -24,7 +24,9 @@ func (ss *session) AuthMechanisms() []string {
 	if ss.s.opts.Mode != Submission || !ss.authAllowed() {
 		return nil
 	}
-	return []string{sasl.Plain, sasl.Login}
+	// SCRAM last: RFC 4954 gives the order no meaning, clients pick the
+	// strongest they know.
+	return []string{sasl.Plain, sasl.Login, sasl.SCRAMSHA256}
 }
 
 // Auth starts an AUTH exchange (RFC 4954).
@@ -42,6 +44,8 @@ func (ss *session) Auth(mech string) (gosasl.Server, error) {
 		return sasl.NewPlain(ss.authenticate), nil
 	case sasl.Login:
 		return sasl.NewLogin(ss.authenticate), nil
+	case sasl.SCRAMSHA256:
+		return ss.newSCRAM(), nil
 	}
 	return nil, ss.refuse("auth", smtp.UnknownMechanism())
 }
@@ -52,13 +56,9 @@ func (ss *session) Auth(mech string) (gosasl.Server, error) {
 // Neither the password nor the attempted user name is logged: users type
 // passwords into the user name field.
 func (ss *session) authenticate(identity, username, password string) error {
-	lim := ss.s.authLim
-	delay, err := lim.Check(ss.c.ip, username)
-	if errors.Is(err, authlimit.ErrBlocked) {
-		ss.log.Warn("auth blocked", "reason", "too many failures")
-		return reply(smtp.AuthTemporaryFailure().WithText("Too many failed logins, try again later"))
+	if err := ss.admit(username); err != nil {
+		return err
 	}
-	ss.s.sleep(ss.ctx(), delay)
 	if !ss.s.begin() {
 		return reply(smtp.ShuttingDown())
 	}
@@ -66,6 +66,7 @@ func (ss *session) authenticate(identity, username, password string) error {
 	// RFC 4616 2: we do not let one user act as another, so an authorization
 	// identity other than the user's own fails like a wrong password.
 	var acc *store.Account
+	var err error
 	if identity == "" || strings.EqualFold(identity, username) {
 		acc, err = ss.s.opts.Store.Authenticate(ss.ctx(), username, password)
 	} else {
@@ -73,17 +74,40 @@ func (ss *session) authenticate(identity, username, password string) error {
 	}
 	switch {
 	case errors.Is(err, store.ErrAuthFailed):
-		blocked := lim.Failure(ss.c.ip, username)
-		ss.log.Info("auth failed", "blocked", blocked)
-		return reply(smtp.AuthFailed())
+		return ss.authFailed(username)
 	case err != nil:
 		ss.log.Error("auth error", "err", err)
 		return reply(smtp.AuthTemporaryFailure())
 	}
-	lim.Success(ss.c.ip, username)
+	ss.loggedIn(username, acc)
+	return nil
+}
+
+// admit asks the failed-login limiter whether this client may try username:
+// a blocked client is refused without a password check (454 4.7.0), a client
+// with recent failures waits before its answer.
+func (ss *session) admit(username string) error {
+	delay, err := ss.s.authLim.Check(ss.c.ip, username)
+	if errors.Is(err, authlimit.ErrBlocked) {
+		ss.log.Warn("auth blocked", "reason", "too many failures")
+		return reply(smtp.AuthTemporaryFailure().WithText("Too many failed logins, try again later"))
+	}
+	ss.s.sleep(ss.ctx(), delay)
+	return nil
+}
+
+// authFailed counts a failure with the limiter and returns the 535 answer.
+func (ss *session) authFailed(username string) error {
+	blocked := ss.s.authLim.Failure(ss.c.ip, username)
+	ss.log.Info("auth failed", "blocked", blocked)
+	return reply(smtp.AuthFailed())
+}
+
+// loggedIn records a successful login of acc.
+func (ss *session) loggedIn(username string, acc *store.Account) {
+	ss.s.authLim.Success(ss.c.ip, username)
 	ss.mu.Lock()
 	ss.account = acc
 	ss.mu.Unlock()
 	ss.log.Info("authenticated", "account", acc.Address)
-	return nil
 }

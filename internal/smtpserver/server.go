@@ -27,6 +27,7 @@ package smtpserver
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -122,6 +123,9 @@ type Server struct {
 	gs      *gosmtp.Server
 	authLim *authlimit.Limiter
 	connLim *connlimit.Limiter
+	// scramSecret keys SCRAM's fake credentials for unknown users (see
+	// sasl.NewSCRAMSHA256); random per server.
+	scramSecret []byte
 
 	ctx    context.Context // parent of every session's work; cancelled by Close and at the end of Shutdown
 	cancel context.CancelFunc
@@ -175,6 +179,8 @@ func New(o Options) *Server {
 		conns:   map[*conn]struct{}{},
 		sleep:   sleepCtx,
 	}
+	s.scramSecret = make([]byte, 32)
+	rand.Read(s.scramSecret) // never fails (crypto/rand, Go 1.24+)
 	if s.authLim == nil {
 		s.authLim = authlimit.New(authlimit.Config{})
 	}
