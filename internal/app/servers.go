@@ -2,6 +2,7 @@ package app
 
 import (
 	"gannet/internal/imapserver"
+	"gannet/internal/pop3server"
 	"gannet/internal/smtpserver"
 	"gannet/internal/webmail"
 )
@@ -38,6 +39,10 @@ func (a *App) servers() []serverSpec {
 		Logger: a.Log.With("server", "imap"), MaxLine: lim.MaxLineLength, MaxLiteral: lim.MaxMessageBytes,
 		IdleTimeout: lim.IMAPIdleTimeout.Duration, PreauthTimeout: lim.IMAPPreauthTimeout.Duration,
 	})
+	pop := pop3server.New(pop3server.Options{
+		Store: a.Store, Hostname: cfg.Hostname, TLS: a.TLS, Dev: cfg.Dev, Limiter: a.Limiter,
+		Logger: a.Log.With("server", "pop3"), Timeout: lim.POP3Timeout.Duration,
+	})
 	// Webmail: HTTPS when a certificate is configured, except in dev mode where
 	// it is plain HTTP on loopback (browsers treat localhost as a secure context).
 	webTLS := a.TLS != nil && !cfg.Dev
@@ -51,6 +56,8 @@ func (a *App) servers() []serverSpec {
 		{name: "submissions", addr: cfg.Listeners.Submissions, implicitTLS: true, srv: sub},
 		{name: "imap", addr: cfg.Listeners.IMAP, srv: imap},
 		{name: "imaps", addr: cfg.Listeners.IMAPS, implicitTLS: true, srv: imap},
+		{name: "pop3", addr: cfg.Listeners.POP3, srv: pop},
+		{name: "pop3s", addr: cfg.Listeners.POP3S, implicitTLS: true, srv: pop},
 		{name: "webmail", addr: cfg.Listeners.HTTP, implicitTLS: webTLS, srv: web},
 	}
 }

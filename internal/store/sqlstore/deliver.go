@@ -74,6 +74,9 @@ func (s *Store) prepareBody(raw []byte) (*body, error) {
 		cc:      addrText(p.Envelope.Cc),
 		bcc:     addrText(p.Envelope.Bcc),
 	}
+	if b.header == nil {
+		b.header = []byte{} // an empty message: NOT NULL column
+	}
 	if !p.Date.IsZero() {
 		b.sentDate = p.Date.Unix()
 		b.sentDay = dayNumber(p.Date)

@@ -508,6 +508,9 @@ func (s *Store) inline(ctx context.Context, blobID string) ([]byte, bool, error)
 	if err != nil {
 		return nil, false, fmt.Errorf("open message: %w", err)
 	}
+	if size == 0 {
+		return []byte{}, true, nil // an empty message: nothing was compressed or filed
+	}
 	if data == nil {
 		return nil, false, nil
 	}

@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"gannet/internal/store"
 	"gannet/internal/store/storetest"
@@ -130,5 +132,41 @@ func TestMigrateOldDatabase(t *testing.T) {
 	res, err := s.Deliver(ctx, store.Delivery{Raw: raw, Recipients: []store.Recipient{{AccountID: a.ID}}})
 	if err != nil || res[0].Err != nil {
 		t.Fatalf("deliver after migration: %v %v", err, res)
+	}
+}
+
+// TestEmptyMessage: a zero-byte message (IMAP APPEND {0}) can be stored and read.
+func TestEmptyMessage(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openTest(t)
+	if err := s.AddDomain(ctx, "gannet.test"); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.AddAccount(ctx, "e@gannet.test", "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, _ := s.Mailbox(ctx, a.ID, "INBOX")
+	if _, err := s.Append(ctx, a.ID, mb.ID, nil, nil, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := s.List(ctx, a.ID, mb.ID, nil, store.ListOptions{Parsed: true})
+	if err != nil || len(msgs) != 1 || msgs[0].Size != 0 {
+		t.Fatalf("List = %+v, %v", msgs, err)
+	}
+	for _, open := range []func() (io.ReadCloser, error){
+		func() (io.ReadCloser, error) { return s.Open(ctx, msgs[0].BlobID) },
+		func() (io.ReadCloser, error) { return s.OpenRange(ctx, msgs[0].BlobID, 0, 10) },
+	} {
+		rc, err := open()
+		if err != nil {
+			t.Fatalf("open empty message: %v", err)
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		if len(b) != 0 {
+			t.Fatalf("empty message read back as %q", b)
+		}
 	}
 }

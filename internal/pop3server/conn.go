@@ -1,0 +1,373 @@
+package pop3server
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"runtime/debug"
+	"strings"
+	"time"
+)
+
+// state is the session state of RFC 1939 3.
+type state int
+
+const (
+	stateAuthorization state = iota
+	stateTransaction
+)
+
+// conn is one client connection. Only its own goroutine touches its fields,
+// except raw (Close, SetReadDeadline from Shutdown/Close) and lockedID (under
+// Server.mu).
+type conn struct {
+	srv *Server
+	raw net.Conn // the accepted connection; TLS, if any, sits on top of it
+	nc  net.Conn // raw, or the TLS connection over it
+	r   *bufio.Reader
+	w   *bufio.Writer
+	log *slog.Logger
+	ctx context.Context
+	ip  netip.Addr
+
+	tls      bool          // TLS is active (implicit or after STLS)
+	wtimeout time.Duration // deadline of each write: Timeout, or noticeTimeout at the end
+	state    state
+	user     string // from USER, waiting for PASS
+	bad      int    // consecutive bad commands
+	quit     bool   // QUIT answered: close
+	lockedID int64  // account whose maildrop this connection holds (Server.mu)
+
+	drop *maildrop     // the TRANSACTION state's snapshot
+	src  *bufio.Reader // reused to read message bytes
+	buf  []byte        // reused by wireSize
+}
+
+func (s *Server) newConn(nc net.Conn) *conn {
+	id := s.nextID.Add(1)
+	c := &conn{
+		srv: s,
+		raw: nc,
+		nc:  nc,
+		ctx: s.ctx,
+		log: s.log.With("cid", id, "remote", nc.RemoteAddr().String()),
+
+		wtimeout: s.opts.Timeout,
+	}
+	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
+		c.ip = ap.Addr().Unmap()
+	}
+	c.r = bufio.NewReaderSize(deadlineReader{c}, s.opts.MaxLine)
+	c.w = bufio.NewWriterSize(deadlineWriter{c}, 32<<10)
+	return c
+}
+
+// deadlineReader and deadlineWriter give every read and write on the current
+// connection (plain or TLS) a fresh deadline (house rule 4; RFC 1939 3
+// autologout).
+type deadlineReader struct{ c *conn }
+
+func (d deadlineReader) Read(p []byte) (int, error) {
+	if err := d.c.nc.SetReadDeadline(time.Now().Add(d.c.srv.opts.Timeout)); err != nil {
+		return 0, err
+	}
+	// Checked after setting the deadline: Shutdown sets the flag before it
+	// interrupts, so either we see the flag or its interrupt comes after our
+	// deadline and wakes the read below.
+	if d.c.srv.closing() {
+		return 0, errShutdown
+	}
+	return d.c.nc.Read(p)
+}
+
+type deadlineWriter struct{ c *conn }
+
+func (d deadlineWriter) Write(p []byte) (int, error) {
+	if err := d.c.nc.SetWriteDeadline(time.Now().Add(d.c.wtimeout)); err != nil {
+		return 0, err
+	}
+	return d.c.nc.Write(p)
+}
+
+// interrupt makes a blocked read return at once, so that the connection loop
+// notices a shutdown. Called with Server.mu held.
+func (c *conn) interrupt() {
+	c.raw.SetReadDeadline(time.Now())
+}
+
+// secure reports whether credentials may be sent: over TLS, or from loopback
+// in dev mode (RFC 2595 2.3: no plaintext passwords without TLS).
+func (c *conn) secure() bool {
+	return c.tls || (c.srv.opts.Dev && c.ip.IsLoopback())
+}
+
+// serve runs the connection until QUIT, error, timeout or shutdown.
+func (c *conn) serve() {
+	defer c.srv.forget(c)
+	// Close through the TLS layer when there is one, so that clients get a
+	// close_notify (openssl reports "unexpected eof" otherwise); closing it
+	// closes the raw socket too.
+	defer func() {
+		if c.nc != nil {
+			c.nc.Close()
+		}
+		c.raw.Close()
+	}()
+	defer func() {
+		if v := recover(); v != nil {
+			// House rule 3: recover only here; log the stack, answer, close.
+			c.log.Error("panic serving connection", "panic", v, "stack", string(debug.Stack()))
+			c.raw.SetDeadline(time.Now().Add(noticeTimeout))
+			// Not over a TLS connection whose handshake did not complete: a
+			// write would start the handshake again.
+			if tc, ok := c.nc.(*tls.Conn); !ok || tc.ConnectionState().HandshakeComplete {
+				c.w.Reset(c.nc)
+				c.w.WriteString("-ERR [SYS/TEMP] internal error, closing connection\r\n")
+				c.w.Flush()
+			}
+		}
+	}()
+	c.log.Debug("connection opened")
+	if tc, ok := c.raw.(*tls.Conn); ok {
+		// Implicit TLS (RFC 8314 3): handshake before the greeting.
+		ctx, cancel := context.WithTimeout(c.ctx, c.srv.opts.Timeout)
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			c.log.Debug("TLS handshake failed", "err", err)
+			return
+		}
+		c.tls = true
+	}
+	// RFC 1939 4: the greeting.
+	c.reply("+OK %s POP3 server ready", c.srv.opts.Hostname)
+	err := c.loop()
+	switch {
+	case err == nil:
+	case errors.Is(err, errShutdown):
+		c.notice("-ERR [SYS/TEMP] server shutting down, try again later")
+	case isTimeout(err):
+		// RFC 1939 3: the autologout timer ends the session without UPDATE.
+		c.notice("-ERR autologout: idle for too long")
+	case errors.Is(err, errTooManyBad):
+		c.notice("-ERR too many bad commands, closing connection")
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+	default:
+		var se sourceError
+		if errors.As(err, &se) {
+			c.log.Error("message read failed during transfer", "err", err)
+		} else {
+			c.log.Debug("connection ended", "err", err)
+		}
+	}
+	c.log.Debug("connection closed")
+}
+
+var (
+	errShutdown   = errors.New("server shutting down")
+	errTooManyBad = errors.New("too many bad commands")
+	errLineLength = errors.New("line too long")
+)
+
+func isTimeout(err error) bool {
+	return errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// notice writes a last line before closing, with a short deadline: the
+// client may be the reason the connection ends.
+func (c *conn) notice(line string) {
+	c.wtimeout = noticeTimeout
+	c.w.WriteString(line + "\r\n")
+	c.w.Flush()
+}
+
+// loop reads and runs commands. It returns nil after QUIT.
+func (c *conn) loop() error {
+	for !c.quit {
+		// Pipelining (RFC 2449 6.6): answer everything that was sent together,
+		// and flush only when no further command is waiting.
+		if c.r.Buffered() == 0 {
+			if err := c.w.Flush(); err != nil {
+				return err
+			}
+		}
+		if c.srv.closing() {
+			return errShutdown
+		}
+		line, err := c.readLine()
+		if errors.Is(err, errLineLength) {
+			if err := c.bump(&failure{text: "line too long"}); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			if isTimeout(err) && c.srv.closing() {
+				return errShutdown
+			}
+			return err
+		}
+		if err := c.bump(c.dispatch(line)); err != nil {
+			return err
+		}
+	}
+	return c.w.Flush()
+}
+
+// bump answers a command's outcome: a failure is answered -ERR and counted,
+// anything else resets the count; an I/O error is returned.
+func (c *conn) bump(err error) error {
+	var f *failure
+	if !errors.As(err, &f) {
+		if err == nil {
+			c.bad = 0
+		}
+		return err
+	}
+	if f.cause != nil {
+		c.log.Warn("command failed", "err", f.cause)
+	}
+	code := ""
+	if f.code != "" {
+		code = "[" + f.code + "] "
+	}
+	c.reply("-ERR %s%s", code, f.text)
+	if f.bad {
+		if c.bad++; c.bad >= maxBadCommands {
+			return errTooManyBad
+		}
+	}
+	return nil
+}
+
+// readLine reads one command line without its line break (CRLF, or a bare LF
+// from a sloppy client). A line longer than MaxLine is consumed and reported
+// as errLineLength; a client that never ends it is cut off.
+func (c *conn) readLine() (string, error) {
+	line, err := c.r.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		for skipped := len(line); ; {
+			more, err := c.r.ReadSlice('\n')
+			skipped += len(more)
+			if err == nil {
+				return "", errLineLength
+			}
+			if !errors.Is(err, bufio.ErrBufferFull) {
+				return "", err
+			}
+			if skipped > 64*c.srv.opts.MaxLine {
+				return "", fmt.Errorf("command line over %d octets: %w", skipped, io.EOF)
+			}
+		}
+	}
+	if err != nil {
+		return "", err
+	}
+	line = line[:len(line)-1]
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	return string(line), nil
+}
+
+// reply writes one response line (RFC 1939 3: at most 512 octets with CRLF;
+// every caller's text is short and ours).
+func (c *conn) reply(format string, args ...any) {
+	fmt.Fprintf(c.w, format, args...)
+	c.w.WriteString("\r\n")
+}
+
+// failure is a negative response (RFC 1939 3 "-ERR"): an optional response
+// code (RFC 2449 8, RFC 3206), text for the client, and an internal cause that
+// is logged and never sent. bad marks client mistakes, which are counted.
+type failure struct {
+	code  string
+	text  string
+	cause error
+	bad   bool
+}
+
+func (f *failure) Error() string {
+	if f.cause != nil {
+		return f.text + ": " + f.cause.Error()
+	}
+	return f.text
+}
+
+// Failures shared by several commands.
+func errSyntax(text string) error { return &failure{text: text, bad: true} }
+
+func errState() error {
+	return &failure{text: "command not valid in this state", bad: true}
+}
+
+func errTemp(cause error) error {
+	return &failure{code: "SYS/TEMP", text: "temporary server failure, try again later", cause: cause}
+}
+
+// dispatch runs one command line (RFC 1939 3: a case-insensitive keyword, then
+// arguments separated by single spaces).
+func (c *conn) dispatch(line string) error {
+	kw, arg, _ := strings.Cut(line, " ")
+	kw = strings.ToUpper(kw)
+	switch c.state {
+	case stateAuthorization:
+		switch kw {
+		case "CAPA":
+			return c.cmdCAPA(arg)
+		case "USER":
+			return c.cmdUSER(arg)
+		case "PASS":
+			return c.cmdPASS(arg)
+		case "AUTH":
+			return c.cmdAUTH(arg)
+		case "STLS":
+			return c.cmdSTLS(arg)
+		case "QUIT":
+			return c.cmdQUIT(arg)
+		case "NOOP", "STAT", "LIST", "RETR", "DELE", "RSET", "TOP", "UIDL":
+			return errState()
+		}
+	case stateTransaction:
+		switch kw {
+		case "CAPA":
+			return c.cmdCAPA(arg)
+		case "STAT":
+			return c.cmdSTAT(arg)
+		case "LIST":
+			return c.cmdLIST(arg)
+		case "RETR":
+			return c.cmdRETR(arg)
+		case "TOP":
+			return c.cmdTOP(arg)
+		case "UIDL":
+			return c.cmdUIDL(arg)
+		case "DELE":
+			return c.cmdDELE(arg)
+		case "RSET":
+			return c.cmdRSET(arg)
+		case "NOOP":
+			return c.cmdNOOP(arg)
+		case "QUIT":
+			return c.cmdQUIT(arg)
+		case "USER", "PASS", "AUTH", "STLS", "APOP":
+			return errState()
+		}
+	}
+	return &failure{text: "unknown command", bad: true}
+}
+
+// noArgs refuses arguments to a command that takes none.
+func noArgs(arg string) error {
+	if arg != "" {
+		return errSyntax("this command takes no arguments")
+	}
+	return nil
+}

@@ -1,0 +1,277 @@
+package pop3server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gannet/internal/authlimit"
+	"gannet/internal/store"
+)
+
+// ErrServerClosed is returned by Serve after Shutdown or Close. It wraps
+// net.ErrClosed, so callers that test for a closed listener see it too.
+var ErrServerClosed = fmt.Errorf("pop3server: server closed: %w", net.ErrClosed)
+
+// Defaults for zero Options fields.
+const (
+	// DefaultTimeout is the autologout timer: RFC 1939 3 asks for at least 10 minutes.
+	DefaultTimeout = 10 * time.Minute
+	// DefaultMaxLine bounds a command line, CRLF included. RFC 2449 4 allows
+	// 255 octets for a command; SASL responses (RFC 5034 4) may be longer.
+	DefaultMaxLine = 4096
+	// noticeTimeout bounds the write of a goodbye line (shutdown, idle timeout).
+	noticeTimeout = 5 * time.Second
+	// maxBadCommands is how many consecutive bad commands end a connection.
+	maxBadCommands = 10
+)
+
+// Options configure a Server.
+type Options struct {
+	Store    store.Store
+	Hostname string      // shown in the greeting; default "localhost"
+	TLS      *tls.Config // enables STLS; nil = no STLS (implicit TLS is the listener's job)
+	// Dev allows USER/PASS and AUTH without TLS from loopback addresses.
+	Dev     bool
+	Limiter *authlimit.Limiter // shared failed-login limiter; nil = a private one
+	Logger  *slog.Logger       // nil = discard
+	Timeout time.Duration      // idle and I/O timeout; 0 = DefaultTimeout
+	MaxLine int                // longest command line; 0 = DefaultMaxLine
+	// LoginDelay is the minimum time between two logins to one account
+	// (RFC 2449 6.5 LOGIN-DELAY); 0 = none.
+	LoginDelay time.Duration
+	Now        func() time.Time // clock; nil = time.Now
+}
+
+// Server is a POP3 server. It looks like http.Server: Serve, Shutdown, Close.
+//
+// Locking: mu guards every field below it. It is never held while doing I/O.
+type Server struct {
+	opts  Options
+	log   *slog.Logger
+	sizes *sizeCache
+
+	ctx    context.Context // parent of every connection's context
+	cancel context.CancelFunc
+	nextID atomic.Uint64
+
+	inShutdown atomic.Bool // set under mu, read without it
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	wg        sync.WaitGroup      // one count per connection; Add only under mu before shutdown
+	locked    map[int64]struct{}  // maildrops in use, by account ID
+	lastLogin map[int64]time.Time // last login per account, kept only with LoginDelay
+	loginGC   int                 // size of lastLogin at which stale entries are dropped
+}
+
+// New returns a Server. Options.Store is required.
+func New(opts Options) *Server {
+	if opts.Hostname == "" {
+		opts.Hostname = "localhost"
+	}
+	if opts.Limiter == nil {
+		opts.Limiter = authlimit.New(authlimit.Config{})
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.MaxLine <= 0 {
+		opts.MaxLine = DefaultMaxLine
+	}
+	opts.MaxLine = max(opts.MaxLine, 64)
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{
+		opts:      opts,
+		log:       opts.Logger.With("proto", "pop3"),
+		sizes:     newSizeCache(sizeCacheEntries),
+		ctx:       ctx,
+		cancel:    cancel,
+		listeners: map[net.Listener]struct{}{},
+		conns:     map[*conn]struct{}{},
+		locked:    map[int64]struct{}{},
+		lastLogin: map[int64]time.Time{},
+		loginGC:   1024,
+	}
+}
+
+// Serve accepts connections on ln until Shutdown or Close, and then returns
+// ErrServerClosed. A listener made by tls.NewListener gives implicit TLS
+// (RFC 8314, port 995). Serve closes ln when it returns.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.inShutdown.Load() {
+		s.mu.Unlock()
+		ln.Close()
+		return ErrServerClosed
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+		ln.Close()
+	}()
+
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.closing() || errors.Is(err, net.ErrClosed) {
+				return ErrServerClosed
+			}
+			// Out of file descriptors and the like: wait and retry, as http.Server does.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.log.Warn("accept failed; retrying", "err", err, "backoff", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-s.ctx.Done():
+				return ErrServerClosed
+			}
+			continue
+		}
+		backoff = 0
+		if !s.track(nc) {
+			return ErrServerClosed
+		}
+	}
+}
+
+// track registers a new connection and serves it in its own goroutine. It
+// reports false, closing nc, when the server is shutting down.
+func (s *Server) track(nc net.Conn) bool {
+	c := s.newConn(nc)
+	s.mu.Lock()
+	if s.inShutdown.Load() {
+		s.mu.Unlock()
+		nc.Close()
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go c.serve()
+	return true
+}
+
+func (s *Server) closing() bool { return s.inShutdown.Load() }
+
+// Shutdown stops accepting, lets every connection finish the command it is
+// running, tells each client that the server is going away (-ERR), and closes
+// it; deletions not yet committed by QUIT are not committed (RFC 1939 6). If
+// ctx ends first, the remaining connections are closed by force and ctx's error
+// is returned.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.inShutdown.Store(true)
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	for c := range s.conns {
+		c.interrupt()
+	}
+	s.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		s.cancel()
+		return nil
+	case <-ctx.Done():
+		s.Close()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// Close closes every listener and connection at once, without goodbye, and
+// cancels the work in progress. Nothing uncommitted is committed.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.inShutdown.Store(true)
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	for c := range s.conns {
+		c.raw.Close()
+	}
+	s.mu.Unlock()
+	s.cancel()
+	return nil
+}
+
+// forget removes a finished connection and releases its maildrop lock.
+func (s *Server) forget(c *conn) {
+	s.unlockMaildrop(c)
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// lockMaildrop takes the account's maildrop for c, or reports false when
+// another session holds it (RFC 2449 8.1.2 IN-USE). With LoginDelay it also
+// refuses a login that comes too soon after the previous one (RFC 2449 8.1.1).
+func (s *Server) lockMaildrop(c *conn, accountID int64) (inUse, tooSoon bool) {
+	now := s.opts.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.locked[accountID]; ok {
+		return true, false
+	}
+	if d := s.opts.LoginDelay; d > 0 {
+		if last, ok := s.lastLogin[accountID]; ok && now.Sub(last) < d {
+			return false, true
+		}
+		s.lastLogin[accountID] = now
+		// Drop stale entries now and then (amortised O(1)) so that the map
+		// stays about the size of the accounts that logged in within LoginDelay.
+		if len(s.lastLogin) >= s.loginGC {
+			for id, t := range s.lastLogin {
+				if now.Sub(t) >= d {
+					delete(s.lastLogin, id)
+				}
+			}
+			s.loginGC = max(1024, 2*len(s.lastLogin))
+		}
+	}
+	s.locked[accountID] = struct{}{}
+	c.lockedID = accountID
+	return false, false
+}
+
+// unlockMaildrop releases c's maildrop lock, if it holds one.
+func (s *Server) unlockMaildrop(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.lockedID != 0 {
+		delete(s.locked, c.lockedID)
+		c.lockedID = 0
+	}
+}
+
+// activeConns reports how many connections are being served (for tests).
+func (s *Server) activeConns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
