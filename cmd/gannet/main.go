@@ -36,6 +36,7 @@ func commands() map[string]command {
 		"user":    {"manage accounts: add|del|passwd|list|quota|pop3-policy", cmdUser},
 		"alias":   {"manage aliases: add|del|list", cmdAlias},
 		"queue":   {"inspect the outbound queue: list|show|retry|drop", cmdQueue},
+		"bench":   {"load generators: imap", cmdBench},
 		"version": {"print the version", cmdVersion},
 	}
 }
