@@ -61,7 +61,7 @@ func (s *Store) Domains(ctx context.Context) ([]store.Domain, error) {
 	if err := s.alive(); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT name, created FROM domains ORDER BY name`)
+	rows, err := s.r.QueryContext(ctx, `SELECT name, created FROM domains ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list domains: %w", err)
 	}
@@ -178,6 +178,7 @@ func (s *Store) DeleteAccount(ctx context.Context, address string) error {
 		return err
 	}
 	addr := local + "@" + domain
+	defer s.auth.forget(addr)
 	return s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
 		var id int64
 		if err := tx.QueryRowContext(ctx, `SELECT id FROM accounts WHERE address = ?`, addr).Scan(&id); err != nil {
@@ -212,7 +213,11 @@ func (s *Store) SetPassword(ctx context.Context, address, pw string) error {
 	if err != nil {
 		return err
 	}
-	return s.updateAccount(ctx, local+"@"+domain, `UPDATE accounts SET password = ?, scram = ? WHERE address = ?`, hash, scram)
+	err = s.updateAccount(ctx, local+"@"+domain, `UPDATE accounts SET password = ?, scram = ? WHERE address = ?`, hash, scram)
+	// After the commit: a login racing the change cannot leave the old
+	// password cached.
+	s.auth.forget(local + "@" + domain)
+	return err
 }
 
 // SetQuota implements store.Store.
@@ -280,7 +285,7 @@ func (s *Store) Account(ctx context.Context, address string) (*store.Account, er
 		return nil, fmt.Errorf("account %q: %w", address, store.ErrNotFound)
 	}
 	addr := local + "@" + domain
-	a, err := scanAccount(s.db.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE address = ?`, addr))
+	a, err := scanAccount(s.r.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE address = ?`, addr))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("account %s: %w", addr, store.ErrNotFound)
 	}
@@ -295,7 +300,7 @@ func (s *Store) AccountByID(ctx context.Context, id int64) (*store.Account, erro
 	if err := s.alive(); err != nil {
 		return nil, err
 	}
-	a, err := scanAccount(s.db.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = ?`, id))
+	a, err := scanAccount(s.r.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("account %d: %w", id, store.ErrNotFound)
 	}
@@ -310,7 +315,7 @@ func (s *Store) Accounts(ctx context.Context) ([]store.Account, error) {
 	if err := s.alive(); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+accountCols+` FROM accounts ORDER BY address`)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+accountCols+` FROM accounts ORDER BY address`)
 	if err != nil {
 		return nil, fmt.Errorf("list accounts: %w", err)
 	}
@@ -330,7 +335,8 @@ func (s *Store) Accounts(ctx context.Context) ([]store.Account, error) {
 // time taken does not reveal which addresses exist.
 const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0dvKSAo0dZzmJ2iFahY4jYBB9GPHKZmLG7PzK6e2f1k"
 
-// Authenticate implements store.Store.
+// Authenticate implements store.Store. A recent successful login with the same
+// password is answered from the auth cache (see authcache.go).
 func (s *Store) Authenticate(ctx context.Context, address, pw string) (*store.Account, error) {
 	if err := s.alive(); err != nil {
 		return nil, err
@@ -345,10 +351,14 @@ func (s *Store) Authenticate(ctx context.Context, address, pw string) (*store.Ac
 		}
 		return nil, err
 	}
+	if s.auth.hit(a.Address, pw) {
+		return a, nil
+	}
 	ok, err := password.Verify(a.PasswordHash, pw)
 	if err != nil || !ok {
 		return nil, store.ErrAuthFailed
 	}
+	s.auth.add(a.Address, pw)
 	return a, nil
 }
 
@@ -438,7 +448,7 @@ func (s *Store) Aliases(ctx context.Context) ([]store.Alias, error) {
 	if err := s.alive(); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT address, target FROM aliases ORDER BY address, target`)
+	rows, err := s.r.QueryContext(ctx, `SELECT address, target FROM aliases ORDER BY address, target`)
 	if err != nil {
 		return nil, fmt.Errorf("list aliases: %w", err)
 	}
@@ -547,7 +557,7 @@ func (s *Store) expand(ctx context.Context, targets []string, depth int, res *st
 }
 
 func (s *Store) aliasTargets(ctx context.Context, addr string) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT target FROM aliases WHERE address = ? ORDER BY target`, addr)
+	rows, err := s.r.QueryContext(ctx, `SELECT target FROM aliases WHERE address = ? ORDER BY target`, addr)
 	if err != nil {
 		return nil, fmt.Errorf("alias %s: %w", addr, err)
 	}
@@ -583,7 +593,7 @@ func (s *Store) Addresses(ctx context.Context, accountID int64) ([]string, error
 		return nil, err
 	}
 	out := []string{a.Address}
-	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT address FROM aliases WHERE target = ? AND address NOT LIKE '@%' ORDER BY address`, a.Address)
+	rows, err := s.r.QueryContext(ctx, `SELECT DISTINCT address FROM aliases WHERE target = ? AND address NOT LIKE '@%' ORDER BY address`, a.Address)
 	if err != nil {
 		return nil, fmt.Errorf("addresses of %s: %w", a.Address, err)
 	}

@@ -51,7 +51,7 @@ func (s *Store) DKIMKeys(ctx context.Context, domain string) ([]store.DKIMKey, e
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT domain, selector, algorithm, pem, created FROM dkim_keys
+	rows, err := s.r.QueryContext(ctx, `SELECT domain, selector, algorithm, pem, created FROM dkim_keys
 		WHERE domain = ? ORDER BY created, selector`, d)
 	if err != nil {
 		return nil, fmt.Errorf("dkim keys of %s: %w", d, err)

@@ -97,7 +97,7 @@ func (s *Store) gcDelete(ctx context.Context, ids []string, cutoff time.Time, re
 
 func (s *Store) blobReferenced(ctx context.Context, id string) (bool, error) {
 	var one int
-	err := s.db.QueryRowContext(ctx, `SELECT 1 FROM bodies WHERE blob = ?`, id).Scan(&one)
+	err := s.r.QueryRowContext(ctx, `SELECT 1 FROM bodies WHERE blob = ?`, id).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}

@@ -266,7 +266,7 @@ func (s *Store) Subscriptions(ctx context.Context, accountID int64) ([]string, e
 	if err := s.alive(); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT name FROM subscriptions WHERE account_id = ? ORDER BY name`, accountID)
+	rows, err := s.r.QueryContext(ctx, `SELECT name FROM subscriptions WHERE account_id = ? ORDER BY name`, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("subscriptions: %w", err)
 	}
@@ -305,7 +305,7 @@ func (s *Store) Mailbox(ctx context.Context, accountID int64, name string) (*sto
 	if err != nil {
 		return nil, fmt.Errorf("mailbox %q: %w", name, store.ErrNotFound)
 	}
-	m, err := scanMailbox(s.db.QueryRowContext(ctx, `SELECT `+mailboxCols+` FROM mailboxes m WHERE m.account_id = ? AND m.name = ?`, accountID, n))
+	m, err := scanMailbox(s.r.QueryRowContext(ctx, `SELECT `+mailboxCols+` FROM mailboxes m WHERE m.account_id = ? AND m.name = ?`, accountID, n))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("mailbox %s: %w", n, store.ErrNotFound)
 	}
@@ -320,7 +320,7 @@ func (s *Store) MailboxByID(ctx context.Context, accountID, mailboxID int64) (*s
 	if err := s.alive(); err != nil {
 		return nil, err
 	}
-	m, err := scanMailbox(s.db.QueryRowContext(ctx, `SELECT `+mailboxCols+` FROM mailboxes m WHERE m.account_id = ? AND m.id = ?`, accountID, mailboxID))
+	m, err := scanMailbox(s.r.QueryRowContext(ctx, `SELECT `+mailboxCols+` FROM mailboxes m WHERE m.account_id = ? AND m.id = ?`, accountID, mailboxID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("mailbox %d: %w", mailboxID, store.ErrNotFound)
 	}
@@ -335,7 +335,7 @@ func (s *Store) Mailboxes(ctx context.Context, accountID int64) ([]store.Mailbox
 	if err := s.alive(); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+mailboxCols+` FROM mailboxes m WHERE m.account_id = ? ORDER BY m.name`, accountID)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+mailboxCols+` FROM mailboxes m WHERE m.account_id = ? ORDER BY m.name`, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("list mailboxes: %w", err)
 	}

@@ -99,7 +99,7 @@ func selectRows(ctx context.Context, q querier, accountID, mailboxID int64, set 
 // account can never read, or detect, another's mailbox by guessing its ID.
 func (s *Store) ownMailboxRead(ctx context.Context, accountID, mailboxID int64) error {
 	var one int
-	if err := s.db.QueryRowContext(ctx, `SELECT 1 FROM mailboxes WHERE id = ? AND account_id = ?`, mailboxID, accountID).Scan(&one); err != nil {
+	if err := s.r.QueryRowContext(ctx, `SELECT 1 FROM mailboxes WHERE id = ? AND account_id = ?`, mailboxID, accountID).Scan(&one); err != nil {
 		return fmt.Errorf("mailbox %d: %w", mailboxID, store.ErrNotFound)
 	}
 	return nil
@@ -129,7 +129,7 @@ func (s *Store) List(ctx context.Context, accountID, mailboxID int64, set store.
 		cols += `, b.parsed`
 		from += ` JOIN bodies b ON b.blob = m.blob`
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+cols+` FROM `+from+`
+	rows, err := s.r.QueryContext(ctx, `SELECT `+cols+` FROM `+from+`
 		WHERE m.mailbox_id = ? AND m.account_id = ? AND `+cond+` ORDER BY m.uid`,
 		append([]any{mailboxID, accountID}, args...)...)
 	if err != nil {
@@ -501,7 +501,7 @@ func (s *Store) OpenRange(ctx context.Context, blobID string, off, n int64) (io.
 func (s *Store) inline(ctx context.Context, blobID string) ([]byte, bool, error) {
 	var data []byte
 	var size int64
-	err := s.db.QueryRowContext(ctx, `SELECT data, size FROM bodies WHERE blob = ?`, blobID).Scan(&data, &size)
+	err := s.r.QueryRowContext(ctx, `SELECT data, size FROM bodies WHERE blob = ?`, blobID).Scan(&data, &size)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, fmt.Errorf("open message: %w", store.ErrNotFound)
 	}

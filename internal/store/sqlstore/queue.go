@@ -93,7 +93,7 @@ func scanQueueRcpt(rows *sql.Rows) (store.QueuedRecipient, error) {
 }
 
 func (s *Store) queueRcpts(ctx context.Context, query string, args ...any) ([]store.QueuedRecipient, error) {
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	rows, err := s.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
@@ -127,7 +127,7 @@ func (s *Store) QueueNextAttempt(ctx context.Context) (time.Time, bool, error) {
 		return time.Time{}, false, err
 	}
 	var next sql.NullInt64
-	if err := s.db.QueryRowContext(ctx, `SELECT MIN(next_attempt) FROM queue_recipients`).Scan(&next); err != nil {
+	if err := s.r.QueryRowContext(ctx, `SELECT MIN(next_attempt) FROM queue_recipients`).Scan(&next); err != nil {
 		return time.Time{}, false, fmt.Errorf("queue: %w", err)
 	}
 	if !next.Valid {
@@ -151,7 +151,7 @@ func (s *Store) QueueMessage(ctx context.Context, id int64) (*store.QueuedMessag
 	if err := s.alive(); err != nil {
 		return nil, err
 	}
-	m, err := scanQueueMsg(s.db.QueryRowContext(ctx, `SELECT `+queueMsgCols+` FROM queue_messages WHERE id = ?`, id))
+	m, err := scanQueueMsg(s.r.QueryRowContext(ctx, `SELECT `+queueMsgCols+` FROM queue_messages WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("queued message %d: %w", id, store.ErrNotFound)
 	}
@@ -172,7 +172,7 @@ func (s *Store) QueueMessageData(ctx context.Context, id int64) ([]byte, error) 
 	}
 	var data []byte
 	var size int64
-	err := s.db.QueryRowContext(ctx, `SELECT data, size FROM queue_messages WHERE id = ?`, id).Scan(&data, &size)
+	err := s.r.QueryRowContext(ctx, `SELECT data, size FROM queue_messages WHERE id = ?`, id).Scan(&data, &size)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("queued message %d: %w", id, store.ErrNotFound)
 	}
@@ -191,7 +191,7 @@ func (s *Store) QueueList(ctx context.Context) ([]store.QueuedMessage, error) {
 	if err := s.alive(); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+queueMsgCols+` FROM queue_messages ORDER BY created, id`)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+queueMsgCols+` FROM queue_messages ORDER BY created, id`)
 	if err != nil {
 		return nil, fmt.Errorf("queue list: %w", err)
 	}

@@ -139,7 +139,7 @@ func TestQueueListRetryAllDrop(t *testing.T) {
 		t.Errorf("list after drop: %d", len(list))
 	}
 	var orphans int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM queue_recipients WHERE message_id = ?`, ids[1]).Scan(&orphans); err != nil || orphans != 0 {
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM queue_recipients WHERE message_id = ?`, ids[1]).Scan(&orphans); err != nil || orphans != 0 {
 		t.Errorf("recipients left after drop: %d %v", orphans, err)
 	}
 }

@@ -31,7 +31,7 @@ func (s *Store) Search(ctx context.Context, accountID, mailboxID int64, c store.
 	}
 	q := `SELECT ` + cols + ` FROM messages m JOIN bodies b ON b.blob = m.blob
 		WHERE m.mailbox_id = ? AND m.account_id = ?` + where + ` ORDER BY m.uid`
-	rows, err := s.db.QueryContext(ctx, q, append([]any{mailboxID, accountID}, args...)...)
+	rows, err := s.r.QueryContext(ctx, q, append([]any{mailboxID, accountID}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}

@@ -56,8 +56,9 @@ type Options struct {
 
 // Store is the SQLite implementation of store.Store.
 type Store struct {
-	db      *sql.DB // read pool
-	wdb     *sql.DB // one connection, used only by the writer goroutine
+	db      *sql.DB    // read pool
+	r       *readStmts // prepared statements on the read pool
+	wdb     *sql.DB    // one connection, used only by the writer goroutine
 	blobs   *blobstore.Store
 	hub     *notify.Hub
 	log     *slog.Logger
@@ -74,6 +75,7 @@ type Store struct {
 	// that GC never deletes a blob a committing delivery is about to reference.
 	gcMu   sync.RWMutex
 	closed atomic.Bool
+	auth   *authCache
 }
 
 var _ store.Store = (*Store)(nil)
@@ -113,6 +115,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	rdb.SetMaxIdleConns(8)
 	s := &Store{
 		db:      rdb,
+		r:       newReadStmts(rdb),
 		wdb:     wdb,
 		blobs:   blobs,
 		hub:     opts.Hub,
@@ -134,6 +137,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if s.gcGrace == 0 {
 		s.gcGrace = time.Hour
 	}
+	s.auth = newAuthCache(s.now)
 	if s.w, err = newWriter(ctx, wdb, s.hub, s.log); err != nil {
 		rdb.Close()
 		wdb.Close()
@@ -159,7 +163,7 @@ func (s *Store) Hub() *notify.Hub { return s.hub }
 // IntegrityCheck runs PRAGMA integrity_check and returns its verdict ("ok" when sound).
 func (s *Store) IntegrityCheck(ctx context.Context) (string, error) {
 	var res string
-	err := s.db.QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&res)
+	err := s.r.QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&res)
 	return res, err
 }
 
@@ -169,6 +173,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.w.close()
+	s.r.close()
 	err1 := s.db.Close()
 	err2 := s.wdb.Close()
 	return errors.Join(err1, err2)
@@ -231,7 +236,7 @@ func migrate(ctx context.Context, db *sql.DB, upTo int) error {
 // SchemaVersion reports the applied schema version.
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	var v int
-	err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v)
+	err := s.r.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v)
 	return v, err
 }
 

@@ -170,3 +170,41 @@ func TestEmptyMessage(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthCache: a repeated login is answered from the cache, a changed
+// password invalidates it at once, and a wrong password is never cached.
+func TestAuthCache(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openTest(t)
+	if err := s.AddDomain(ctx, "gannet.test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddAccount(ctx, "c@gannet.test", "old"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(ctx, "c@gannet.test", "old"); err != nil {
+		t.Fatal(err)
+	}
+	if !s.auth.hit("c@gannet.test", "old") {
+		t.Fatal("successful login not cached")
+	}
+	if _, err := s.Authenticate(ctx, "c@gannet.test", "wrong"); err == nil || s.auth.hit("c@gannet.test", "wrong") {
+		t.Fatal("wrong password accepted or cached")
+	}
+	if err := s.SetPassword(ctx, "c@gannet.test", "new"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(ctx, "c@gannet.test", "old"); err == nil {
+		t.Fatal("old password still accepted after SetPassword")
+	}
+	if _, err := s.Authenticate(ctx, "c@gannet.test", "new"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteAccount(ctx, "c@gannet.test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(ctx, "c@gannet.test", "new"); err == nil {
+		t.Fatal("deleted account still authenticates")
+	}
+}
