@@ -4,10 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net"
+	"net/http"
+	"net/http/cookiejar"
 	"net/smtp"
 	"strings"
 	"testing"
@@ -231,4 +235,66 @@ func TestIMAPIdleSeesSMTPDelivery(t *testing.T) {
 	expect("* 1 EXISTS")
 	fmt.Fprintf(c, "DONE\r\n")
 	expect("c OK")
+}
+
+// TestWebmailSendsThroughSubmission: a message composed in the webmail takes the
+// submission path: DKIM-signed, queued for the remote recipient, delivered to
+// server B, and a copy saved in Sent; a forged From is refused.
+func TestWebmailSendsThroughSubmission(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := testApp(t, "b.test", nil)
+	if _, err := b.Store.AddAccount(ctx, "bob@b.test", "bobpw"); err != nil {
+		t.Fatal(err)
+	}
+	a := testApp(t, "a.test", map[string]string{"b.test": listener(t, b, "smtp")})
+	alice, err := a.Store.AddAccount(ctx, "alice@a.test", "alicepw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + listener(t, a, "webmail")
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	resp, err := hc.Post(base+"/api/login", "application/json", strings.NewReader(`{"address":"alice@a.test","password":"alicepw"}`))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("login: %v %v", resp, err)
+	}
+	var sess struct{ CSRF string }
+	json.NewDecoder(resp.Body).Decode(&sess)
+	resp.Body.Close()
+	send := func(fields map[string]string) *http.Response {
+		t.Helper()
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		for k, v := range fields {
+			mw.WriteField(k, v)
+		}
+		mw.Close()
+		req, _ := http.NewRequest("POST", base+"/api/send", &body)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		req.Header.Set("X-CSRF-Token", sess.CSRF)
+		req.Header.Set("Origin", base)
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if r := send(map[string]string{"from": "alice@a.test", "to": "bob@b.test", "subject": "from the webmail", "text": "Sent from a browser."}); r.StatusCode/100 != 2 {
+		t.Fatalf("send: %s", r.Status)
+	}
+	got := waitMessage(t, b, "bob@b.test")
+	if !bytes.Contains(got, []byte("Subject: from the webmail")) || !bytes.Contains(got, []byte("Sent from a browser.")) ||
+		!bytes.Contains(got, []byte("DKIM-Signature:")) || !bytes.Contains(got, []byte("by mx.a.test")) {
+		t.Fatalf("received at B:\n%s", got)
+	}
+	sent, err := a.Store.Mailbox(ctx, alice.ID, "Sent")
+	if err != nil || sent.Messages != 1 {
+		t.Fatalf("Sent has %v messages (%v)", sent, err)
+	}
+	// A From address the account does not own is refused by the sender checks.
+	if r := send(map[string]string{"from": "ceo@b.test", "to": "bob@b.test", "subject": "x", "text": "y"}); r.StatusCode/100 == 2 {
+		t.Fatalf("forged From accepted: %s", r.Status)
+	}
 }
