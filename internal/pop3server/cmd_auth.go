@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"gannet/internal/sasl"
+	"gannet/internal/store"
 )
 
 // cmdAUTH runs a SASL exchange (RFC 5034 4), PLAIN (RFC 4616) or LOGIN, with
@@ -21,6 +22,7 @@ func (c *conn) cmdAUTH(arg string) error {
 		c.reply("+OK SASL mechanisms follow")
 		c.reply("PLAIN")
 		c.reply("LOGIN")
+		c.reply("SCRAM-SHA-256")
 		c.reply(".")
 		return nil
 	}
@@ -34,11 +36,14 @@ func (c *conn) cmdAUTH(arg string) error {
 		return nil
 	}
 	var mech sasl.Server
+	var scramAcct *store.Account
 	switch strings.ToUpper(name) {
 	case sasl.Plain:
 		mech = sasl.NewPlain(record)
 	case sasl.Login:
 		mech = sasl.NewLogin(record)
+	case sasl.SCRAMSHA256:
+		mech = c.newSCRAM(&scramAcct)
 	default:
 		return &failure{text: "unsupported SASL mechanism", bad: true}
 	}
@@ -52,6 +57,15 @@ func (c *conn) cmdAUTH(arg string) error {
 	for {
 		challenge, done, err := mech.Next(resp)
 		if err != nil {
+			// The limiter's and the store's own answers (SYS/TEMP, AUTH from
+			// loginFailed) pass through; anything else is a failed exchange.
+			var f *failure
+			if errors.As(err, &f) {
+				return err
+			}
+			if errors.Is(err, sasl.ErrAuthFailed) || errors.Is(err, sasl.ErrChannelBinding) {
+				return &failure{code: "AUTH", text: "authentication failed"}
+			}
 			return &failure{code: "AUTH", text: "authentication failed", bad: true}
 		}
 		if done {
@@ -79,6 +93,13 @@ func (c *conn) cmdAUTH(arg string) error {
 		if resp == nil {
 			resp = []byte{}
 		}
+	}
+	if strings.EqualFold(name, sasl.SCRAMSHA256) {
+		if scramAcct == nil {
+			return &failure{code: "AUTH", text: "authentication failed"}
+		}
+		c.srv.opts.Limiter.Success(c.ip, scramAcct.Address)
+		return c.enterTransaction(scramAcct, sasl.SCRAMSHA256)
 	}
 	if !cred.set {
 		return &failure{code: "AUTH", text: "authentication failed", bad: true}

@@ -31,7 +31,7 @@ func (c *conn) cmdCAPA(arg string) error {
 			caps = append(caps, "STLS") // RFC 2595 4
 		}
 		if c.secure() {
-			caps = append(caps, "USER", "SASL PLAIN LOGIN") // RFC 2449 6.2, 6.3
+			caps = append(caps, "USER", "SASL PLAIN LOGIN SCRAM-SHA-256") // RFC 2449 6.2, 6.3
 		}
 	}
 	c.reply("%s", strings.Join(caps, "\r\n"))

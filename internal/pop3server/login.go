@@ -19,6 +19,40 @@ func errPlaintext() error {
 // USER/PASS and AUTH; method names it in the log. The password is never
 // logged.
 func (c *conn) login(method, identity, username, password string) error {
+	if err := c.admit(username); err != nil {
+		return err
+	}
+	lim := c.srv.opts.Limiter
+	// No proxy authorization: an authorization identity must be the user itself.
+	if identity != "" && !strings.EqualFold(identity, username) {
+		lim.Failure(c.ip, username)
+		c.log.Info("login failed: authorization identity differs", "user", username)
+		return &failure{code: "AUTH", text: "authentication failed"}
+	}
+	acct, err := c.srv.opts.Store.Authenticate(c.ctx, username, password)
+	if errors.Is(err, store.ErrAuthFailed) {
+		return c.loginFailed(username)
+	}
+	if err != nil {
+		return errTemp(err)
+	}
+	lim.Success(c.ip, username)
+	return c.enterTransaction(acct, method)
+}
+
+// loginFailed counts a failed login in the shared limiter and answers it.
+func (c *conn) loginFailed(username string) error {
+	if c.srv.opts.Limiter.Failure(c.ip, username) {
+		c.log.Warn("client blocked after failed logins", "user", username)
+	}
+	c.log.Info("login failed", "user", username)
+	// RFC 3206 AUTH: the credentials were wrong.
+	return &failure{code: "AUTH", text: "authentication failed"}
+}
+
+// admit asks the shared limiter whether this client may try to log in, and
+// waits the delay it imposes.
+func (c *conn) admit(username string) error {
 	lim := c.srv.opts.Limiter
 	delay, err := lim.Check(c.ip, username)
 	if errors.Is(err, authlimit.ErrBlocked) {
@@ -36,26 +70,7 @@ func (c *conn) login(method, identity, username, password string) error {
 			return c.ctx.Err()
 		}
 	}
-	// No proxy authorization: an authorization identity must be the user itself.
-	if identity != "" && !strings.EqualFold(identity, username) {
-		lim.Failure(c.ip, username)
-		c.log.Info("login failed: authorization identity differs", "user", username)
-		return &failure{code: "AUTH", text: "authentication failed"}
-	}
-	acct, err := c.srv.opts.Store.Authenticate(c.ctx, username, password)
-	if errors.Is(err, store.ErrAuthFailed) {
-		if lim.Failure(c.ip, username) {
-			c.log.Warn("client blocked after failed logins", "user", username)
-		}
-		c.log.Info("login failed", "user", username)
-		// RFC 3206 AUTH: the credentials were wrong.
-		return &failure{code: "AUTH", text: "authentication failed"}
-	}
-	if err != nil {
-		return errTemp(err)
-	}
-	lim.Success(c.ip, username)
-	return c.enterTransaction(acct, method)
+	return nil
 }
 
 // enterTransaction locks the maildrop and takes the snapshot.

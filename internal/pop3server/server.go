@@ -2,6 +2,7 @@ package pop3server
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -71,6 +72,10 @@ type Server struct {
 	locked    map[int64]struct{}  // maildrops in use, by account ID
 	lastLogin map[int64]time.Time // last login per account, kept only with LoginDelay
 	loginGC   int                 // size of lastLogin at which stale entries are dropped
+
+	// scramSecret derives fake SCRAM salts for unknown users, so that they fail
+	// like wrong passwords (see sasl.NewSCRAMSHA256).
+	scramSecret []byte
 }
 
 // New returns a Server. Options.Store is required.
@@ -94,18 +99,21 @@ func New(opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	secret := make([]byte, 32)
+	rand.Read(secret)
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
-		opts:      opts,
-		log:       opts.Logger.With("proto", "pop3"),
-		sizes:     newSizeCache(sizeCacheEntries),
-		ctx:       ctx,
-		cancel:    cancel,
-		listeners: map[net.Listener]struct{}{},
-		conns:     map[*conn]struct{}{},
-		locked:    map[int64]struct{}{},
-		lastLogin: map[int64]time.Time{},
-		loginGC:   1024,
+		scramSecret: secret,
+		opts:        opts,
+		log:         opts.Logger.With("proto", "pop3"),
+		sizes:       newSizeCache(sizeCacheEntries),
+		ctx:         ctx,
+		cancel:      cancel,
+		listeners:   map[net.Listener]struct{}{},
+		conns:       map[*conn]struct{}{},
+		locked:      map[int64]struct{}{},
+		lastLogin:   map[int64]time.Time{},
+		loginGC:     1024,
 	}
 }
 

@@ -21,15 +21,15 @@ func TestCAPAByState(t *testing.T) {
 		wantNoneOf []string
 	}{
 		{"dev loopback, no TLS", nil, false, false,
-			append(slices.Clone(common), "USER", "SASL PLAIN LOGIN"), []string{"STLS"}},
+			append(slices.Clone(common), "USER", "SASL PLAIN LOGIN SCRAM-SHA-256"), []string{"STLS"}},
 		{"dev loopback with TLS", []envOpt{withTLS()}, false, false,
-			append(slices.Clone(common), "STLS", "USER", "SASL PLAIN LOGIN"), nil},
+			append(slices.Clone(common), "STLS", "USER", "SASL PLAIN LOGIN SCRAM-SHA-256"), nil},
 		{"production before STLS", []envOpt{withTLS(), noDev()}, false, false,
-			append(slices.Clone(common), "STLS"), []string{"USER", "SASL PLAIN LOGIN"}},
+			append(slices.Clone(common), "STLS"), []string{"USER", "SASL PLAIN LOGIN SCRAM-SHA-256"}},
 		{"production after STLS", []envOpt{withTLS(), noDev()}, true, false,
-			append(slices.Clone(common), "USER", "SASL PLAIN LOGIN"), []string{"STLS"}},
+			append(slices.Clone(common), "USER", "SASL PLAIN LOGIN SCRAM-SHA-256"), []string{"STLS"}},
 		{"transaction", nil, false, true,
-			common, []string{"STLS", "USER", "SASL PLAIN LOGIN"}},
+			common, []string{"STLS", "USER", "SASL PLAIN LOGIN SCRAM-SHA-256"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

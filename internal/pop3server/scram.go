@@ -1,0 +1,46 @@
+package pop3server
+
+import (
+	"errors"
+
+	"gannet/internal/password"
+	"gannet/internal/sasl"
+	"gannet/internal/store"
+)
+
+// newSCRAM returns the SCRAM-SHA-256 mechanism (RFC 7677, over POP3 AUTH as
+// RFC 5034 describes) for this connection, through the same failed-login limiter
+// as USER/PASS. When the client has also verified the server's signature, *acct
+// is the account.
+func (c *conn) newSCRAM(acct **store.Account) sasl.Server {
+	var found *store.Account
+	lookup := func(user string) (password.SCRAMKeys, bool, error) {
+		if err := c.admit(user); err != nil {
+			return password.SCRAMKeys{}, false, err
+		}
+		a, err := c.srv.opts.Store.Account(c.ctx, user)
+		if errors.Is(err, store.ErrNotFound) {
+			return password.SCRAMKeys{}, false, nil
+		}
+		if err != nil {
+			return password.SCRAMKeys{}, false, errTemp(err)
+		}
+		keys, err := password.UnmarshalSCRAM(a.SCRAM)
+		if err != nil {
+			// An account without usable keys can still use PLAIN; to the
+			// client this is a wrong password.
+			c.log.Warn("no usable SCRAM keys", "user", a.Address, "err", err)
+			return password.SCRAMKeys{}, false, nil
+		}
+		found = a
+		return keys, true, nil
+	}
+	result := func(user string, ok bool) error {
+		if !ok {
+			return c.loginFailed(user)
+		}
+		*acct = found
+		return nil
+	}
+	return sasl.NewSCRAMSHA256(c.srv.scramSecret, lookup, result)
+}
