@@ -60,7 +60,7 @@ func TestAuthPlain(t *testing.T) {
 			c.fail("%%%", "-ERR invalid base64")
 			c.fail("AUTH CRAM-MD5", "-ERR unsupported SASL mechanism")
 			c.ok("AUTH")
-			if got := c.lines(); strings.Join(got, " ") != "PLAIN LOGIN" {
+			if got := c.lines(); strings.Join(got, " ") != "PLAIN LOGIN SCRAM-SHA-256" {
 				t.Errorf("AUTH listing = %q", got)
 			}
 			c.ok("AUTH PLAIN " + good)
