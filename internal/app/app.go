@@ -116,7 +116,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		a.Checker = c
 	}
 	a.Deliverer = delivery.New(delivery.Options{
-		Store: st, Queue: a.Queue, Hostname: cfg.Hostname, Logger: log.With("part", "delivery"),
+		Store: st, Queue: a.Queue, Reporter: a.Queue, Hostname: cfg.Hostname, Logger: log.With("part", "delivery"),
 		Sign: newDKIMSigners(st).Sign,
 	})
 	if cfg.TLS.CertFile != "" {
