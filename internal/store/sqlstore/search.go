@@ -24,12 +24,22 @@ func (s *Store) Search(ctx context.Context, accountID, mailboxID int64, c store.
 	}
 	where, args := sqlCriteria(c)
 	goEval := needsGo(c)
+	// Searches on flags, sizes, internal dates, UIDs and MODSEQ (UNSEEN, DELETED,
+	// the common client searches) read the messages table alone.
 	cols := `m.uid, m.modseq, m.flags, m.keywords, m.internal_date, m.size, m.blob,
+		'', '', '', '', '', 0, 0`
+	from := `messages m`
+	if needsBodies(c) {
+		cols = `m.uid, m.modseq, m.flags, m.keywords, m.internal_date, m.size, m.blob,
 		b.subject, b.h_from, b.h_to, b.h_cc, b.h_bcc, b.sent_date, b.sent_day`
-	if goEval {
-		cols += `, b.header, b.parsed`
+		from += ` JOIN bodies b ON b.blob = m.blob`
+		if goEval {
+			cols += `, b.header, b.parsed`
+		}
+	} else if goEval {
+		cols += `, x'', x''`
 	}
-	q := `SELECT ` + cols + ` FROM messages m JOIN bodies b ON b.blob = m.blob
+	q := `SELECT ` + cols + ` FROM ` + from + `
 		WHERE m.mailbox_id = ? AND m.account_id = ?` + where + ` ORDER BY m.uid`
 	rows, err := s.r.QueryContext(ctx, q, append([]any{mailboxID, accountID}, args...)...)
 	if err != nil {
@@ -73,6 +83,30 @@ var indexedHeader = map[string]string{
 	"to":      "b.h_to",
 	"cc":      "b.h_cc",
 	"bcc":     "b.h_bcc",
+}
+
+// needsBodies reports whether any term reads the parse results: header fields,
+// the Date: header, body or text.
+func needsBodies(c store.Criteria) bool {
+	if len(c.Header) > 0 || len(c.Body) > 0 || len(c.Text) > 0 {
+		return true
+	}
+	for _, d := range []*store.DateTerm{c.Before, c.On, c.Since} {
+		if d != nil && d.Field == store.DateSent {
+			return true
+		}
+	}
+	for _, n := range c.Not {
+		if needsBodies(n) {
+			return true
+		}
+	}
+	for _, o := range c.Or {
+		if needsBodies(o[0]) || needsBodies(o[1]) {
+			return true
+		}
+	}
+	return false
 }
 
 // needsGo reports whether the criteria contain terms SQL does not evaluate exactly.
