@@ -412,10 +412,10 @@ func (s *Store) Changes(ctx context.Context, accountID, mailboxID int64, since u
 	}
 	defer tx.Rollback()
 	out := &store.Changes{}
-	if err := tx.QueryRowContext(ctx, `SELECT highest_modseq FROM mailboxes WHERE id = ? AND account_id = ?`, mailboxID, accountID).Scan(&out.HighestModSeq); err != nil {
+	if err := s.r.txQueryRow(ctx, tx, `SELECT highest_modseq FROM mailboxes WHERE id = ? AND account_id = ?`, mailboxID, accountID).Scan(&out.HighestModSeq); err != nil {
 		return nil, fmt.Errorf("mailbox %d: %w", mailboxID, store.ErrNotFound)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT uid, modseq, flags, keywords, internal_date, size, blob, pop_hidden FROM messages
+	rows, err := s.r.txQuery(ctx, tx, `SELECT uid, modseq, flags, keywords, internal_date, size, blob, pop_hidden FROM messages
 		WHERE mailbox_id = ? AND modseq > ? ORDER BY uid`, mailboxID, since)
 	if err != nil {
 		return nil, fmt.Errorf("changes: %w", err)
@@ -439,7 +439,7 @@ func (s *Store) Changes(ctx context.Context, accountID, mailboxID int64, since u
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	trows, err := tx.QueryContext(ctx, `SELECT uid FROM tombstones WHERE mailbox_id = ? AND modseq > ? ORDER BY uid`, mailboxID, since)
+	trows, err := s.r.txQuery(ctx, tx, `SELECT uid FROM tombstones WHERE mailbox_id = ? AND modseq > ? ORDER BY uid`, mailboxID, since)
 	if err != nil {
 		return nil, fmt.Errorf("changes: %w", err)
 	}

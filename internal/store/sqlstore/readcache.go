@@ -71,3 +71,19 @@ func (r *readStmts) close() {
 	}
 	r.m = map[string]*sql.Stmt{}
 }
+
+// txQuery runs a query inside a read transaction through the statement cache.
+func (r *readStmts) txQuery(ctx context.Context, tx *sql.Tx, q string, args ...any) (*sql.Rows, error) {
+	if st := r.stmt(ctx, q); st != nil {
+		return tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return tx.QueryContext(ctx, q, args...)
+}
+
+// txQueryRow runs a one-row query inside a read transaction through the cache.
+func (r *readStmts) txQueryRow(ctx context.Context, tx *sql.Tx, q string, args ...any) *sql.Row {
+	if st := r.stmt(ctx, q); st != nil {
+		return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, q, args...)
+}
