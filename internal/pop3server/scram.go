@@ -1,8 +1,6 @@
 package pop3server
 
 import (
-	"errors"
-
 	"gannet/internal/password"
 	"gannet/internal/sasl"
 	"gannet/internal/store"
@@ -18,18 +16,11 @@ func (c *conn) newSCRAM(acct **store.Account) sasl.Server {
 		if err := c.admit(user); err != nil {
 			return password.SCRAMKeys{}, false, err
 		}
-		a, err := c.srv.opts.Store.Account(c.ctx, user)
-		if errors.Is(err, store.ErrNotFound) {
-			return password.SCRAMKeys{}, false, nil
-		}
+		keys, a, err := sasl.SCRAMAccount(c.ctx, c.srv.opts.Store, user, c.log)
 		if err != nil {
 			return password.SCRAMKeys{}, false, errTemp(err)
 		}
-		keys, err := password.UnmarshalSCRAM(a.SCRAM)
-		if err != nil {
-			// An account without usable keys can still use PLAIN; to the
-			// client this is a wrong password.
-			c.log.Warn("no usable SCRAM keys", "user", a.Address, "err", err)
+		if a == nil {
 			return password.SCRAMKeys{}, false, nil
 		}
 		found = a
