@@ -5,8 +5,8 @@
 //   - Every write runs on the single writer goroutine (writer.go). Concurrent writes
 //     are group-committed: one transaction and one WAL fsync for many operations,
 //     each operation inside its own SAVEPOINT so that one failure rolls back only
-//     that operation. A write call returns only after COMMIT (synchronous=FULL), so
-//     it is durable when it returns.
+//     that operation. A write call returns only after COMMIT and an fsync of the
+//     WAL (walsync.go), so it is durable when it returns.
 //   - Message bytes are written and fsynced to the blobstore before the transaction
 //     that references them commits; a blob referenced by no row is garbage.
 //   - Changes are published to the notify hub only after COMMIT, in commit order.
@@ -76,6 +76,10 @@ type Store struct {
 	gcMu   sync.RWMutex
 	closed atomic.Bool
 	auth   *authCache
+	// domains caches the set of local domains for RCPT checks.
+	domains domainCache
+	// resolved caches recipient resolutions for RCPT checks.
+	resolved resolveCache
 }
 
 var _ store.Store = (*Store)(nil)
@@ -95,7 +99,10 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	// makes "250 after DATA" true; group commit amortises that fsync.
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" +
 		"&_pragma=foreign_keys(ON)&_pragma=busy_timeout(10000)"
-	wdb, err := sql.Open("sqlite", dsn)
+	// The writer's connection: synchronous=NORMAL because the syncer fsyncs the
+	// WAL after each commit itself, off the writer's path (walsync.go), and no
+	// automatic checkpoint because the checkpointer runs them in the background.
+	wdb, err := sql.Open("sqlite", strings.Replace(dsn, "synchronous(FULL)", "synchronous(NORMAL)", 1)+"&_pragma=wal_autocheckpoint(0)")
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
 	}
@@ -138,7 +145,15 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		s.gcGrace = time.Hour
 	}
 	s.auth = newAuthCache(s.now)
-	if s.w, err = newWriter(ctx, wdb, s.hub, s.log); err != nil {
+	cdb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		rdb.Close()
+		wdb.Close()
+		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
+	}
+	cdb.SetMaxOpenConns(1)
+	if s.w, err = newWriter(ctx, wdb, cdb, path, s.hub, s.log); err != nil {
+		cdb.Close()
 		rdb.Close()
 		wdb.Close()
 		return nil, err
