@@ -17,6 +17,7 @@ func (s *Store) AddDomain(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	defer s.invalidateDirectory()
 	return s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO domains(name, created) VALUES(?, ?) ON CONFLICT DO NOTHING`, d, unix(s.now()))
 		if err != nil {
@@ -35,6 +36,7 @@ func (s *Store) DeleteDomain(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	defer s.invalidateDirectory()
 	return s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM accounts WHERE domain = ?`, d).Scan(&n); err != nil {
@@ -88,7 +90,7 @@ func (s *Store) IsLocalDomain(ctx context.Context, name string) (bool, error) {
 	if err != nil {
 		return false, nil
 	}
-	return s.domainExists(ctx, s.db, d)
+	return s.hasDomain(ctx, d)
 }
 
 func (s *Store) domainExists(ctx context.Context, q querier, d string) (bool, error) {
@@ -124,6 +126,7 @@ func (s *Store) hashPassword(pw string) (hash string, scram []byte, err error) {
 
 // AddAccount implements store.Store: the account with its default mailboxes.
 func (s *Store) AddAccount(ctx context.Context, address, pw string) (*store.Account, error) {
+	defer s.invalidateDirectory()
 	local, domain, err := normAddress(address)
 	if err != nil {
 		return nil, err
@@ -173,6 +176,7 @@ func (s *Store) AddAccount(ctx context.Context, address, pw string) (*store.Acco
 // DeleteAccount implements store.Store. Mailboxes and messages go with the account
 // (foreign keys cascade); the blobs are collected by GC.
 func (s *Store) DeleteAccount(ctx context.Context, address string) error {
+	defer s.invalidateDirectory()
 	local, domain, err := normAddress(address)
 	if err != nil {
 		return err
@@ -247,6 +251,7 @@ func (s *Store) SetPOP3Policy(ctx context.Context, address, policy string) error
 }
 
 func (s *Store) updateAccount(ctx context.Context, addr, q string, args ...any) error {
+	defer s.invalidateDirectory()
 	args = append(args, addr)
 	return s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
 		res, err := tx.ExecContext(ctx, q, args...)
@@ -364,6 +369,7 @@ func (s *Store) Authenticate(ctx context.Context, address, pw string) (*store.Ac
 
 // AddAlias implements store.Store. Targets are normalised; "@domain" is a catch-all.
 func (s *Store) AddAlias(ctx context.Context, address string, targets []string) error {
+	defer s.invalidateDirectory()
 	addr, domain, err := normAliasAddress(address)
 	if err != nil {
 		return err
@@ -427,6 +433,7 @@ func normAliasAddress(address string) (addr, domain string, err error) {
 
 // DeleteAlias implements store.Store.
 func (s *Store) DeleteAlias(ctx context.Context, address string) error {
+	defer s.invalidateDirectory()
 	addr, _, err := normAliasAddress(address)
 	if err != nil {
 		return err
@@ -480,14 +487,21 @@ func (s *Store) Resolve(ctx context.Context, address string) (*store.Resolution,
 	if err != nil {
 		return nil, fmt.Errorf("resolve %q: %w", address, store.ErrNotFound)
 	}
-	res := &store.Resolution{}
-	seen := map[string]bool{}
-	found, err := s.resolve(ctx, local+"@"+domain, 0, res, seen)
+	key := local + "@" + domain
+	res, err := s.cachedResolve(ctx, key, func() (*store.Resolution, error) {
+		res := &store.Resolution{}
+		seen := map[string]bool{}
+		found, err := s.resolve(ctx, key, 0, res, seen)
+		if err != nil {
+			return nil, err
+		}
+		if !found || (len(res.Local) == 0 && len(res.Remote) == 0) {
+			return nil, store.ErrNotFound
+		}
+		return res, nil
+	})
 	if err != nil {
-		return nil, err
-	}
-	if !found || (len(res.Local) == 0 && len(res.Remote) == 0) {
-		return nil, fmt.Errorf("resolve %s: %w", local+"@"+domain, store.ErrNotFound)
+		return nil, fmt.Errorf("resolve %s: %w", key, err)
 	}
 	return res, nil
 }
@@ -503,7 +517,7 @@ func (s *Store) resolve(ctx context.Context, addr string, depth int, res *store.
 	if i := strings.IndexByte(local, '+'); i > 0 {
 		local0, hasTag = local[:i], true
 	}
-	if ok, err := s.domainExists(ctx, s.db, domain); err != nil || !ok {
+	if ok, err := s.hasDomain(ctx, domain); err != nil || !ok {
 		if err == nil && depth > 0 {
 			res.Remote = appendUnique(res.Remote, addr)
 			return true, nil
