@@ -148,6 +148,37 @@ func checkQuota(ctx context.Context, tx *wtx, accountID, n, bytes int64) error {
 	return nil
 }
 
+// addUsage adds n messages of size bytes to the account's usage and takes the
+// account's next MODSEQ, in one statement: the quota check, the MODSEQ bump and
+// the usage update were three, on the writer's serial path for every delivery.
+// With quota, an account that would go over its limit (RFC 9208) is left
+// unchanged and ErrOverQuota returned.
+func addUsage(ctx context.Context, tx *wtx, accountID, n, bytes int64, quota bool) (uint64, error) {
+	var modseq uint64
+	var err error
+	if quota {
+		err = tx.QueryRowContext(ctx, `UPDATE accounts SET modseq = modseq + 1, used_bytes = used_bytes + ?1, used_messages = used_messages + ?2
+			WHERE id = ?3 AND (quota_bytes = 0 OR used_bytes + ?1 <= quota_bytes) AND (quota_messages = 0 OR used_messages + ?2 <= quota_messages)
+			RETURNING modseq`, bytes, n, accountID).Scan(&modseq)
+	} else {
+		err = tx.QueryRowContext(ctx, `UPDATE accounts SET modseq = modseq + 1, used_bytes = used_bytes + ?1, used_messages = used_messages + ?2
+			WHERE id = ?3 RETURNING modseq`, bytes, n, accountID).Scan(&modseq)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		if quota {
+			// Over quota or no such account: checkQuota tells which.
+			if qerr := checkQuota(ctx, tx, accountID, n, bytes); qerr != nil {
+				return 0, qerr
+			}
+		}
+		return 0, fmt.Errorf("account %d: %w", accountID, store.ErrNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("update usage: %w", err)
+	}
+	return modseq, nil
+}
+
 // insertMessages adds messages to a mailbox with consecutive new UIDs and one new
 // MODSEQ, keeping the mailbox counters and the account's usage in step.
 // A move passes quota=false: it adds nothing to the account's usage in the end.
@@ -161,12 +192,7 @@ func insertMessages(ctx context.Context, tx *wtx, accountID, mailboxID int64, ms
 		unseen += unseenOf(m.flags.bits)
 		deleted += deletedOf(m.flags.bits)
 	}
-	if quota {
-		if err := checkQuota(ctx, tx, accountID, int64(len(msgs)), total); err != nil {
-			return 0, nil, err
-		}
-	}
-	modseq, err := bumpModSeq(ctx, tx, accountID)
+	modseq, err := addUsage(ctx, tx, accountID, int64(len(msgs)), total, quota)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -194,10 +220,6 @@ func insertMessages(ctx context.Context, tx *wtx, accountID, mailboxID int64, ms
 		if err != nil {
 			return 0, nil, fmt.Errorf("insert message: %w", err)
 		}
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE accounts SET used_bytes = used_bytes + ?, used_messages = used_messages + ? WHERE id = ?`,
-		total, len(msgs), accountID); err != nil {
-		return 0, nil, fmt.Errorf("update usage: %w", err)
 	}
 	tx.publish(store.Change{AccountID: accountID, MailboxID: mailboxID, ModSeq: modseq, Kind: store.ChangeNew, UIDs: uids})
 	return uidValidity, uids, nil
