@@ -145,7 +145,11 @@ func (a *App) Start(ctx context.Context) error {
 			a.shutdown(context.Background())
 			return fmt.Errorf("%s on %s needs a TLS certificate ([tls] cert_file and key_file)", s.name, s.addr)
 		}
-		ln, err := net.Listen("tcp", s.addr)
+		var lc net.ListenConfig
+		if s.shortLived {
+			lc.KeepAlive = -1
+		}
+		ln, err := lc.Listen(ctx, "tcp", s.addr)
 		if err != nil {
 			a.shutdown(context.Background())
 			return fmt.Errorf("listen %s on %s: %w", s.name, s.addr, err)

@@ -1,0 +1,87 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"runtime"
+	"time"
+)
+
+// adminServer is the private operations listener ([listeners] admin, default
+// 127.0.0.1:8081): a health check for load balancers and supervisors, metrics in
+// the Prometheus text format (what Postfix and Dovecot users scrape with their
+// exporters), and Go's profiler. It has no authentication, so it refuses any
+// client that is not on loopback unless the operator bound it elsewhere on
+// purpose (then the network must keep it private, like Dovecot's doveadm HTTP).
+type adminServer struct {
+	a   *App
+	srv *http.Server
+}
+
+func newAdminServer(a *App) *adminServer {
+	s := &adminServer{a: a}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.health)
+	mux.HandleFunc("GET /metrics", s.metrics)
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	s.srv = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		// No WriteTimeout: /debug/pprof/profile streams for as long as asked.
+	}
+	return s
+}
+
+func (s *adminServer) Serve(ln net.Listener) error        { return s.srv.Serve(ln) }
+func (s *adminServer) Close() error                       { return s.srv.Close() }
+func (s *adminServer) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
+
+// health answers 200 when the store answers a read, 503 otherwise.
+func (s *adminServer) health(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if _, err := s.a.Store.Domains(ctx); err != nil {
+		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ok")
+}
+
+// metrics writes a few gauges in the Prometheus text exposition format 0.0.4.
+func (s *adminServer) metrics(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	gauge := func(name, help string, v any) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %v\n", name, help, name, name, v)
+	}
+	if msgs, err := s.a.Store.QueueList(ctx); err == nil {
+		rcpts := 0
+		for _, m := range msgs {
+			rcpts += len(m.Recipients)
+		}
+		gauge("gannet_queue_messages", "Messages waiting in the outbound queue.", len(msgs))
+		gauge("gannet_queue_recipients", "Recipients waiting in the outbound queue.", rcpts)
+	}
+	counter := func(name, help string, v any) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %v\n", name, help, name, name, v)
+	}
+	ws := s.a.Store.WriterStats()
+	counter("gannet_store_commits_total", "Store transactions committed (each holds one or more writes).", ws.Batches)
+	counter("gannet_store_writes_total", "Store write operations committed.", ws.Ops)
+	counter("gannet_store_wal_syncs_total", "WAL fsyncs (each makes one or more commits durable).", ws.Syncs)
+	counter("gannet_store_wal_sync_seconds_total", "Time spent in WAL fsyncs.", ws.SyncTime.Seconds())
+	counter("gannet_store_checkpoints_total", "Background WAL checkpoints.", ws.Checkpoints)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	gauge("gannet_goroutines", "Goroutines (about one per open connection).", runtime.NumGoroutine())
+	gauge("gannet_heap_bytes", "Bytes of allocated heap objects.", ms.HeapAlloc)
+	gauge("gannet_sys_bytes", "Bytes obtained from the operating system.", ms.Sys)
+}
