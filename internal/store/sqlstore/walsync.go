@@ -88,10 +88,19 @@ func (w *walFile) sync() error {
 			return err
 		}
 	}
-	if err := w.f.Sync(); err != nil {
-		return fmt.Errorf("sqlstore: fsync WAL: %w", err)
+	// fdatasync, as SQLite itself uses: it flushes the data and the metadata
+	// needed to read it back (the size, when the WAL grew), but not the mtime,
+	// which spared a journal commit on most syncs.
+	for {
+		err := syscall.Fdatasync(int(w.f.Fd()))
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("sqlstore: fdatasync WAL: %w", err)
+		}
+		return nil
 	}
-	return nil
 }
 
 func (w *walFile) close() error {
