@@ -11,11 +11,10 @@ import (
 )
 
 // adminServer is the private operations listener ([listeners] admin, default
-// 127.0.0.1:8081): a health check for load balancers and supervisors, metrics in
-// the Prometheus text format (what Postfix and Dovecot users scrape with their
-// exporters), and Go's profiler. It has no authentication, so it refuses any
-// client that is not on loopback unless the operator bound it elsewhere on
-// purpose (then the network must keep it private, like Dovecot's doveadm HTTP).
+// 127.0.0.1:8081): a health check for supervisors and load balancers, metrics in
+// the Prometheus text format (what Postfix and Dovecot users scrape through
+// their exporters), and Go's profiler. It has no authentication, like Dovecot's
+// doveadm HTTP API without a password: keep it on loopback or a private network.
 type adminServer struct {
 	a   *App
 	srv *http.Server
