@@ -116,9 +116,15 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		a.Checker = c
 	}
 	a.Deliverer = delivery.New(delivery.Options{
-		Store: st, Queue: a.Queue, Reporter: a.Queue, Hostname: cfg.Hostname, Logger: log.With("part", "delivery"),
-		Sign: newDKIMSigners(st).Sign,
+		Store: st, Queue: a.Queue, Reporter: a.Queue, Hostname: cfg.Hostname, Postmaster: cfg.Postmaster,
+		Logger: log.With("part", "delivery"),
+		Sign:   newDKIMSigners(st).Sign,
 	})
+	if cfg.Postmaster != "" {
+		if _, err := st.Resolve(ctx, cfg.Postmaster); err != nil {
+			log.Warn("postmaster is not a local account or alias: mail for postmaster@ will be refused", "postmaster", cfg.Postmaster, "err", err)
+		}
+	}
 	if cfg.TLS.CertFile != "" {
 		r, err := newCertReloader(cfg.TLS.CertFile, cfg.TLS.KeyFile, log)
 		if err != nil {

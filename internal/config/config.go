@@ -41,6 +41,9 @@ type Config struct {
 	Domains []string `toml:"domains"`
 	// Dev relaxes checks meant for production (hostname need not be a FQDN).
 	Dev bool `toml:"dev"`
+	// Postmaster receives mail for postmaster@ every local domain that has no
+	// account or alias of that name (RFC 5321 4.5.1); "" = the oldest account.
+	Postmaster string `toml:"postmaster"`
 
 	Listeners Listeners `toml:"listeners"`
 	TLS       TLS       `toml:"tls"`

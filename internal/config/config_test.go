@@ -195,6 +195,7 @@ func TestExample(t *testing.T) {
 	want.Domains = []string{"example.com"}
 	want.TLS = TLS{CertFile: "/etc/gannet/tls/fullchain.pem", KeyFile: "/etc/gannet/tls/privkey.pem"}
 	want.Queue.Transports = map[string]string{"example.net": "mx.example.net:25"}
+	want.Postmaster = "admin@example.com"
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("example values differ from defaults:\n got %+v\nwant %+v", c, want)
 	}

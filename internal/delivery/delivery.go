@@ -80,7 +80,10 @@ type Options struct {
 	Reporter Reporter
 	// Hostname names this server in Received fields and generated Message-IDs.
 	Hostname string
-	Logger   *slog.Logger
+	// Postmaster is where postmaster@ a local domain goes when that address has
+	// no account or alias (RFC 5321 4.5.1); "" means the oldest account.
+	Postmaster string
+	Logger     *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// MaxHops is how many Received fields a message may already carry before
@@ -93,27 +96,29 @@ type Options struct {
 
 // Deliverer resolves and delivers messages.
 type Deliverer struct {
-	st       store.Store
-	queue    Queuer
-	reporter Reporter
-	hostname string
-	log      *slog.Logger
-	now      func() time.Time
-	maxHops  int
-	sign     func(ctx context.Context, domain string, msg []byte) ([]byte, error)
+	st         store.Store
+	queue      Queuer
+	reporter   Reporter
+	hostname   string
+	postmaster string
+	log        *slog.Logger
+	now        func() time.Time
+	maxHops    int
+	sign       func(ctx context.Context, domain string, msg []byte) ([]byte, error)
 }
 
 // New returns a Deliverer.
 func New(o Options) *Deliverer {
 	d := &Deliverer{
-		st:       o.Store,
-		queue:    o.Queue,
-		reporter: o.Reporter,
-		hostname: o.Hostname,
-		log:      o.Logger,
-		now:      o.Now,
-		maxHops:  o.MaxHops,
-		sign:     o.Sign,
+		st:         o.Store,
+		queue:      o.Queue,
+		reporter:   o.Reporter,
+		hostname:   o.Hostname,
+		postmaster: o.Postmaster,
+		log:        o.Logger,
+		now:        o.Now,
+		maxHops:    o.MaxHops,
+		sign:       o.Sign,
 	}
 	if d.log == nil {
 		d.log = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -325,3 +325,45 @@ func TestReceivedField(t *testing.T) {
 		}
 	}
 }
+
+// TestPostmaster: RFC 5321 4.5.1 — postmaster@ every local domain is accepted:
+// its own account or alias first, else the configured postmaster, else the
+// oldest account.
+func TestPostmaster(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	local := func(d *Deliverer, a string) []int64 {
+		t.Helper()
+		r, err := d.CheckRecipient(ctx, addr(t, a), RcptPolicy{})
+		if err != nil {
+			t.Fatalf("CheckRecipient(%s): %v", a, err)
+		}
+		var ids []int64
+		for _, x := range r.Local() {
+			ids = append(ids, x.ID)
+		}
+		return ids
+	}
+	if got := local(f.d, "postmaster@example.org"); !slices.Equal(got, []int64{f.alice.ID}) {
+		t.Errorf("no configuration: postmaster → %v, want the oldest account %d", got, f.alice.ID)
+	}
+	configured := New(Options{Store: f.st, Queue: f.q, Postmaster: "carol@example.org"})
+	if got := local(configured, "POSTMASTER@example.org"); !slices.Equal(got, []int64{f.carol.ID}) {
+		t.Errorf("configured: postmaster → %v, want carol %d", got, f.carol.ID)
+	}
+	if err := f.st.AddAlias(ctx, "postmaster@example.org", []string{"bob@example.org"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := local(configured, "postmaster@example.org"); !slices.Equal(got, []int64{f.bob.ID}) {
+		t.Errorf("alias: postmaster → %v, want bob %d", got, f.bob.ID)
+	}
+	// Only postmaster: other unknown names are still refused.
+	if _, err := configured.CheckRecipient(ctx, addr(t, "webmaster@example.org"), RcptPolicy{}); !errors.Is(err, smtp.NoSuchUser()) {
+		t.Errorf("webmaster: %v", err)
+	}
+	// And never for a domain that is not ours (no relay).
+	if _, err := configured.CheckRecipient(ctx, addr(t, "postmaster@remote.example"), RcptPolicy{}); !errors.Is(err, smtp.RelayDenied()) {
+		t.Errorf("postmaster@remote: %v", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"gannet/internal/smtp"
 	"gannet/internal/store"
@@ -49,6 +50,9 @@ func (d *Deliverer) CheckRecipient(ctx context.Context, addr smtp.Address, p Rcp
 		return r, nil
 	}
 	res, err := d.st.Resolve(ctx, addr.Key())
+	if errors.Is(err, store.ErrNotFound) && strings.EqualFold(addr.Local, "postmaster") {
+		res, err = d.resolvePostmaster(ctx)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, smtp.NoSuchUser().WithCause(fmt.Errorf("resolve %s: %w", addr, err))
 	}
@@ -84,4 +88,29 @@ func overQuota(a *store.Account, size int64) bool {
 		return true
 	}
 	return false
+}
+
+// resolvePostmaster resolves the configured postmaster, or the oldest account
+// when none is configured: RFC 5321 4.5.1 says a server MUST accept mail for
+// postmaster at each domain it serves, so a fresh server with no
+// postmaster@ alias must not answer 550 for it (Postfix ships the alias
+// "postmaster: root" for the same reason).
+func (d *Deliverer) resolvePostmaster(ctx context.Context) (*store.Resolution, error) {
+	if d.postmaster != "" {
+		return d.st.Resolve(ctx, d.postmaster)
+	}
+	accts, err := d.st.Accounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var oldest *store.Account
+	for i := range accts {
+		if oldest == nil || accts[i].ID < oldest.ID {
+			oldest = &accts[i]
+		}
+	}
+	if oldest == nil {
+		return nil, store.ErrNotFound
+	}
+	return &store.Resolution{Local: []store.Account{*oldest}}, nil
 }

@@ -20,6 +20,9 @@ const (
 	actionFailed  = "failed"
 	actionDelayed = "delayed"
 	actionRelayed = "relayed"
+	// actionDelivered: final delivery into a local mailbox with NOTIFY=SUCCESS
+	// (RFC 3461 5.2.2), reported by delivery through Queue.Report.
+	actionDelivered = "delivered"
 )
 
 // maxReturned bounds how much of the original a failure DSN carries in full;
@@ -118,9 +121,10 @@ func (q *Queue) buildDSN(m *store.QueuedMessage, raw []byte, action string, rcpt
 		b.WriteString("\r\n")
 	}
 	subject := map[string]string{
-		actionFailed:  "Undelivered Mail Returned to Sender",
-		actionDelayed: "Delayed Mail (still being retried)",
-		actionRelayed: "Delivery Status Notification (relayed)",
+		actionFailed:    "Undelivered Mail Returned to Sender",
+		actionDelayed:   "Delayed Mail (still being retried)",
+		actionRelayed:   "Delivery Status Notification (relayed)",
+		actionDelivered: "Successful Mail Delivery Report",
 	}[action]
 	w("From: Mail Delivery System <MAILER-DAEMON@%s>", q.hostname)
 	w("To: <%s>", m.From)
@@ -160,6 +164,9 @@ func (q *Queue) buildDSN(m *store.QueuedMessage, raw []byte, action string, rcpt
 		w("Your message was passed on to the recipients' mail system below, which")
 		w("does not report final delivery. You asked to be told of success; this")
 		w("is as far as we can tell.")
+	case actionDelivered:
+		w("Your message was delivered to the mailboxes of the recipients below,")
+		w("as you asked to be told.")
 	}
 	if origSubject != "" {
 		w("")
@@ -270,7 +277,7 @@ func status(r reportRcpt, action string) string {
 	switch {
 	case r.expired:
 		return "4.4.7"
-	case action == actionRelayed:
+	case action == actionRelayed || action == actionDelivered:
 		return "2.0.0"
 	}
 	s := r.reply.Status()

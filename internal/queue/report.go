@@ -13,26 +13,31 @@ var _ delivery.Reporter = (*Queue)(nil)
 // Report implements delivery.Reporter: recipients that failed after the SMTP
 // server had already accepted the message (a quota race, one member of an
 // alias failing: only one reply follows DATA, RFC 5321 4.1.1.4) get the same
-// RFC 3464 failure DSN as a remote refusal. Success notices (NOTIFY=SUCCESS on
-// local delivery) are not reported yet: the DSN builder has no "delivered"
-// action.
+// RFC 3464 failure DSN as a remote refusal, and local deliveries asked for with
+// NOTIFY=SUCCESS get a "delivered" DSN (RFC 3461 5.2.2): one report per action.
+// Like every DSN here, it goes to the sender's INBOX when the sender is a
+// local account (report explains why not elsewhere).
 func (q *Queue) Report(ctx context.Context, r delivery.Report) error {
-	var rcpts []reportRcpt
-	for _, s := range r.Recipients {
-		if s.Action != actionFailed || s.Reply == nil {
-			continue
+	m := &store.QueuedMessage{From: r.From, AccountID: r.AccountID, EnvID: r.EnvID, Ret: r.Ret, Size: int64(len(r.Raw)), Created: q.now()}
+	for _, action := range []string{actionFailed, actionDelivered} {
+		var rcpts []reportRcpt
+		for _, s := range r.Recipients {
+			if s.Action != action || s.Reply == nil {
+				continue
+			}
+			rr := reportRcpt{
+				rcpt:        store.QueuedRecipient{Address: s.Address, ORcpt: s.ORcpt},
+				reply:       smtpclient.Reply{Code: s.Reply.Code, Enhanced: s.Reply.Enhanced.String(), Text: s.Reply.Text, Local: action == actionDelivered},
+				lastAttempt: q.now(),
+			}
+			if action == actionFailed {
+				rr.mta = q.hostname
+			}
+			rcpts = append(rcpts, rr)
 		}
-		rcpts = append(rcpts, reportRcpt{
-			rcpt:        store.QueuedRecipient{Address: s.Address, ORcpt: s.ORcpt},
-			reply:       smtpclient.Reply{Code: s.Reply.Code, Enhanced: s.Reply.Enhanced.String(), Text: s.Reply.Text},
-			mta:         q.hostname,
-			lastAttempt: q.now(),
-		})
+		if len(rcpts) > 0 {
+			q.report(ctx, m, r.Raw, action, rcpts, q.now())
+		}
 	}
-	if len(rcpts) == 0 {
-		return nil
-	}
-	m := &store.QueuedMessage{From: r.From, AccountID: r.AccountID, EnvID: r.EnvID, Ret: r.Ret, Size: int64(len(r.Raw))}
-	q.report(ctx, m, r.Raw, actionFailed, rcpts, q.now())
 	return nil
 }

@@ -27,16 +27,34 @@ func TestReportFailedAfterData(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := e.inbox(e.alice)
-	if len(in) != 1 {
-		t.Fatalf("INBOX has %d messages, want the DSN", len(in))
+	if len(in) != 2 {
+		t.Fatalf("INBOX has %d messages, want the failure and the success DSN", len(in))
 	}
-	dsn := string(in[0])
-	for _, want := range []string{"multipart/report", "Final-Recipient: rfc822; full@example.org", "Action: failed", "Status: " + smtp.MailboxFull().Enhanced.String()} {
-		if !strings.Contains(dsn, want) {
-			t.Errorf("DSN lacks %q", want)
+	var failed, delivered string
+	for _, m := range in {
+		switch {
+		case strings.Contains(string(m), "Action: failed"):
+			failed = string(m)
+		case strings.Contains(string(m), "Action: delivered"):
+			delivered = string(m)
 		}
 	}
-	if strings.Contains(dsn, "ok@example.org") {
+	for _, want := range []string{"multipart/report", "Final-Recipient: rfc822; full@example.org", "Action: failed", "Status: " + smtp.MailboxFull().Enhanced.String(), "message/rfc822", "\r\nhi\r\n"} {
+		if !strings.Contains(failed, want) {
+			t.Errorf("failure DSN lacks %q:\n%s", want, failed)
+		}
+	}
+	if strings.Contains(failed, "ok@example.org") {
 		t.Errorf("the delivered recipient is in the failure DSN")
+	}
+	// RFC 3461 5.2.2 / 4.3: a success DSN, with the header only.
+	for _, want := range []string{"Subject: Successful Mail Delivery Report", "Final-Recipient: rfc822; ok@example.org", "Action: delivered", "Status: 2.0.0",
+		"text/rfc822-headers", "Subject: hello team", "Arrival-Date: "} {
+		if !strings.Contains(delivered, want) {
+			t.Errorf("success DSN lacks %q:\n%s", want, delivered)
+		}
+	}
+	if strings.Contains(delivered, "full@example.org") || strings.Contains(delivered, "\r\nhi\r\n") || strings.Contains(delivered, "Arrival-Date: Mon, 01 Jan 0001") {
+		t.Errorf("success DSN has the failed recipient, the body or no arrival date:\n%s", delivered)
 	}
 }
