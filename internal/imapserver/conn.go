@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"gannet/internal/connlimit"
 	"io"
 	"log/slog"
 	"net"
@@ -93,7 +94,13 @@ func (c *conn) readerOptions() imapwire.Options {
 		MaxCommand: max(imapwire.DefaultMaxCommand, int64(c.srv.opts.MaxLine)*4),
 		MaxDiscard: c.srv.opts.MaxLiteral + 1<<20,
 		UTF8:       c.utf8,
-		Continue:   func() error { return c.out().Continue("Ready for literal data") },
+		Continue: func() error {
+			if err := c.out().Continue("Ready for literal data"); err != nil {
+				return err
+			}
+			connlimit.QuickAck(c.raw)
+			return nil
+		},
 	}
 }
 

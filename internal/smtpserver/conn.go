@@ -41,6 +41,9 @@ type conn struct {
 	hungUp bool
 }
 
+// Unwrap returns the connection below (connlimit.QuickAck reaches the socket).
+func (c *conn) Unwrap() net.Conn { return c.Conn }
+
 // past returns a read deadline that has already passed.
 func past() time.Time { return time.Unix(1, 0) }
 

@@ -11,6 +11,7 @@ import (
 
 	gosmtp "github.com/emersion/go-smtp"
 
+	"gannet/internal/connlimit"
 	"gannet/internal/delivery"
 	"gannet/internal/mailauth"
 	"gannet/internal/smtp"
@@ -35,6 +36,9 @@ func (ss *session) Data(r io.Reader) error {
 	// with DATA the whole message follows one command, so we move the read
 	// deadline on while bytes arrive (RFC 5321 4.5.3.2.5), within DataTimeout.
 	if _, isBDAT := r.(*io.PipeReader); !isBDAT {
+		// go-smtp has just sent 354; a client writing the message and the
+		// final "." separately would otherwise wait for our delayed ACK.
+		connlimit.QuickAck(ss.c)
 		r = &deadlineReader{r: r, c: ss.c, idle: ss.s.opts.Timeout,
 			end: time.Now().Add(ss.s.opts.DataTimeout)}
 	}
