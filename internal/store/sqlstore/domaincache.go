@@ -28,7 +28,7 @@ func (c *domainCache) invalidate() {
 	c.mu.Unlock()
 }
 
-// has reports whether d (normalised) is a local domain, reloading the set when it
+// hasDomain reports whether d (normalised) is a local domain, reloading the set when it
 // is older than domainTTL. Concurrent callers during a reload wait for it rather
 // than all querying.
 func (s *Store) hasDomain(ctx context.Context, d string) (bool, error) {
