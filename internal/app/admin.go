@@ -77,7 +77,8 @@ func (s *adminServer) metrics(w http.ResponseWriter, r *http.Request) {
 	counter("gannet_store_writes_total", "Store write operations committed.", ws.Ops)
 	counter("gannet_store_wal_syncs_total", "WAL fsyncs (each makes one or more commits durable).", ws.Syncs)
 	counter("gannet_store_wal_sync_seconds_total", "Time spent in WAL fsyncs.", ws.SyncTime.Seconds())
-	counter("gannet_store_checkpoints_total", "Background WAL checkpoints.", ws.Checkpoints)
+	counter("gannet_store_checkpoints_total", "WAL checkpoints.", ws.Checkpoints)
+	counter("gannet_store_wal_restarts_total", "Checkpoints after which the WAL starts over from its beginning.", ws.Restarts)
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	gauge("gannet_goroutines", "Goroutines (about one per open connection).", runtime.NumGoroutine())

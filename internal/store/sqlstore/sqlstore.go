@@ -102,7 +102,10 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	// The writer's connection: synchronous=NORMAL because the syncer fsyncs the
 	// WAL after each commit itself, off the writer's path (walsync.go), and no
 	// automatic checkpoint because the checkpointer runs them in the background.
-	wdb, err := sql.Open("sqlite", strings.Replace(dsn, "synchronous(FULL)", "synchronous(NORMAL)", 1)+"&_pragma=wal_autocheckpoint(0)")
+	// journal_size_limit: when the WAL starts over, a file grown by a burst is
+	// cut back to 64 MiB rather than kept at its largest.
+	wdb, err := sql.Open("sqlite", strings.Replace(dsn, "synchronous(FULL)", "synchronous(NORMAL)", 1)+
+		"&_pragma=wal_autocheckpoint(0)&_pragma=journal_size_limit(67108864)")
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
 	}

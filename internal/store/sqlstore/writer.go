@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 
 	"gannet/internal/notify"
 	"gannet/internal/store"
@@ -75,7 +76,14 @@ type writer struct {
 	wal   *walFile
 	ckpt  chan struct{} // syncLoop → checkpointLoop: writes happened
 	stop  chan struct{} // closed by close: checkpointLoop stops waiting
-	stats writerStats
+	// restart is set by checkpointLoop when the WAL is long; the writer then
+	// finishes the checkpoint between batches (finishCheckpoint).
+	restart atomic.Bool
+	// unsynced counts batches handed to the syncer and not yet durable; the
+	// syncer signals synced (capacity 1) each time it has made some durable.
+	unsynced atomic.Int32
+	synced   chan struct{}
+	stats    writerStats
 
 	mu     sync.RWMutex
 	closed bool
@@ -100,7 +108,7 @@ func newWriter(ctx context.Context, db, ckptDB *sql.DB, dbPath string, hub *noti
 	w := &writer{
 		db: db, conn: conn, stmts: map[string]*sql.Stmt{}, hub: hub, log: log,
 		ops: make(chan writeOp, maxBatch), syncq: make(chan syncReq, 64), wal: wal,
-		ckpt: make(chan struct{}, 1), stop: make(chan struct{}),
+		ckpt: make(chan struct{}, 1), stop: make(chan struct{}), synced: make(chan struct{}, 1),
 	}
 	w.wg.Add(3)
 	go w.loop()
@@ -174,73 +182,71 @@ func (w *writer) close() {
 func (w *writer) loop() {
 	defer w.wg.Done()
 	defer close(w.syncq)
-	batch := make([]writeOp, 0, maxBatch)
 	for op := range w.ops {
-		batch = append(batch[:0], op)
-	drain:
-		for len(batch) < maxBatch {
-			select {
-			case op, ok := <-w.ops:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, op)
-			default:
-				break drain
-			}
+		w.run(op)
+		if w.restart.Swap(false) {
+			w.finishCheckpoint()
 		}
-		w.run(batch)
 	}
 }
 
-// run executes one batch in one transaction, each operation in its own savepoint,
-// and hands it to the syncer once committed.
+// run executes one batch in one transaction, starting with first, and hands it
+// to the syncer once committed.
+//
+// The batch stays open while the syncer is still busy with earlier batches:
+// operations arriving meanwhile could not be answered before the next fsync
+// anyway, so they join this transaction rather than commit on their own. The
+// batch commits as soon as the syncer is free and nothing more is queued, so
+// under light load an operation commits at once, and under heavy load one
+// commit (and one WAL write of the pages they share: the account, the mailbox,
+// the index leaves they append to) serves every operation of an fsync period.
+//
 // BEGIN IMMEDIATE: another process (an admin command) may write too, and a
 // deferred transaction that upgrades to a write lock can fail with SQLITE_BUSY
 // that no busy timeout resolves.
-func (w *writer) run(batch []writeOp) {
+func (w *writer) run(first writeOp) {
 	ctx := context.Background()
-	errs := make([]error, len(batch))
 	t := &wtx{w: w}
 	if _, err := t.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		for _, op := range batch {
-			op.done <- fmt.Errorf("sqlstore: begin: %w", err)
-		}
+		first.done <- fmt.Errorf("sqlstore: begin: %w", err)
 		return
 	}
-	var changes []store.Change
-	if len(batch) == 1 {
-		// One operation alone needs no savepoint: the transaction is its
-		// savepoint. Under light load most batches hold one operation, and the
-		// two statements saved are a tenth of its SQL.
-		if err := w.call(ctx, batch[0], t); err != nil {
-			w.rollback()
-			batch[0].done <- err
+	// The first operation needs no savepoint: the transaction is its savepoint.
+	// Under light load most batches hold one operation, and the two statements
+	// saved are a tenth of its SQL.
+	if err := w.call(ctx, first, t); err != nil {
+		w.rollback()
+		first.done <- err
+		return
+	}
+	batch := []writeOp{first}
+	errs := []error{nil}
+	changes := append([]store.Change(nil), t.changes...)
+	for len(batch) < maxBatch {
+		op, ok := w.next()
+		if !ok {
+			break
+		}
+		batch = append(batch, op)
+		errs = append(errs, nil)
+		if _, err := t.ExecContext(ctx, "SAVEPOINT op"); err != nil {
+			w.abort(batch, fmt.Errorf("sqlstore: savepoint: %w", err))
 			return
 		}
-		changes = t.changes
-	} else {
-		for i, op := range batch {
-			if _, err := t.ExecContext(ctx, "SAVEPOINT op"); err != nil {
-				w.abort(batch, fmt.Errorf("sqlstore: savepoint: %w", err))
+		t.changes = t.changes[:0]
+		if err := w.call(ctx, op, t); err != nil {
+			errs[len(errs)-1] = err
+			if _, rerr := t.ExecContext(ctx, "ROLLBACK TO op"); rerr != nil {
+				// The transaction is unusable: fail the whole batch.
+				w.abort(batch, fmt.Errorf("sqlstore: rollback to savepoint: %w", rerr))
 				return
 			}
-			t.changes = t.changes[:0]
-			err := w.call(ctx, op, t)
-			if err != nil {
-				errs[i] = err
-				if _, rerr := t.ExecContext(ctx, "ROLLBACK TO op"); rerr != nil {
-					// The transaction is unusable: fail the whole batch.
-					w.abort(batch, fmt.Errorf("sqlstore: rollback to savepoint: %w", rerr))
-					return
-				}
-			} else {
-				changes = append(changes, t.changes...)
-			}
-			if _, err := t.ExecContext(ctx, "RELEASE op"); err != nil {
-				w.abort(batch, fmt.Errorf("sqlstore: release savepoint: %w", err))
-				return
-			}
+		} else {
+			changes = append(changes, t.changes...)
+		}
+		if _, err := t.ExecContext(ctx, "RELEASE op"); err != nil {
+			w.abort(batch, fmt.Errorf("sqlstore: release savepoint: %w", err))
+			return
 		}
 	}
 	if _, err := t.ExecContext(ctx, "COMMIT"); err != nil {
@@ -251,8 +257,28 @@ func (w *writer) run(batch []writeOp) {
 	w.stats.ops.Add(int64(len(batch)))
 	// Publishing and answering wait for the WAL fsync (walsync.go): a subscriber
 	// that reacts reads committed data, and a caller learns of durable success.
-	// The batch slice is reused by loop, so the request gets its own copy.
-	w.syncq <- syncReq{ops: append([]writeOp(nil), batch...), errs: errs, changes: changes}
+	w.unsynced.Add(1)
+	w.syncq <- syncReq{ops: batch, errs: errs, changes: changes}
+}
+
+// next returns the next operation for the open batch: one already queued or,
+// while the syncer still has batches to make durable, one that arrives before
+// it is done. ok is false when the batch should commit now.
+func (w *writer) next() (writeOp, bool) {
+	select {
+	case op, ok := <-w.ops:
+		return op, ok
+	default:
+	}
+	for w.unsynced.Load() > 0 {
+		select {
+		case op, ok := <-w.ops:
+			return op, ok
+		case <-w.synced:
+			// A token may be stale (sent before an earlier commit): check again.
+		}
+	}
+	return writeOp{}, false
 }
 
 // abort rolls the batch's transaction back and fails every operation in it.
