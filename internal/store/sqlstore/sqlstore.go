@@ -52,6 +52,11 @@ type Options struct {
 	Hub *notify.Hub
 	// FastPasswords uses cheap argon2id parameters: for tests only.
 	FastPasswords bool
+
+	// Tests shrink these to see the WAL start over quickly; zero means the
+	// defaults (checkpointEvery, walRestartFrames).
+	checkpointEvery  time.Duration
+	walRestartFrames int
 }
 
 // Store is the SQLite implementation of store.Store.
@@ -155,7 +160,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
 	}
 	cdb.SetMaxOpenConns(1)
-	if s.w, err = newWriter(ctx, wdb, cdb, path, s.hub, s.log); err != nil {
+	if s.w, err = newWriter(ctx, wdb, cdb, path, s.hub, s.log, opts); err != nil {
 		cdb.Close()
 		rdb.Close()
 		wdb.Close()

@@ -179,9 +179,9 @@ func (w *writer) checkpointLoop(db *sql.DB) {
 	defer db.Close()
 	var last time.Time
 	for range w.ckpt {
-		if d := time.Since(last); d < checkpointEvery {
+		if d := time.Since(last); d < w.ckptEvery {
 			select {
-			case <-time.After(checkpointEvery - d):
+			case <-time.After(w.ckptEvery - d):
 			case <-w.stop:
 				return
 			}
@@ -194,7 +194,7 @@ func (w *writer) checkpointLoop(db *sql.DB) {
 			w.log.Warn("WAL checkpoint failed", "err", err)
 			continue
 		}
-		if logFrames > walRestartFrames {
+		if logFrames > w.restartFrames {
 			w.restart.Store(true)
 		}
 	}

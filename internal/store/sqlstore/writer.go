@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"gannet/internal/notify"
 	"gannet/internal/store"
@@ -84,6 +85,10 @@ type writer struct {
 	unsynced atomic.Int32
 	synced   chan struct{}
 	stats    writerStats
+	// ckptEvery and restartFrames are checkpointEvery and walRestartFrames
+	// unless a test set others.
+	ckptEvery     time.Duration
+	restartFrames int
 
 	mu     sync.RWMutex
 	closed bool
@@ -93,7 +98,7 @@ type writer struct {
 // newWriter starts the writer on db (one connection, synchronous=NORMAL, no
 // automatic checkpoint), its syncer on the WAL of the database at dbPath, and
 // its checkpointer on ckptDB.
-func newWriter(ctx context.Context, db, ckptDB *sql.DB, dbPath string, hub *notify.Hub, log *slog.Logger) (*writer, error) {
+func newWriter(ctx context.Context, db, ckptDB *sql.DB, dbPath string, hub *notify.Hub, log *slog.Logger, opts Options) (*writer, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: writer connection: %w", err)
@@ -109,6 +114,13 @@ func newWriter(ctx context.Context, db, ckptDB *sql.DB, dbPath string, hub *noti
 		db: db, conn: conn, stmts: map[string]*sql.Stmt{}, hub: hub, log: log,
 		ops: make(chan writeOp, maxBatch), syncq: make(chan syncReq, 64), wal: wal,
 		ckpt: make(chan struct{}, 1), stop: make(chan struct{}), synced: make(chan struct{}, 1),
+		ckptEvery: checkpointEvery, restartFrames: walRestartFrames,
+	}
+	if opts.checkpointEvery > 0 {
+		w.ckptEvery = opts.checkpointEvery
+	}
+	if opts.walRestartFrames > 0 {
+		w.restartFrames = opts.walRestartFrames
 	}
 	w.wg.Add(3)
 	go w.loop()

@@ -1,0 +1,160 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"gannet/internal/store"
+)
+
+// TestWALStartsOver writes steadily for longer than several checkpoint periods:
+// the WAL must start over from its beginning (it used to grow without bound
+// while writes went on) and stay far smaller than everything written to it.
+func TestWALStartsOver(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(ctx, dir, Options{FastPasswords: true, checkpointEvery: 20 * time.Millisecond, walRestartFrames: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.AddDomain(ctx, "gannet.test"); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.AddAccount(ctx, "u@gannet.test", "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const writers, each = 4, 100
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for g := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				d := store.Delivery{Raw: testMessage(fmt.Sprintf("g%d-%d", g, i)),
+					Recipients: []store.Recipient{{AccountID: a.ID}}}
+				if _, err := s.Deliver(ctx, d); err != nil {
+					errs <- err
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	st := s.WriterStats()
+	if st.Restarts == 0 {
+		t.Fatalf("WAL never started over: %+v", st)
+	}
+	// The WAL header's checkpoint sequence number (bytes 12-15, big-endian) is
+	// incremented each time SQLite starts the log over.
+	hdr, err := os.ReadFile(filepath.Join(dir, "gannet.db-wal"))
+	if err != nil || len(hdr) < 32 {
+		t.Fatalf("read WAL: %d bytes, %v", len(hdr), err)
+	}
+	if seq := binary.BigEndian.Uint32(hdr[12:16]); seq == 0 {
+		t.Fatalf("WAL checkpoint sequence is 0 after %d commits and %d full checkpoints: the log never started over", st.Batches, st.Restarts)
+	}
+	mb, err := s.Mailbox(ctx, a.ID, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mb.Messages != writers*each {
+		t.Fatalf("INBOX holds %d messages, want %d", mb.Messages, writers*each)
+	}
+	t.Logf("%+v, WAL %d bytes", st, len(hdr))
+}
+
+// TestBatchFailureIsolated runs many deliveries at once so that they share
+// transactions; the ones that fail (at their third recipient) must leave
+// nothing behind, and the others must all be stored.
+func TestBatchFailureIsolated(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openTest(t)
+	if err := s.AddDomain(ctx, "gannet.test"); err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for i := range 3 {
+		a, err := s.AddAccount(ctx, fmt.Sprintf("u%d@gannet.test", i), "pw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, a.ID)
+	}
+	boom := errors.New("injected failure")
+	s.deliverHook = func(i int) error {
+		if i == 2 {
+			return boom
+		}
+		return nil
+	}
+	const n = 200
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	good := 0
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Every third delivery has three recipients and fails at the last.
+			d := store.Delivery{Raw: testMessage(fmt.Sprintf("m%d", i))}
+			rcpts := ids[:2]
+			if i%3 == 0 {
+				rcpts = ids
+			}
+			for _, id := range rcpts {
+				d.Recipients = append(d.Recipients, store.Recipient{AccountID: id})
+			}
+			_, err := s.Deliver(ctx, d)
+			if i%3 == 0 {
+				if !errors.Is(err, boom) {
+					t.Errorf("delivery %d: err %v, want the injected failure", i, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Errorf("delivery %d: %v", i, err)
+				return
+			}
+			mu.Lock()
+			good++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	for k, id := range ids {
+		want := good
+		if k == 2 {
+			want = 0
+		}
+		mb, err := s.Mailbox(ctx, id, "INBOX")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := s.AccountByID(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if int(mb.Messages) != want || int(mb.UIDNext) != want+1 || int(a.UsedMessages) != want {
+			t.Fatalf("account %d: %d messages, uidnext %d, usage %d; want %d", k, mb.Messages, mb.UIDNext, a.UsedMessages, want)
+		}
+	}
+	st := s.WriterStats()
+	t.Logf("%d deliveries in %d commits", st.Ops, st.Batches)
+}
