@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync"
 	"time"
 
 	gosmtp "github.com/emersion/go-smtp"
@@ -42,7 +43,11 @@ func (ss *session) Data(r io.Reader) error {
 		r = &deadlineReader{r: r, c: ss.c, idle: ss.s.opts.Timeout,
 			end: time.Now().Add(ss.s.opts.DataTimeout)}
 	}
-	msg, rerr := readMessage(r, tx.size, ss.s.opts.MaxMessageBytes)
+	buf := getBuffer()
+	// Nothing keeps msg past Data: delivery copies it (with its trace fields)
+	// into the store or the queue before it returns.
+	defer putBuffer(buf)
+	msg, rerr := readMessage(buf, r, tx.size, ss.s.opts.MaxMessageBytes)
 	if rerr != nil {
 		if rerr.Code == 421 {
 			ss.c.hangUp()
@@ -148,9 +153,9 @@ func (ss *session) authCheck(tx *transaction, msg []byte) ([]byte, bool, *smtp.R
 // readMessage reads the whole message and refuses what we do not store: more
 // than max bytes (552 5.3.4, enforced while reading by go-smtp for DATA and
 // per chunk for BDAT, and here again), and bare CR or LF (554 5.6.0). sizeHint
-// is MAIL SIZE=, used only to size the buffer.
-func readMessage(r io.Reader, sizeHint, maxBytes int64) ([]byte, *smtp.Reply) {
-	var buf bytes.Buffer
+// is MAIL SIZE=, used only to size the buffer. The message is read into buf,
+// which must be empty.
+func readMessage(buf *bytes.Buffer, r io.Reader, sizeHint, maxBytes int64) ([]byte, *smtp.Reply) {
 	if sizeHint > 0 {
 		buf.Grow(int(min(sizeHint, maxBytes) + 512))
 	}
@@ -169,6 +174,23 @@ func readMessage(r io.Reader, sizeHint, maxBytes int64) ([]byte, *smtp.Reply) {
 		return nil, smtp.BareLineEnding()
 	}
 	return msg, nil
+}
+
+// bufPool holds message buffers: growing a fresh one to the size of each
+// message was a third of the SMTP server's allocations.
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooled keeps a rare big message's buffer from being held for reuse.
+const maxPooled = 1 << 20
+
+func getBuffer() *bytes.Buffer { return bufPool.Get().(*bytes.Buffer) }
+
+func putBuffer(b *bytes.Buffer) {
+	if b.Cap() > maxPooled {
+		return
+	}
+	b.Reset()
+	bufPool.Put(b)
 }
 
 // dataError maps an error from reading the message to a reply.
