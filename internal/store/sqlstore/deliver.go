@@ -183,8 +183,21 @@ func addUsage(ctx context.Context, tx *wtx, accountID, n, bytes int64, quota boo
 // MODSEQ, keeping the mailbox counters and the account's usage in step.
 // A move passes quota=false: it adds nothing to the account's usage in the end.
 func insertMessages(ctx context.Context, tx *wtx, accountID, mailboxID int64, msgs []newMessage, quota bool) (uidValidity uint32, uids []uint32, err error) {
+	_, uidValidity, uids, err = insertMessagesIn(ctx, tx, accountID, mailbox{id: mailboxID}, msgs, quota)
+	return uidValidity, uids, err
+}
+
+// mailbox names the mailbox insertMessagesIn adds to: by id, or when id is 0
+// by name (deliveries name theirs, and the name is looked up by the same
+// statement that allocates the UIDs: one statement less per delivery).
+type mailbox struct {
+	id   int64
+	name string
+}
+
+func insertMessagesIn(ctx context.Context, tx *wtx, accountID int64, mb mailbox, msgs []newMessage, quota bool) (mailboxID int64, uidValidity uint32, uids []uint32, err error) {
 	if len(msgs) == 0 {
-		return 0, nil, nil
+		return mb.id, 0, nil, nil
 	}
 	var total, unseen, deleted int64
 	for _, m := range msgs {
@@ -194,21 +207,29 @@ func insertMessages(ctx context.Context, tx *wtx, accountID, mailboxID int64, ms
 	}
 	modseq, err := addUsage(ctx, tx, accountID, int64(len(msgs)), total, quota)
 	if err != nil {
-		return 0, nil, err
+		return 0, 0, nil, err
 	}
 	var first uint32
-	err = tx.QueryRowContext(ctx, `UPDATE mailboxes SET uidnext = uidnext + ?, messages = messages + ?,
-		unseen = unseen + ?, deleted = deleted + ?, size = size + ?, highest_modseq = ?
-		WHERE id = ? AND account_id = ? RETURNING uidnext - ?, uidvalidity`,
-		len(msgs), len(msgs), unseen, deleted, total, modseq, mailboxID, accountID, len(msgs)).Scan(&first, &uidValidity)
+	const set = `UPDATE mailboxes SET uidnext = uidnext + ?1, messages = messages + ?1,
+		unseen = unseen + ?2, deleted = deleted + ?3, size = size + ?4, highest_modseq = ?5`
+	if mb.id != 0 {
+		err = tx.QueryRowContext(ctx, set+` WHERE id = ?6 AND account_id = ?7 RETURNING id, uidnext - ?1, uidvalidity`,
+			len(msgs), unseen, deleted, total, modseq, mb.id, accountID).Scan(&mailboxID, &first, &uidValidity)
+	} else {
+		err = tx.QueryRowContext(ctx, set+` WHERE account_id = ?6 AND name = ?7 RETURNING id, uidnext - ?1, uidvalidity`,
+			len(msgs), unseen, deleted, total, modseq, accountID, mb.name).Scan(&mailboxID, &first, &uidValidity)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil, fmt.Errorf("mailbox %d: %w", mailboxID, store.ErrNotFound)
+		if mb.id == 0 {
+			return 0, 0, nil, fmt.Errorf("mailbox %s: %w", mb.name, store.ErrNotFound)
+		}
+		return 0, 0, nil, fmt.Errorf("mailbox %d: %w", mb.id, store.ErrNotFound)
 	}
 	if err != nil {
-		return 0, nil, fmt.Errorf("allocate uid: %w", err)
+		return 0, 0, nil, fmt.Errorf("allocate uid: %w", err)
 	}
 	if uint64(first)+uint64(len(msgs)) > 0xFFFFFFFF {
-		return 0, nil, fmt.Errorf("mailbox %d: UIDs exhausted: %w", mailboxID, store.ErrNotPermitted)
+		return 0, 0, nil, fmt.Errorf("mailbox %d: UIDs exhausted: %w", mailboxID, store.ErrNotPermitted)
 	}
 	uids = make([]uint32, len(msgs))
 	for i, m := range msgs {
@@ -218,11 +239,11 @@ func insertMessages(ctx context.Context, tx *wtx, accountID, mailboxID int64, ms
 			VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			mailboxID, uid, accountID, modseq, m.flags.bits, m.flags.keywordString(), m.date, m.size, m.blob)
 		if err != nil {
-			return 0, nil, fmt.Errorf("insert message: %w", err)
+			return 0, 0, nil, fmt.Errorf("insert message: %w", err)
 		}
 	}
 	tx.publish(store.Change{AccountID: accountID, MailboxID: mailboxID, ModSeq: modseq, Kind: store.ChangeNew, UIDs: uids})
-	return uidValidity, uids, nil
+	return mailboxID, uidValidity, uids, nil
 }
 
 // Deliver implements store.Store: one blob, one transaction for every recipient.
@@ -270,14 +291,12 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.Delivery
 			if err != nil {
 				return err
 			}
-			mbox, err := s.mailboxIDTx(ctx, tx, r.AccountID, name)
-			if err != nil {
-				return fmt.Errorf("deliver to account %d: %w", r.AccountID, err)
-			}
-			uv, uids, err := insertMessages(ctx, tx, r.AccountID, mbox, []newMessage{{
+			mbox, uv, uids, err := insertMessagesIn(ctx, tx, r.AccountID, mailbox{name: name}, []newMessage{{
 				blob: b.blob, size: b.size, flags: flags[i], date: unix(date),
 			}}, true)
 			if errors.Is(err, store.ErrOverQuota) {
+				// The quota check comes first; name the mailbox all the same.
+				mbox, _ = s.mailboxIDTx(ctx, tx, r.AccountID, name)
 				results[i] = store.DeliveryResult{MailboxID: mbox, Err: err}
 				continue
 			}
