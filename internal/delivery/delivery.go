@@ -276,33 +276,39 @@ func (d *Deliverer) Deliver(ctx context.Context, env *Envelope, msg []byte) (*Ou
 		}
 	}
 
-	// Local delivery and enqueueing run concurrently: both end in an fsync,
-	// and with the queue in the same store they can share one group commit.
-	var wg sync.WaitGroup
-	if len(accounts) > 0 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			raw := make([]byte, 0, len(msg)+len(received)+256)
-			raw = append(raw, returnPathField(env)...)
-			raw = append(raw, received...)
-			raw = append(raw, msg...)
-			d.deliverLocal(ctx, raw, now, accounts, local, env.Junk)
-		}()
+	// Local delivery and enqueueing run concurrently when there are both: both
+	// end in an fsync, and with the queue in the same store they can share one
+	// group commit. Alone, local delivery runs on this goroutine, whose stack
+	// has already grown (a fresh one grew again through parsing and compressing
+	// on every message).
+	deliverLocal := func() {
+		raw := make([]byte, 0, len(msg)+len(received)+256)
+		raw = append(raw, returnPathField(env)...)
+		raw = append(raw, received...)
+		raw = append(raw, msg...)
+		d.deliverLocal(ctx, raw, now, accounts, local, env.Junk)
 	}
 	var outbound store.Outbound
-	if len(remotes) > 0 {
+	if len(remotes) == 0 {
+		if len(accounts) > 0 {
+			deliverLocal()
+		}
+	} else {
+		var wg sync.WaitGroup
+		if len(accounts) > 0 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				deliverLocal()
+			}()
+		}
 		raw := make([]byte, 0, len(msg)+len(received))
 		raw = append(raw, received...)
 		raw = append(raw, msg...)
 		outbound = d.outbound(env, raw, remotes, remote)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			d.enqueue(ctx, outbound, remotes, remote)
-		}()
+		d.enqueue(ctx, outbound, remotes, remote)
+		wg.Wait()
 	}
-	wg.Wait()
 
 	out := &Outcome{ID: id, Results: make([]Result, len(env.Recipients))}
 	// A recipient succeeds when any of its destinations did (an alias whose
