@@ -143,9 +143,12 @@ func IsAddressLiteral(s string) bool {
 // (RFC 5890), validating it: letters, digits and hyphens per label, labels of
 // 1 to 63 octets, no trailing dot.
 func asciiDomain(d string) (string, error) {
-	a, err := idna.Lookup.ToASCII(d)
-	if err != nil {
-		return "", err
+	a := strings.ToLower(d)
+	if !plainLDH(a) {
+		var err error
+		if a, err = idna.Lookup.ToASCII(d); err != nil {
+			return "", err
+		}
 	}
 	if a == "" || len(a) > MaxDomain || strings.HasSuffix(a, ".") {
 		return "", errors.New("bad domain")
@@ -165,6 +168,29 @@ func asciiDomain(d string) (string, error) {
 		}
 	}
 	return a, nil
+}
+
+// plainLDH reports a lower-case domain of letters, digits, hyphens and dots with
+// no label holding "--" at its third and fourth characters: IDNA maps such a
+// name to itself (UTS #46 4.1 checks the hyphens; "xn--" labels must be
+// decoded), so the checks of asciiDomain suffice and idna, a tenth of the CPU
+// time of an RCPT command, is skipped.
+func plainLDH(d string) bool {
+	start := 0
+	for i := 0; i <= len(d); i++ {
+		if i == len(d) || d[i] == '.' {
+			if i-start >= 4 && d[start+2] == '-' && d[start+3] == '-' {
+				return false
+			}
+			start = i + 1
+			continue
+		}
+		c := d[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // literalIP parses an RFC 5321 4.1.3 address literal.

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"golang.org/x/net/idna"
 )
 
 func TestParseAddress(t *testing.T) {
@@ -130,4 +132,44 @@ func FuzzParseAddress(f *testing.F) {
 			t.Fatalf("String() of %q contains a line break or NUL: %q", s, a.String())
 		}
 	})
+}
+
+// TestASCIIDomainFastPath: names that skip IDNA must come out exactly as IDNA's
+// lookup profile would map them, and be refused exactly when it refuses them.
+func TestASCIIDomainFastPath(t *testing.T) {
+	for _, d := range []string{
+		"example.com", "EXAMPLE.Com", "a-b.example", "mail2.x.y.z", "ab--cd.example",
+		"xn--bcher-kva.example", "XN--BCHER-KVA.example", "xn--zz.example", "-a.example",
+		"a-.example", "a..b", "example.com.", "a_b.example", "bücher.example", "1.2.3.4",
+		"abc-.def", "a.b-", "x", strings.Repeat("a", 64) + ".example",
+	} {
+		got, gerr := asciiDomain(d)
+		// The reference: IDNA first, then the same label checks.
+		want, werr := idna.Lookup.ToASCII(d)
+		if werr == nil {
+			want, werr = asciiDomainChecks(want)
+		}
+		if (gerr != nil) != (werr != nil) || gerr == nil && got != want {
+			t.Errorf("asciiDomain(%q) = %q, %v; IDNA gives %q, %v", d, got, gerr, want, werr)
+		}
+	}
+}
+
+// asciiDomainChecks repeats asciiDomain's checks after IDNA for the test.
+func asciiDomainChecks(a string) (string, error) {
+	if a == "" || len(a) > MaxDomain || strings.HasSuffix(a, ".") {
+		return "", errors.New("bad domain")
+	}
+	for _, label := range strings.Split(a, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return "", errors.New("bad label")
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				return "", errors.New("bad character")
+			}
+		}
+	}
+	return a, nil
 }
