@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"gannet/internal/smtp"
 	"gannet/internal/smtpclient"
 	"gannet/internal/store"
 )
@@ -40,23 +41,43 @@ type reportRcpt struct {
 	expired     bool      // failed because MaxAge passed
 }
 
-// report delivers a DSN for rcpts into the sender's INBOX. A bounce (null
-// sender) never gets one (RFC 3461 6.2, RFC 5321 6.1: no bounce of a bounce);
-// neither does a sender that is not a local account: the queue only relays
-// for local senders, and a DSN for anyone else would be backscatter.
+// report sends the sender a DSN for rcpts. A bounce (null sender) never gets
+// one (RFC 3461 6.2, RFC 5321 6.1: no bounce of a bounce). A local account's
+// DSN goes straight into its INBOX; any other sender (mail relayed by an alias
+// that forwards elsewhere) gets it by mail from the null sender, since the
+// server that accepted a message MUST report its failure (RFC 5321 6.1).
+// Delay warnings go to such senders only when they asked for them with
+// NOTIFY=DELAY: unasked, they are mostly backscatter.
 func (q *Queue) report(ctx context.Context, m *store.QueuedMessage, raw []byte, action string, rcpts []reportRcpt, now time.Time) {
 	if m.From == "" {
 		q.log.Info("no DSN for a message with null sender", "id", m.ID, "action", action)
 		return
 	}
 	acct, err := q.sender(ctx, m)
-	if err != nil {
-		q.log.Warn("DSN dropped: sender is not a local account", "id", m.ID, "from", m.From, "action", action, "err", err)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		q.log.Error("DSN not sent: sender lookup failed", "id", m.ID, "from", m.From, "action", action, "err", err)
 		return
+	}
+	if acct == nil && action == actionDelayed {
+		asked := rcpts[:0:0]
+		for _, r := range rcpts {
+			if strings.Contains(strings.ToUpper(r.rcpt.Notify), "DELAY") {
+				asked = append(asked, r)
+			}
+		}
+		if len(asked) == 0 {
+			q.log.Info("no delay DSN for a sender elsewhere that did not ask for one", "id", m.ID, "from", m.From)
+			return
+		}
+		rcpts = asked
 	}
 	msg, err := q.buildDSN(m, raw, action, rcpts, now)
 	if err != nil {
 		q.log.Error("DSN not built", "id", m.ID, "err", err)
+		return
+	}
+	if acct == nil {
+		q.mailDSN(ctx, m, msg, action, len(rcpts), now)
 		return
 	}
 	res, err := q.st.Deliver(ctx, store.Delivery{Raw: msg, InternalDate: now, Recipients: []store.Recipient{{AccountID: acct.ID}}})
@@ -70,6 +91,50 @@ func (q *Queue) report(ctx context.Context, m *store.QueuedMessage, raw []byte, 
 		return
 	}
 	q.log.Info("DSN delivered", "id", m.ID, "account", acct.Address, "action", action, "rcpts", len(rcpts))
+}
+
+// mailDSN sends a DSN to a sender that is not a local account, from the null
+// sender (RFC 5321 4.5.5, 6.1) so that it can never bounce back. A sender in
+// one of our domains (an alias) is resolved here, not queued: its domain's MX
+// is this server.
+func (q *Queue) mailDSN(ctx context.Context, m *store.QueuedMessage, msg []byte, action string, n int, now time.Time) {
+	addr, err := smtp.ParseAddress(m.From)
+	if err != nil {
+		q.log.Warn("DSN not sent: unusable sender address", "id", m.ID, "from", m.From, "err", err)
+		return
+	}
+	var remote []string
+	local, err := q.st.IsLocalDomain(ctx, addr.ASCIIDomain())
+	switch {
+	case err != nil:
+		q.log.Error("DSN not sent: domain lookup failed", "id", m.ID, "from", m.From, "err", err)
+		return
+	case !local:
+		remote = []string{addr.String()}
+	default:
+		res, err := q.st.Resolve(ctx, addr.Key())
+		if err != nil {
+			q.log.Warn("DSN not sent: sender does not resolve here", "id", m.ID, "from", m.From, "err", err)
+			return
+		}
+		if len(res.Local) > 0 {
+			d := store.Delivery{Raw: msg, InternalDate: now}
+			for _, a := range res.Local {
+				d.Recipients = append(d.Recipients, store.Recipient{AccountID: a.ID})
+			}
+			if _, err := q.st.Deliver(ctx, d); err != nil {
+				q.log.Error("DSN not delivered", "id", m.ID, "from", m.From, "action", action, "err", err)
+			}
+		}
+		remote = res.Remote
+	}
+	if len(remote) > 0 {
+		if err := q.Enqueue(ctx, store.Outbound{From: "", Recipients: remote, Raw: msg}); err != nil {
+			q.log.Error("DSN not queued", "id", m.ID, "from", m.From, "action", action, "err", err)
+			return
+		}
+	}
+	q.log.Info("DSN sent", "id", m.ID, "to", m.From, "action", action, "rcpts", n)
 }
 
 // sender finds the account a DSN goes to: the sending account, else the

@@ -114,16 +114,54 @@ func TestDSNRecipientChoice(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	sink := refusing(t, "nobody@example.net")
+	elsewhere := smtptest.Start(t, smtptest.Options{})
 	cfg := testConfig()
 	cfg.Transports["example.net"] = sink.Addr
+	cfg.Transports["elsewhere.test"] = elsewhere.Addr
 	q := e.newQueue(cfg)
 	// No account, but the sender is a local account: the DSN goes there.
 	e.enqueue(q, store.Outbound{From: "alice@example.com", Recipients: []string{"nobody@example.net"}})
-	// No account and a remote sender (relayed by an alias): dropped, no
-	// backscatter.
-	e.enqueue(q, store.Outbound{From: "someone@elsewhere.test", Recipients: []string{"nobody@example.net"}})
 	e.flush(q)
 	e.onlyDSN(e.alice)
+
+	// No account and a sender elsewhere (mail relayed by an alias): the DSN
+	// is mailed from the null sender (RFC 5321 6.1).
+	e.enqueue(q, store.Outbound{From: "someone@elsewhere.test", Recipients: []string{"nobody@example.net"}})
+	e.flush(q) // the refusal, and the DSN queued
+	e.flush(q) // the DSN sent
+	got := elsewhere.Wait(t, 1)
+	if len(got) != 1 || got[0].From != "" || len(got[0].To) != 1 || got[0].To[0] != "someone@elsewhere.test" {
+		t.Fatalf("DSN mail: %+v", got)
+	}
+	d := parseDSN(t, got[0].Data)
+	if len(d.rcpts) != 1 || d.rcpts[0].Get("Action") != "failed" || d.rcpts[0].Get("Final-Recipient") != "rfc822; nobody@example.net" {
+		t.Errorf("DSN to the sender elsewhere: %v", d.rcpts)
+	}
+	if got := e.queued(); len(got) != 0 {
+		t.Errorf("queue: %+v", got)
+	}
+	e.onlyDSN(e.alice) // still just the first
+}
+
+// TestDSNToAliasSender: a sender address that is an alias of ours (not an
+// account) gets its DSN through the alias, not through the queue to our own MX.
+func TestDSNToAliasSender(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	if err := e.st.AddAlias(ctx, "team@example.com", []string{"alice@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	sink := refusing(t, "nobody@example.net")
+	cfg := testConfig()
+	cfg.Transports["example.net"] = sink.Addr
+	q := e.newQueue(cfg)
+	e.enqueue(q, store.Outbound{From: "team@example.com", Recipients: []string{"nobody@example.net"}})
+	e.flush(q)
+	d := e.onlyDSN(e.alice)
+	if len(d.rcpts) != 1 || d.rcpts[0].Get("Action") != "failed" {
+		t.Errorf("DSN: %v", d.rcpts)
+	}
 	if got := e.queued(); len(got) != 0 {
 		t.Errorf("queue: %+v", got)
 	}

@@ -51,12 +51,14 @@ import (
 	"gannet/internal/store"
 )
 
-// Store is what the queue needs of the store: the queue tables, and accounts
-// and delivery for DSNs. *sqlstore.Store implements it.
+// Store is what the queue needs of the store: the queue tables, and accounts,
+// addresses and delivery for DSNs. *sqlstore.Store implements it.
 type Store interface {
 	store.QueueStore
 	Account(ctx context.Context, address string) (*store.Account, error)
 	AccountByID(ctx context.Context, id int64) (*store.Account, error)
+	IsLocalDomain(ctx context.Context, name string) (bool, error)
+	Resolve(ctx context.Context, address string) (*store.Resolution, error)
 	Deliver(ctx context.Context, d store.Delivery) ([]store.DeliveryResult, error)
 }
 

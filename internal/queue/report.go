@@ -16,7 +16,7 @@ var _ delivery.Reporter = (*Queue)(nil)
 // RFC 3464 failure DSN as a remote refusal, and local deliveries asked for with
 // NOTIFY=SUCCESS get a "delivered" DSN (RFC 3461 5.2.2): one report per action.
 // Like every DSN here, it goes to the sender's INBOX when the sender is a
-// local account (report explains why not elsewhere).
+// local account, and by mail otherwise (report).
 func (q *Queue) Report(ctx context.Context, r delivery.Report) error {
 	m := &store.QueuedMessage{From: r.From, AccountID: r.AccountID, EnvID: r.EnvID, Ret: r.Ret, Size: int64(len(r.Raw)), Created: q.now()}
 	for _, action := range []string{actionFailed, actionDelivered} {

@@ -185,3 +185,42 @@ func TestDelayWarning(t *testing.T) {
 		t.Errorf("not delivered once the remote recovered")
 	}
 }
+
+// TestDelayWarningSenderElsewhere: a sender that is not ours gets a delay DSN
+// only when it asked for one with NOTIFY=DELAY.
+func TestDelayWarningSenderElsewhere(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var failing atomic.Bool
+	var attempts atomic.Int32
+	failing.Store(true)
+	sink := flaky(t, &failing, &attempts)
+	elsewhere := smtptest.Start(t, smtptest.Options{})
+	cfg := testConfig()
+	cfg.Transports["example.net"] = sink.Addr
+	cfg.Transports["elsewhere.test"] = elsewhere.Addr
+	q := e.newQueue(cfg)
+	e.enqueue(q, store.Outbound{From: "asked@elsewhere.test", Recipients: []string{"bob@example.net"},
+		Notify: map[string]string{"bob@example.net": "FAILURE,DELAY"}})
+	e.enqueue(q, store.Outbound{From: "unasked@elsewhere.test", Recipients: []string{"bob@example.net"}})
+	e.flush(q)
+	for e.clock.Now().Before(time.Date(2026, 5, 1, 16, 0, 1, 0, time.UTC)) {
+		next := e.queued()[0].Recipients[0].NextAttempt
+		for _, m := range e.queued() {
+			if n := m.Recipients[0].NextAttempt; n.Before(next) {
+				next = n
+			}
+		}
+		if next.After(e.clock.Now()) {
+			e.clock.Advance(next.Sub(e.clock.Now()))
+		}
+		e.flush(q)
+	}
+	got := elsewhere.Messages()
+	if len(got) != 1 || got[0].From != "" || got[0].To[0] != "asked@elsewhere.test" {
+		t.Fatalf("delay DSNs sent elsewhere: %+v", got)
+	}
+	if d := parseDSN(t, got[0].Data); d.rcpts[0].Get("Action") != "delayed" {
+		t.Errorf("DSN: %v", d.rcpts)
+	}
+}
