@@ -3,7 +3,9 @@ package queue_test
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"gannet/internal/smtpclient/smtptest"
@@ -221,5 +223,50 @@ func TestUndeliverableDSNDoesNotBlockQueue(t *testing.T) {
 	}
 	if in := e.inbox(e.alice); len(in) != 1 {
 		t.Errorf("INBOX has %d messages, want just the filler", len(in))
+	}
+}
+
+// TestDSNMergedAcrossRoutes: a message whose recipients at two domains both
+// fail in the same run gets one DSN listing both, not one per domain.
+func TestDSNMergedAcrossRoutes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	net1 := refusing(t, "nobody@example.net")
+	org := refusing(t, "nobody@example.org")
+	var failing atomic.Bool
+	var attempts atomic.Int32
+	failing.Store(true)
+	slow := flaky(t, &failing, &attempts)
+	cfg := testConfig()
+	cfg.Transports["example.net"] = net1.Addr
+	cfg.Transports["example.org"] = org.Addr
+	cfg.Transports["example.info"] = slow.Addr
+	q := e.newQueue(cfg)
+	e.enqueue(q, store.Outbound{From: "alice@example.com", AccountID: e.alice.ID,
+		Recipients: []string{"nobody@example.net", "nobody@example.org", "later@example.info"}})
+	e.flush(q)
+	d := e.onlyDSN(e.alice)
+	var got []string
+	for _, r := range d.rcpts {
+		if r.Get("Action") != "failed" {
+			t.Errorf("recipient block: %v", r)
+		}
+		got = append(got, r.Get("Final-Recipient"))
+	}
+	slices.Sort(got)
+	if want := []string{"rfc822; nobody@example.net", "rfc822; nobody@example.org"}; !slices.Equal(got, want) {
+		t.Errorf("DSN recipients %q, want %q", got, want)
+	}
+	// The deferred recipient stays queued, alone.
+	q1 := e.queued()
+	if len(q1) != 1 || len(q1[0].Recipients) != 1 || q1[0].Recipients[0].Address != "later@example.info" {
+		t.Fatalf("queue after the run: %+v", q1)
+	}
+	// It is delivered on the retry.
+	failing.Store(false)
+	e.clock.Advance(q1[0].Recipients[0].NextAttempt.Sub(e.clock.Now()))
+	e.flush(q)
+	if len(e.queued()) != 0 || len(slow.Messages()) != 1 {
+		t.Errorf("deferred recipient not delivered on retry")
 	}
 }

@@ -119,6 +119,8 @@ type Queue struct {
 	stopped  bool
 	loopDone chan struct{}
 	jobs     sync.WaitGroup
+
+	merge merger // DSNs of messages spread over several jobs (merge.go)
 }
 
 // New makes a Queue. It does nothing until Start (or Flush).
@@ -138,6 +140,7 @@ func New(o Options) *Queue {
 		kickC:    make(chan struct{}, 1),
 		stopC:    make(chan struct{}),
 		busy:     map[string]bool{},
+		merge:    merger{msgs: map[int64]*heldReports{}},
 		loopDone: make(chan struct{}),
 	}
 	if q.res == nil {
@@ -271,6 +274,13 @@ func (q *Queue) Flush(ctx context.Context) error {
 	return err
 }
 
+// abandon reports the jobs of msgs ended without running them.
+func (q *Queue) abandon(ctx context.Context, msgs [][]int64) {
+	for _, ids := range msgs {
+		q.ended(ctx, ids)
+	}
+}
+
 // loop dispatches due work whenever it is kicked, a job ends, or the earliest
 // retry time comes.
 func (q *Queue) loop() {
@@ -329,12 +339,21 @@ func (q *Queue) dispatch(ctx context.Context, wg *sync.WaitGroup) error {
 		}
 		j.rcpts = append(j.rcpts, r)
 	}
-	for _, key := range order {
+	// Every job registered with expect must be reported ended exactly once,
+	// whether it runs, is skipped or is never reached.
+	msgs := make([][]int64, len(order))
+	for i, key := range order {
+		msgs[i] = jobMessages(jobs[key])
+	}
+	q.expect(msgs)
+	for i, key := range order {
 		select {
 		case q.sem <- struct{}{}:
 		case <-ctx.Done():
+			q.abandon(ctx, msgs[i:])
 			return ctx.Err()
 		case <-q.stopC:
+			q.abandon(ctx, msgs[i:])
 			return nil
 		}
 		q.mu.Lock()
@@ -342,11 +361,13 @@ func (q *Queue) dispatch(ctx context.Context, wg *sync.WaitGroup) error {
 			// Shutdown may be waiting on q.jobs: adding to it now would race.
 			q.mu.Unlock()
 			<-q.sem
+			q.abandon(ctx, msgs[i:])
 			return nil
 		}
 		if q.busy[key] {
 			q.mu.Unlock()
 			<-q.sem
+			q.ended(ctx, msgs[i])
 			continue
 		}
 		q.busy[key] = true
@@ -355,10 +376,11 @@ func (q *Queue) dispatch(ctx context.Context, wg *sync.WaitGroup) error {
 		if wg != nil {
 			wg.Add(1)
 		}
-		j := jobs[key]
+		j, ids := jobs[key], msgs[i]
 		go func() {
 			progress := false
 			defer func() {
+				q.ended(q.ctx, ids)
 				q.mu.Lock()
 				delete(q.busy, key)
 				q.mu.Unlock()

@@ -69,23 +69,45 @@ func (q *Queue) settle(ctx context.Context, m *store.QueuedMessage, raw []byte, 
 				"next", u.NextAttempt, "reply", o.reply.String())
 		}
 	}
-	if len(failed)+len(delayed)+len(relayed) > 0 && raw == nil {
-		var err error
-		if raw, err = q.st.QueueMessageData(ctx, m.ID); err != nil {
-			q.log.Error("queue: read message for DSN", "id", m.ID, "err", err)
+	reports := map[string][]reportRcpt{}
+	for action, rr := range map[string][]reportRcpt{actionFailed: failed, actionDelayed: delayed, actionRelayed: relayed} {
+		if len(rr) > 0 {
+			reports[action] = rr
 		}
 	}
-	for _, r := range []struct {
-		action string
-		rcpts  []reportRcpt
-	}{{actionFailed, failed}, {actionDelayed, delayed}, {actionRelayed, relayed}} {
-		if len(r.rcpts) > 0 {
-			q.report(ctx, m, raw, r.action, r.rcpts, now)
+	if len(reports) > 0 {
+		// The reported recipients' updates wait for their DSN (merge.go).
+		var held, rest []store.QueueUpdate
+		for _, u := range updates {
+			if reported(reports, u.Address) {
+				held = append(held, u)
+			} else {
+				rest = append(rest, u)
+			}
+		}
+		if q.hold(m, raw, now, reports, held) {
+			updates = rest
+		} else {
+			q.send(ctx, m, raw, reports, now)
 		}
 	}
-	if err := q.st.QueueUpdate(ctx, updates); err != nil {
-		q.log.Error("queue: record attempt", "id", m.ID, "err", err)
+	if len(updates) > 0 {
+		if err := q.st.QueueUpdate(ctx, updates); err != nil {
+			q.log.Error("queue: record attempt", "id", m.ID, "err", err)
+		}
 	}
+}
+
+// reported reports whether addr is among the recipients of reports.
+func reported(reports map[string][]reportRcpt, addr string) bool {
+	for _, rr := range reports {
+		for _, r := range rr {
+			if r.rcpt.Address == addr {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // nextAttempt is when to try again after the attempts-th failure: the
