@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -239,5 +241,33 @@ func TestDomainDNS(t *testing.T) {
 	}
 	if code, _, errs := gannet(t, "", "domain", "dns", "--data", dir, "unknown.org"); code == 0 || !strings.Contains(errs, "not found") {
 		t.Errorf("domain dns of an unknown domain: exit %d, %q", code, errs)
+	}
+}
+
+// TestServerGC: without GOGC and GOMEMLIMIT the server raises the GC target
+// only together with a memory limit below the machine's memory.
+func TestServerGC(t *testing.T) {
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	oldPct := debug.SetGCPercent(100)
+	oldLimit := debug.SetMemoryLimit(math.MaxInt64)
+	defer func() {
+		debug.SetGCPercent(oldPct)
+		debug.SetMemoryLimit(oldLimit)
+	}()
+	serverGC()
+	total := memTotal()
+	if total == 0 {
+		if got := debug.SetGCPercent(100); got != 100 {
+			t.Fatalf("no memory size known, yet GC percent set to %d", got)
+		}
+		return
+	}
+	limit := debug.SetMemoryLimit(-1)
+	if limit <= 0 || limit > total/2 {
+		t.Fatalf("memory limit %d, want at most half of %d", limit, total)
+	}
+	if got := debug.SetGCPercent(-1); got != 400 {
+		t.Fatalf("GC percent %d, want 400", got)
 	}
 }
