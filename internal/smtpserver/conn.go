@@ -39,6 +39,9 @@ type conn struct {
 	// hungUp: we answered 421 ourselves; later reads see EOF, so that go-smtp
 	// closes without a second 421.
 	hungUp bool
+	// pm completes a bare RCPT TO:<postmaster> (postmaster.go); nil under
+	// implicit TLS. Only Read touches it.
+	pm *pmFilter
 }
 
 // Unwrap returns the connection below (connlimit.QuickAck reaches the socket).
@@ -83,11 +86,30 @@ func (c *conn) Read(p []byte) (int, error) {
 	case timedOut:
 		return 0, os.ErrDeadlineExceeded
 	}
+	if c.pm != nil && len(c.pm.pending) > 0 {
+		n := copy(p, c.pm.pending)
+		c.pm.pending = c.pm.pending[n:]
+		return n, nil
+	}
 	n, err := c.Conn.Read(p)
 	if ne, ok := err.(net.Error); ok && ne.Timeout() {
 		c.mu.Lock()
 		c.timedOut = true
 		c.mu.Unlock()
+	}
+	if c.pm != nil && n > 0 {
+		c.mu.Lock()
+		busy := c.busy > 0
+		c.mu.Unlock()
+		if out := c.pm.filter(p[:n], busy); len(out) != n {
+			// Lengthened: what does not fit comes with the next Read (an error
+			// the connection returned comes back then, too).
+			n = copy(p, out)
+			c.pm.pending = append(c.pm.pending[:0], out[n:]...)
+			if len(c.pm.pending) > 0 {
+				err = nil
+			}
+		}
 	}
 	return n, err
 }

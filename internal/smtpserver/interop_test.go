@@ -182,6 +182,9 @@ if mode == "mx":
         except smtplib.SMTPRecipientsRefused as e:
             code, text = e.recipients["nobody@example.org"]
             print("refused", code, text.decode().split()[0])
+        # RFC 5321 4.1.1.3: the one recipient allowed without a domain.
+        s.sendmail("py@remote.example", ["postmaster"], "Subject: to postmaster\r\n\r\nx\r\n")
+        print("sent postmaster")
 elif mode in ("submission", "submissions"):
     user, pw = sys.argv[5], sys.argv[6]
     if mode == "submission":
@@ -220,12 +223,13 @@ func TestPythonSmtplib(t *testing.T) {
 		if err != nil {
 			t.Fatalf("python: %v\n%s", err, out)
 		}
-		want := "ehlo 250 smtputf8 chunking\nsent ascii\nsent utf8\nrefused 554 5.7.1\nrefused 550 5.1.1\n"
+		want := "ehlo 250 smtputf8 chunking\nsent ascii\nsent utf8\nrefused 554 5.7.1\nrefused 550 5.1.1\nsent postmaster\n"
 		if out != want {
 			t.Errorf("python said\n%s\nwant\n%s", out, want)
 		}
 		msgs := e.inbox(e.alice)
-		if got := subjects(msgs); !slices.Equal(got, []string{"python mx", "python grüße"}) {
+		// The bare postmaster reaches the oldest account, alice.
+		if got := subjects(msgs); !slices.Equal(got, []string{"python mx", "python grüße", "to postmaster"}) {
 			t.Fatalf("alice has %q", got)
 		}
 		if raw := e.raw(msgs[1]); !strings.Contains(raw, "Return-Path: <jörg@bücher.example>") || !strings.Contains(raw, "with UTF8SMTP id") {

@@ -416,6 +416,7 @@ func (l *listener) Accept() (net.Conn, error) {
 		if implicit {
 			return tls.Server(wc, l.s.opts.TLS), nil
 		}
+		wc.pm = newPMFilter(l.s.oldestDomain)
 		return wc, nil
 	}
 }
