@@ -34,10 +34,10 @@ func testMessage(subject string) []byte {
 		"\r\nDate: Mon, 02 Jan 2006 15:04:05 +0000\r\nMessage-ID: <" + subject + "@example.org>\r\n\r\nHello " + subject + "\r\n")
 }
 
-// TestDeliverAllOrNothing injects a failure at the third recipient: nothing of the
-// delivery may remain for the first two.
-func TestDeliverAllOrNothing(t *testing.T) {
-	t.Parallel()
+// failingThirdRecipient opens a store with accounts u0..u2@gannet.test whose
+// deliveries fail at their third recipient with the error it returns.
+func failingThirdRecipient(t *testing.T) (*Store, []int64, error) {
+	t.Helper()
 	ctx := context.Background()
 	s := openTest(t)
 	if err := s.AddDomain(ctx, "gannet.test"); err != nil {
@@ -58,6 +58,15 @@ func TestDeliverAllOrNothing(t *testing.T) {
 		}
 		return nil
 	}
+	return s, ids, boom
+}
+
+// TestDeliverAllOrNothing injects a failure at the third recipient: nothing of the
+// delivery may remain for the first two.
+func TestDeliverAllOrNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, ids, boom := failingThirdRecipient(t)
 	d := store.Delivery{Raw: testMessage("x")}
 	for _, id := range ids {
 		d.Recipients = append(d.Recipients, store.Recipient{AccountID: id})

@@ -85,25 +85,7 @@ func TestWALStartsOver(t *testing.T) {
 func TestBatchFailureIsolated(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := openTest(t)
-	if err := s.AddDomain(ctx, "gannet.test"); err != nil {
-		t.Fatal(err)
-	}
-	var ids []int64
-	for i := range 3 {
-		a, err := s.AddAccount(ctx, fmt.Sprintf("u%d@gannet.test", i), "pw")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, a.ID)
-	}
-	boom := errors.New("injected failure")
-	s.deliverHook = func(i int) error {
-		if i == 2 {
-			return boom
-		}
-		return nil
-	}
+	s, ids, boom := failingThirdRecipient(t)
 	const n = 200
 	var wg sync.WaitGroup
 	var mu sync.Mutex
