@@ -90,3 +90,34 @@ func TestPMFilter(t *testing.T) {
 		})
 	}
 }
+
+// FuzzPMFilter: whatever arrives, in whatever pieces, the filter only ever
+// inserts "@domain", and only right after a "<postmaster".
+func FuzzPMFilter(f *testing.F) {
+	f.Add([]byte("RCPT TO:<postmaster>\r\nBDAT 5\r\nRCPT TO:<postmaster>\r\n"), uint8(7), false)
+	f.Add([]byte("DATA\r\nRCPT TO:<postmaster>\r\n.\r\nrcpt to:<POSTMASTER> x\n"), uint8(3), true)
+	f.Add([]byte("BDAT x\r\nRCPT TO:<postmaster>\r\n"), uint8(0), false)
+	f.Fuzz(func(t *testing.T, in []byte, cut uint8, busy bool) {
+		const dom = "zz.invalid"
+		if strings.Contains(string(in), dom) {
+			return
+		}
+		f := newPMFilter(func() string { return dom })
+		k := min(int(cut), len(in))
+		out := string(f.filter(append([]byte(nil), in[:k]...), busy))
+		out += string(f.filter(append([]byte(nil), in[k:]...), false))
+		if strings.ReplaceAll(out, "@"+dom, "") != string(in) {
+			t.Fatalf("filter changed more than the domain: %q -> %q", in, out)
+		}
+		for i := strings.Index(out, "@"+dom); i >= 0; {
+			if !strings.HasSuffix(strings.ToLower(out[:i]), "<postmaster") {
+				t.Fatalf("domain inserted after %q", out[:i])
+			}
+			j := strings.Index(out[i+1:], "@"+dom)
+			if j < 0 {
+				break
+			}
+			i += 1 + j
+		}
+	})
+}
