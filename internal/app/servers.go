@@ -30,6 +30,7 @@ func (a *App) servers() []serverSpec {
 			Limiter: a.Limiter, Logger: a.Log.With("server", name),
 			MaxMessageBytes: lim.MaxMessageBytes, MaxRecipients: lim.MaxRecipients, MaxLineLength: lim.MaxLineLength,
 			MaxConnsPerIP: lim.MaxConnectionsPerIP, Timeout: lim.SMTPTimeout.Duration,
+			FreeSpace: a.Store.FreeBytes,
 		}
 	}
 	mxOpts := smtpOpts(smtpserver.MX, "smtp")

@@ -366,7 +366,7 @@ func (d *Deliverer) deliverLocal(ctx context.Context, raw []byte, now time.Time,
 		t := local[id]
 		switch {
 		case err != nil:
-			t.err = smtp.LocalError().WithCause(err)
+			t.err = storeReply(err)
 		case errors.Is(res[i].Err, store.ErrOverQuota):
 			t.err = smtp.MailboxFull().WithCause(res[i].Err)
 		case res[i].Err != nil:
@@ -421,8 +421,14 @@ func (d *Deliverer) enqueue(ctx context.Context, m store.Outbound, remotes []str
 		return
 	}
 	for _, addr := range remotes {
-		remote[addr].err = smtp.LocalError().WithCause(err)
+		remote[addr].err = storeReply(err)
 	}
+}
+
+// storeReply is the SMTP reply for a failed store write: 452 4.3.1 when the
+// disk was full, else a local error.
+func storeReply(err error) *smtp.Reply {
+	return smtp.StoreError(err, errors.Is(err, store.ErrStorageFull))
 }
 
 // report hands the outcomes no SMTP reply can carry to the Reporter: failures

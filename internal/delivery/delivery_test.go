@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -365,5 +366,17 @@ func TestPostmaster(t *testing.T) {
 	// And never for a domain that is not ours (no relay).
 	if _, err := configured.CheckRecipient(ctx, addr(t, "postmaster@remote.example"), RcptPolicy{}); !errors.Is(err, smtp.RelayDenied()) {
 		t.Errorf("postmaster@remote: %v", err)
+	}
+}
+
+// TestStoreReply: a store write that failed for lack of space is a 452 4.3.1
+// (the client retries later), any other a 451 4.3.0.
+func TestStoreReply(t *testing.T) {
+	full := fmt.Errorf("deliver: %w", fmt.Errorf("%w: %w", store.ErrStorageFull, errors.New("database or disk is full (13)")))
+	if r := storeReply(full); r.Code != 452 || r.Enhanced != (smtp.EnhancedCode{4, 3, 1}) {
+		t.Errorf("full disk: %d %v", r.Code, r.Enhanced)
+	}
+	if r := storeReply(errors.New("disk I/O error")); r.Code != 451 || r.Enhanced != (smtp.EnhancedCode{4, 3, 0}) {
+		t.Errorf("other error: %d %v", r.Code, r.Enhanced)
 	}
 }

@@ -24,6 +24,21 @@ func LocalError() *Reply {
 	return NewReply(451, EnhancedCode{4, 3, 0}, "Local error in processing, try again later")
 }
 
+// InsufficientStorage: no room on disk for the message (RFC 5321 4.2.2 452,
+// RFC 3463 3.4 X.3.1 "mail system full"); temporary, as space may be freed.
+func InsufficientStorage() *Reply {
+	return NewReply(452, EnhancedCode{4, 3, 1}, "Insufficient system storage, try again later")
+}
+
+// StoreError is the reply for a store failure: InsufficientStorage when the
+// disk was full, LocalError otherwise.
+func StoreError(err error, full bool) *Reply {
+	if full {
+		return InsufficientStorage().WithCause(err)
+	}
+	return LocalError().WithCause(err)
+}
+
 // TooManyRecipients: RFC 5321 4.5.3.1.10 says 452, and the client sends the
 // rest in another transaction.
 func TooManyRecipients() *Reply {

@@ -114,6 +114,9 @@ type Options struct {
 	// unauthenticated clients after DATA (RFC 7208, 6376, 7489) and stamps
 	// Authentication-Results (RFC 8601); nil skips the checks.
 	Checker *mailauth.Checker
+	// FreeSpace reports the bytes free where messages are stored; nil skips
+	// the check that MAIL makes (space.go).
+	FreeSpace func() (int64, error)
 }
 
 // Server is an SMTP server. Create it with New.
@@ -126,6 +129,7 @@ type Server struct {
 	// scramSecret keys SCRAM's fake credentials for unknown users (see
 	// sasl.NewSCRAMSHA256); random per server.
 	scramSecret []byte
+	space       spaceCheck
 
 	ctx    context.Context // parent of every session's work; cancelled by Close and at the end of Shutdown
 	cancel context.CancelFunc

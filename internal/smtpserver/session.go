@@ -103,6 +103,9 @@ func (ss *session) Mail(from string, opts *gosmtp.MailOptions) error {
 			return ss.refuse("mail", asReply(err))
 		}
 	}
+	if rep := ss.s.checkSpace(); rep != nil {
+		return ss.refuse("mail", rep)
+	}
 	ss.mu.Lock()
 	ss.tx = &transaction{
 		from:  addr,
@@ -174,7 +177,7 @@ func (ss *session) timeout(cmd string) error {
 // refuse logs a refusal and converts it for go-smtp.
 func (ss *session) refuse(cmd string, r *smtp.Reply) error {
 	level := slog.LevelInfo
-	if r.Code == 451 || r.Code == 421 {
+	if r.Code == 451 || r.Code == 421 || r.Enhanced == (smtp.EnhancedCode{4, 3, 1}) {
 		level = slog.LevelWarn
 	}
 	ss.log.Log(ss.ctx(), level, "refused", "cmd", cmd, "reply", r)

@@ -36,6 +36,9 @@ var (
 	ErrInvalidFlag   = errors.New("invalid flag")
 	ErrClosed        = errors.New("store closed")
 	ErrMailboxLocked = errors.New("mailbox in use")
+	// ErrStorageFull: the disk (or the database's size limit) has no room for
+	// the write; it may succeed once space is freed.
+	ErrStorageFull = errors.New("storage full")
 )
 
 // Special-use attributes of mailboxes, RFC 6154.

@@ -52,7 +52,7 @@ func (s *Store) prepareBody(raw []byte) (*body, error) {
 	} else {
 		var err error
 		if id, err = s.blobs.Put(raw); err != nil {
-			return nil, fmt.Errorf("store message: %w", err)
+			return nil, storageErr(fmt.Errorf("store message: %w", err))
 		}
 	}
 	hdrEnd := int64(len(raw))

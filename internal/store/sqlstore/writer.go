@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -172,7 +173,7 @@ func (w *writer) do(ctx context.Context, fn func(ctx context.Context, tx *wtx) e
 		return ctx.Err()
 	}
 	w.mu.RUnlock()
-	return <-op.done
+	return storageErr(<-op.done)
 }
 
 func (w *writer) close() {
@@ -300,7 +301,10 @@ func (w *writer) abort(batch []writeOp, err error) {
 }
 
 func (w *writer) rollback() {
-	if _, rerr := w.conn.ExecContext(context.Background(), "ROLLBACK"); rerr != nil {
+	// A COMMIT that failed for lack of space (SQLITE_FULL) has already rolled
+	// the transaction back: nothing is left to undo, and that is not an error.
+	if _, rerr := w.conn.ExecContext(context.Background(), "ROLLBACK"); rerr != nil &&
+		!strings.Contains(rerr.Error(), "no transaction is active") {
 		w.log.Error("rollback failed", "err", rerr)
 	}
 }
