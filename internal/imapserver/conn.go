@@ -436,6 +436,10 @@ func storeErr(err error) error {
 		return errNo("CANNOT", "Operation not permitted")
 	case errors.Is(err, store.ErrOverQuota):
 		return errNo("OVERQUOTA", "Quota exceeded")
+	case errors.Is(err, store.ErrStorageFull):
+		// As Dovecot answers a full disk: the user can make room by deleting
+		// mail, as with a quota (RFC 5530 3).
+		return errNo("OVERQUOTA", "Not enough disk space")
 	case errors.Is(err, store.ErrInvalidFlag):
 		return errBad("", "Invalid flag")
 	case errors.Is(err, store.ErrMailboxLocked):
