@@ -140,3 +140,21 @@ func TestBatchFailureIsolated(t *testing.T) {
 	st := s.WriterStats()
 	t.Logf("%d deliveries in %d commits", st.Ops, st.Batches)
 }
+
+// TestWriterTempStoreMemory: the writer's savepoint sub-journals must stay in
+// memory (temp_store=2); spilled to temporary files they cost two pwrites per
+// page changed by every operation after the first in a batch.
+func TestWriterTempStoreMemory(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	var mode int
+	err := s.w.do(context.Background(), func(ctx context.Context, tx *wtx) error {
+		return tx.QueryRowContext(ctx, "PRAGMA temp_store").Scan(&mode)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode != 2 {
+		t.Fatalf("writer temp_store = %d, want 2 (MEMORY)", mode)
+	}
+}
