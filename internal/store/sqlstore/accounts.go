@@ -37,7 +37,7 @@ func (s *Store) DeleteDomain(ctx context.Context, name string) error {
 		return err
 	}
 	defer s.invalidateDirectory()
-	return s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
+	return s.w.doAlone(ctx, func(ctx context.Context, tx *wtx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM accounts WHERE domain = ?`, d).Scan(&n); err != nil {
 			return fmt.Errorf("delete domain %s: %w", d, err)
@@ -183,7 +183,7 @@ func (s *Store) DeleteAccount(ctx context.Context, address string) error {
 	}
 	addr := local + "@" + domain
 	defer s.auth.forget(addr)
-	return s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
+	return s.w.doAlone(ctx, func(ctx context.Context, tx *wtx) error {
 		var id int64
 		if err := tx.QueryRowContext(ctx, `SELECT id FROM accounts WHERE address = ?`, addr).Scan(&id); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {

@@ -20,7 +20,7 @@ func (s *Store) GC(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	removed := 0
-	err := s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
+	err := s.w.doAlone(ctx, func(ctx context.Context, tx *wtx) error {
 		// Inline bodies need no grace period: a delivery inserts its body and its
 		// messages in one write operation, so no unreferenced inline body is ever
 		// about to be referenced.

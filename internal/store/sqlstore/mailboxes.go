@@ -132,7 +132,7 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, oldName, new
 	if len(to) > len(from) && to[:len(from)+1] == from+"/" {
 		return fmt.Errorf("rename %s into its own child: %w", from, store.ErrNotPermitted)
 	}
-	return s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
+	return s.w.doAlone(ctx, func(ctx context.Context, tx *wtx) error {
 		src, err := s.mailboxIDTx(ctx, tx, accountID, from)
 		if err != nil {
 			return err
@@ -194,7 +194,7 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 	if n == "INBOX" {
 		return fmt.Errorf("delete INBOX: %w", store.ErrNotPermitted)
 	}
-	return s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
+	return s.w.doAlone(ctx, func(ctx context.Context, tx *wtx) error {
 		id, err := s.mailboxIDTx(ctx, tx, accountID, n)
 		if err != nil {
 			return err

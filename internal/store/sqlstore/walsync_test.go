@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -156,5 +157,99 @@ func TestWriterTempStoreMemory(t *testing.T) {
 	}
 	if mode != 2 {
 		t.Fatalf("writer temp_store = %d, want 2 (MEMORY)", mode)
+	}
+}
+
+// TestAloneOpStartsBatch: an operation that may change many rows never joins
+// an open batch as a later operation (whose savepoint would copy every page it
+// changes into memory): it waits and starts the next batch, while the small
+// operations queued around it are still batched.
+func TestAloneOpStartsBatch(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	ctx := context.Background()
+	release := make(chan struct{})
+	started := make(chan struct{})
+	firstDone := make(chan error, 1)
+	go func() {
+		firstDone <- s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
+			close(started)
+			<-release
+			return nil
+		})
+	}()
+	<-started
+	// Queue, in this order while the first batch is open: small, alone, small.
+	type result struct {
+		name string
+		sp   bool
+		err  error
+	}
+	results := make(chan result, 3)
+	queue := func(name string, alone bool) {
+		fn := func(ctx context.Context, tx *wtx) error {
+			results <- result{name: name, sp: tx.inSavepoint}
+			return nil
+		}
+		want := len(s.w.ops) + 1
+		go func() {
+			var err error
+			if alone {
+				err = s.w.doAlone(ctx, fn)
+			} else {
+				err = s.w.do(ctx, fn)
+			}
+			if err != nil {
+				results <- result{name: name, err: err}
+			}
+		}()
+		for deadline := time.Now().Add(5 * time.Second); len(s.w.ops) < want; {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never queued", name)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	queue("small1", false)
+	queue("big", true)
+	queue("small2", false)
+	close(release)
+	if err := <-firstDone; err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	var order []string
+	for range 3 {
+		r := <-results
+		if r.err != nil {
+			t.Fatalf("%s: %v", r.name, r.err)
+		}
+		got[r.name] = r.sp
+		order = append(order, r.name)
+	}
+	if fmt.Sprint(order) != "[small1 big small2]" {
+		t.Fatalf("ran in order %v", order)
+	}
+	if !got["small1"] || got["big"] || !got["small2"] {
+		t.Fatalf("in a savepoint: small1 %v, big %v, small2 %v; want true, false, true", got["small1"], got["big"], got["small2"])
+	}
+}
+
+func TestSetRows(t *testing.T) {
+	for _, c := range []struct {
+		set  store.UIDSet
+		want int
+	}{
+		{store.UIDSet{{Lo: 1, Hi: 1}}, 1},
+		{store.UIDSet{{Lo: 1, Hi: 10}, {Lo: 20, Hi: 29}}, 20},
+		{store.UIDSet{{Lo: 5, Hi: 0}}, math.MaxInt},
+		{nil, math.MaxInt},
+	} {
+		if got := setRows(c.set); got != c.want {
+			t.Errorf("setRows(%v) = %d, want %d", c.set, got, c.want)
+		}
+	}
+	if got := setRows(store.UIDSet{{Lo: 1, Hi: 5000}}); got <= aloneRows {
+		t.Errorf("setRows(1:5000) = %d, want > %d", got, aloneRows)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"math"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -24,6 +25,8 @@ const maxBatch = 256
 type wtx struct {
 	w       *writer
 	changes []store.Change
+	// inSavepoint: the operation is a later one of its batch, in a SAVEPOINT.
+	inSavepoint bool
 }
 
 func (t *wtx) publish(c store.Change) { t.changes = append(t.changes, c) }
@@ -59,6 +62,9 @@ func (t *wtx) QueryRowContext(ctx context.Context, query string, args ...any) *s
 type writeOp struct {
 	fn   func(ctx context.Context, tx *wtx) error
 	done chan error
+	// alone marks an operation that may change many rows (doAlone): it only
+	// ever runs first in its batch, where it needs no savepoint.
+	alone bool
 }
 
 // writer is the group-commit loop: it takes every operation queued while the
@@ -86,6 +92,9 @@ type writer struct {
 	unsynced atomic.Int32
 	synced   chan struct{}
 	stats    writerStats
+	// held is an alone operation that arrived for an open batch: it starts
+	// the next one. Only the writer goroutine touches it.
+	held *writeOp
 	// ckptEvery and restartFrames are checkpointEvery and walRestartFrames
 	// unless a test set others.
 	ckptEvery     time.Duration
@@ -157,10 +166,54 @@ func (w *writer) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 // queued: once queued, the operation runs to completion so that the caller learns
 // its true outcome.
 func (w *writer) do(ctx context.Context, fn func(ctx context.Context, tx *wtx) error) error {
+	return w.submit(ctx, writeOp{fn: fn, done: make(chan error, 1)})
+}
+
+// aloneRows is how many messages an operation may touch and still share a
+// batch as one of its later operations.
+const aloneRows = 1000
+
+// doAlone is do for an operation that may change many rows (deleting a
+// mailbox, expunging or flagging a large set): it runs first in its batch.
+// A later operation runs in a SAVEPOINT whose sub-journal holds, in memory
+// (temp_store=MEMORY), the original of every page it changes; for a mailbox
+// of half a million messages that was over 100 MB. As the first operation
+// it needs no savepoint, and SQLite keeps no such copy.
+func (w *writer) doAlone(ctx context.Context, fn func(ctx context.Context, tx *wtx) error) error {
+	return w.submit(ctx, writeOp{fn: fn, done: make(chan error, 1), alone: true})
+}
+
+// doSized is do or doAlone by how many messages the operation may touch.
+func (w *writer) doSized(ctx context.Context, rows int, fn func(ctx context.Context, tx *wtx) error) error {
+	if rows > aloneRows {
+		return w.doAlone(ctx, fn)
+	}
+	return w.do(ctx, fn)
+}
+
+// setRows bounds how many messages set names: the length of its ranges, with
+// an open range ("n:*") or the nil set (everything) counted as unbounded.
+func setRows(set store.UIDSet) int {
+	if set == nil {
+		return math.MaxInt
+	}
+	n := 0
+	for _, r := range set {
+		if r.Hi == 0 || r.Hi < r.Lo {
+			return math.MaxInt
+		}
+		n += int(r.Hi-r.Lo) + 1
+		if n > aloneRows {
+			return n
+		}
+	}
+	return n
+}
+
+func (w *writer) submit(ctx context.Context, op writeOp) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	op := writeOp{fn: fn, done: make(chan error, 1)}
 	w.mu.RLock()
 	if w.closed {
 		w.mu.RUnlock()
@@ -197,6 +250,11 @@ func (w *writer) loop() {
 	defer close(w.syncq)
 	for op := range w.ops {
 		w.run(op)
+		for w.held != nil {
+			h := *w.held
+			w.held = nil
+			w.run(h)
+		}
 		if w.restart.Swap(false) {
 			w.finishCheckpoint()
 		}
@@ -240,6 +298,10 @@ func (w *writer) run(first writeOp) {
 		if !ok {
 			break
 		}
+		if op.alone {
+			w.held = &op
+			break
+		}
 		batch = append(batch, op)
 		errs = append(errs, nil)
 		if _, err := t.ExecContext(ctx, "SAVEPOINT op"); err != nil {
@@ -247,6 +309,7 @@ func (w *writer) run(first writeOp) {
 			return
 		}
 		t.changes = t.changes[:0]
+		t.inSavepoint = true
 		if err := w.call(ctx, op, t); err != nil {
 			errs[len(errs)-1] = err
 			if _, rerr := t.ExecContext(ctx, "ROLLBACK TO op"); rerr != nil {
