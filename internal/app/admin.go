@@ -79,6 +79,7 @@ func (s *adminServer) metrics(w http.ResponseWriter, r *http.Request) {
 	counter("gannet_store_wal_sync_seconds_total", "Time spent in WAL fsyncs.", ws.SyncTime.Seconds())
 	counter("gannet_store_checkpoints_total", "WAL checkpoints.", ws.Checkpoints)
 	counter("gannet_store_wal_restarts_total", "Checkpoints after which the WAL starts over from its beginning.", ws.Restarts)
+	counter("gannet_store_deferred_ops_total", "Large write operations undone and run again first in the next batch.", ws.Deferred)
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	gauge("gannet_goroutines", "Goroutines (about one per open connection).", runtime.NumGoroutine())

@@ -182,6 +182,9 @@ func (s *Store) copyTx(ctx context.Context, tx *wtx, accountID, src int64, set s
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := tx.alone(len(rows)); err != nil {
+		return nil, nil, err
+	}
 	res := &store.CopyResult{}
 	if len(rows) == 0 {
 		return res, nil, nil
@@ -203,7 +206,7 @@ func (s *Store) copyTx(ctx context.Context, tx *wtx, accountID, src int64, set s
 // Copy implements store.Store.
 func (s *Store) Copy(ctx context.Context, accountID, src int64, set store.UIDSet, dst int64) (*store.CopyResult, error) {
 	var res *store.CopyResult
-	err := s.w.doSized(ctx, setRows(set), func(ctx context.Context, tx *wtx) error {
+	err := s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
 		var err error
 		res, _, err = s.copyTx(ctx, tx, accountID, src, set, dst, true)
 		return err
@@ -225,7 +228,7 @@ func (s *Store) moveTx(ctx context.Context, tx *wtx, accountID, src int64, set s
 // Move implements store.Store (RFC 6851): copy and expunge in one transaction.
 func (s *Store) Move(ctx context.Context, accountID, src int64, set store.UIDSet, dst int64) (*store.CopyResult, error) {
 	var res *store.CopyResult
-	err := s.w.doSized(ctx, setRows(set), func(ctx context.Context, tx *wtx) error {
+	err := s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
 		if src == dst {
 			return fmt.Errorf("move into the same mailbox: %w", store.ErrNotPermitted)
 		}
@@ -276,12 +279,15 @@ func removeRows(ctx context.Context, tx *wtx, accountID, mailboxID int64, rows [
 // Expunge implements store.Store (EXPUNGE, UID EXPUNGE of RFC 4315).
 func (s *Store) Expunge(ctx context.Context, accountID, mailboxID int64, set store.UIDSet) ([]uint32, error) {
 	var uids []uint32
-	err := s.w.doSized(ctx, setRows(set), func(ctx context.Context, tx *wtx) error {
+	err := s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
 		if err := ownMailbox(ctx, tx, accountID, mailboxID); err != nil {
 			return err
 		}
 		rows, err := selectRows(ctx, tx, accountID, mailboxID, set, fmt.Sprintf(" AND flags & %d != 0", bitDeleted))
 		if err != nil {
+			return err
+		}
+		if err := tx.alone(len(rows)); err != nil {
 			return err
 		}
 		uids = uids[:0]
@@ -303,12 +309,15 @@ func (s *Store) ExpungeUIDs(ctx context.Context, accountID, mailboxID int64, lis
 		return nil, nil
 	}
 	var uids []uint32
-	err := s.w.doSized(ctx, len(list), func(ctx context.Context, tx *wtx) error {
+	err := s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
 		if err := ownMailbox(ctx, tx, accountID, mailboxID); err != nil {
 			return err
 		}
 		rows, err := selectRows(ctx, tx, accountID, mailboxID, set, "")
 		if err != nil {
+			return err
+		}
+		if err := tx.alone(len(rows)); err != nil {
 			return err
 		}
 		uids = uids[:0]
@@ -325,7 +334,10 @@ func (s *Store) SetPOPHidden(ctx context.Context, accountID, mailboxID int64, li
 	if len(list) == 0 {
 		return nil
 	}
-	return s.w.doSized(ctx, len(list), func(ctx context.Context, tx *wtx) error {
+	return s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
+		if err := tx.alone(len(list)); err != nil {
+			return err
+		}
 		if err := ownMailbox(ctx, tx, accountID, mailboxID); err != nil {
 			return err
 		}
@@ -346,13 +358,16 @@ func (s *Store) StoreFlags(ctx context.Context, accountID, mailboxID int64, set 
 		return nil, err
 	}
 	res := &store.StoreResult{}
-	err = s.w.doSized(ctx, setRows(set), func(ctx context.Context, tx *wtx) error {
+	err = s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
 		*res = store.StoreResult{}
 		if err := ownMailbox(ctx, tx, accountID, mailboxID); err != nil {
 			return err
 		}
 		rows, err := selectRows(ctx, tx, accountID, mailboxID, set, "")
 		if err != nil {
+			return err
+		}
+		if err := tx.alone(len(rows)); err != nil {
 			return err
 		}
 		var modseq uint64

@@ -235,6 +235,7 @@ type writerStats struct {
 	syncNanos   atomic.Int64
 	checkpoints atomic.Int64
 	restarts    atomic.Int64
+	deferred    atomic.Int64
 }
 
 // WriterStats is a snapshot of the writer's counters since Open.
@@ -245,6 +246,7 @@ type WriterStats struct {
 	SyncTime    time.Duration // total time spent in those fsyncs
 	Checkpoints int64         // checkpoints run
 	Restarts    int64         // checkpoints that let the WAL start over
+	Deferred    int64         // large operations undone to start the next batch
 }
 
 // WriterStats reports the group-commit counters.
@@ -253,6 +255,6 @@ func (s *Store) WriterStats() WriterStats {
 	return WriterStats{
 		Batches: st.batches.Load(), Ops: st.ops.Load(), Syncs: st.syncs.Load(),
 		SyncTime: time.Duration(st.syncNanos.Load()), Checkpoints: st.checkpoints.Load(),
-		Restarts: st.restarts.Load(),
+		Restarts: st.restarts.Load(), Deferred: st.deferred.Load(),
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -235,21 +234,137 @@ func TestAloneOpStartsBatch(t *testing.T) {
 	}
 }
 
-func TestSetRows(t *testing.T) {
-	for _, c := range []struct {
-		set  store.UIDSet
-		want int
-	}{
-		{store.UIDSet{{Lo: 1, Hi: 1}}, 1},
-		{store.UIDSet{{Lo: 1, Hi: 10}, {Lo: 20, Hi: 29}}, 20},
-		{store.UIDSet{{Lo: 5, Hi: 0}}, math.MaxInt},
-		{nil, math.MaxInt},
-	} {
-		if got := setRows(c.set); got != c.want {
-			t.Errorf("setRows(%v) = %d, want %d", c.set, got, c.want)
+// TestLargeOpDeferred: an operation that finds, as a later operation of a
+// batch, that it would change more than aloneRows messages is undone (what it
+// wrote is gone) and run again first in the next batch.
+func TestLargeOpDeferred(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	ctx := context.Background()
+	release := make(chan struct{})
+	started := make(chan struct{})
+	firstDone := make(chan error, 1)
+	go func() {
+		firstDone <- s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
+			close(started)
+			<-release
+			return nil
+		})
+	}()
+	<-started
+	var runs []bool // inSavepoint of each run
+	bigDone := make(chan error, 1)
+	go func() {
+		bigDone <- s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
+			runs = append(runs, tx.inSavepoint)
+			if _, err := tx.ExecContext(ctx, "INSERT INTO meta(key, value) VALUES('big-op', 'x')"); err != nil {
+				return err
+			}
+			return tx.alone(aloneRows + 1)
+		})
+	}()
+	for deadline := time.Now().Add(5 * time.Second); len(s.w.ops) < 1; {
+		if time.Now().After(deadline) {
+			t.Fatal("big op never queued")
 		}
+		time.Sleep(time.Millisecond)
 	}
-	if got := setRows(store.UIDSet{{Lo: 1, Hi: 5000}}); got <= aloneRows {
-		t.Errorf("setRows(1:5000) = %d, want > %d", got, aloneRows)
+	close(release)
+	if err := <-firstDone; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-bigDone; err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(runs) != "[true false]" {
+		t.Fatalf("runs in a savepoint: %v, want [true false]", runs)
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM meta WHERE key = 'big-op'").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatalf("big op's row is there %d times, want once (its first run undone)", n)
+	}
+	if d := s.WriterStats().Deferred; d != 1 {
+		t.Fatalf("Deferred = %d, want 1", d)
+	}
+}
+
+// TestLargeStoreFlagsInBatch: a STORE over more than aloneRows messages that
+// arrives while a batch is open is deferred to the next batch and completes.
+func TestLargeStoreFlagsInBatch(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	ctx := context.Background()
+	if err := s.AddDomain(ctx, "gannet.test"); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.AddAccount(ctx, "big@gannet.test", "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inbox, err := s.Mailbox(ctx, a.ID, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = aloneRows + 5
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.Append(ctx, a.ID, inbox.ID, testMessage(fmt.Sprint(i)), nil, time.Time{}); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	started := make(chan struct{})
+	go s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
+		close(started)
+		<-release
+		return nil
+	})
+	<-started
+	before := s.WriterStats().Deferred
+	type out struct {
+		res *store.StoreResult
+		err error
+	}
+	done := make(chan out, 1)
+	go func() {
+		res, err := s.StoreFlags(ctx, a.ID, inbox.ID, nil, store.FlagsAdd, []string{`\Seen`}, 0)
+		done <- out{res, err}
+	}()
+	for deadline := time.Now().Add(5 * time.Second); len(s.w.ops) < 1; {
+		if time.Now().After(deadline) {
+			t.Fatal("STORE never queued")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	o := <-done
+	if o.err != nil {
+		t.Fatal(o.err)
+	}
+	if len(o.res.Updated) != n {
+		t.Fatalf("STORE updated %d messages, want %d", len(o.res.Updated), n)
+	}
+	if d := s.WriterStats().Deferred - before; d != 1 {
+		t.Fatalf("STORE deferred %d times, want 1", d)
+	}
+	mb, err := s.Mailbox(ctx, a.ID, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mb.Unseen != 0 {
+		t.Fatalf("unseen = %d after the STORE, want 0", mb.Unseen)
 	}
 }

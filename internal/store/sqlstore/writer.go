@@ -3,9 +3,9 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -169,45 +169,35 @@ func (w *writer) do(ctx context.Context, fn func(ctx context.Context, tx *wtx) e
 	return w.submit(ctx, writeOp{fn: fn, done: make(chan error, 1)})
 }
 
-// aloneRows is how many messages an operation may touch and still share a
-// batch as one of its later operations.
+// aloneRows is how many messages an operation may touch and still run as a
+// later operation of a batch.
 const aloneRows = 1000
 
 // doAlone is do for an operation that may change many rows (deleting a
-// mailbox, expunging or flagging a large set): it runs first in its batch.
-// A later operation runs in a SAVEPOINT whose sub-journal holds, in memory
-// (temp_store=MEMORY), the original of every page it changes; for a mailbox
-// of half a million messages that was over 100 MB. As the first operation
-// it needs no savepoint, and SQLite keeps no such copy.
+// mailbox or an account): it runs first in its batch. A later operation runs
+// in a SAVEPOINT whose sub-journal holds, in memory (temp_store=MEMORY), the
+// original of every page it changes; for a mailbox of half a million messages
+// that was over 100 MB. As the first operation it needs no savepoint, and
+// SQLite keeps no such copy.
 func (w *writer) doAlone(ctx context.Context, fn func(ctx context.Context, tx *wtx) error) error {
 	return w.submit(ctx, writeOp{fn: fn, done: make(chan error, 1), alone: true})
 }
 
-// doSized is do or doAlone by how many messages the operation may touch.
-func (w *writer) doSized(ctx context.Context, rows int, fn func(ctx context.Context, tx *wtx) error) error {
-	if rows > aloneRows {
-		return w.doAlone(ctx, fn)
-	}
-	return w.do(ctx, fn)
-}
+// errAlone is what an operation returns when, as a later operation of its
+// batch, it finds it would change more than aloneRows messages (tx.alone): the
+// writer undoes it and runs it again first in the next batch.
+var errAlone = errors.New("sqlstore: operation must run first in its batch")
 
-// setRows bounds how many messages set names: the length of its ranges, with
-// an open range ("n:*") or the nil set (everything) counted as unbounded.
-func setRows(set store.UIDSet) int {
-	if set == nil {
-		return math.MaxInt
+// alone is errAlone when the operation runs in a savepoint and is about to
+// change rows messages, more than aloneRows; otherwise nil. Operations whose
+// size shows only once they have looked (an EXPUNGE of every \Deleted
+// message, a STORE over 1:*) call it then, so that the common small ones still
+// share batches.
+func (t *wtx) alone(rows int) error {
+	if t.inSavepoint && rows > aloneRows {
+		return errAlone
 	}
-	n := 0
-	for _, r := range set {
-		if r.Hi == 0 || r.Hi < r.Lo {
-			return math.MaxInt
-		}
-		n += int(r.Hi-r.Lo) + 1
-		if n > aloneRows {
-			return n
-		}
-	}
-	return n
+	return nil
 }
 
 func (w *writer) submit(ctx context.Context, op writeOp) error {
@@ -310,7 +300,8 @@ func (w *writer) run(first writeOp) {
 		}
 		t.changes = t.changes[:0]
 		t.inSavepoint = true
-		if err := w.call(ctx, op, t); err != nil {
+		err := w.call(ctx, op, t)
+		if err != nil {
 			errs[len(errs)-1] = err
 			if _, rerr := t.ExecContext(ctx, "ROLLBACK TO op"); rerr != nil {
 				// The transaction is unusable: fail the whole batch.
@@ -323,6 +314,14 @@ func (w *writer) run(first writeOp) {
 		if _, err := t.ExecContext(ctx, "RELEASE op"); err != nil {
 			w.abort(batch, fmt.Errorf("sqlstore: release savepoint: %w", err))
 			return
+		}
+		if errors.Is(err, errAlone) {
+			// Undone above: it starts the next batch, and this one commits.
+			batch, errs = batch[:len(batch)-1], errs[:len(errs)-1]
+			op.alone = true
+			w.held = &op
+			w.stats.deferred.Add(1)
+			break
 		}
 	}
 	if _, err := t.ExecContext(ctx, "COMMIT"); err != nil {
