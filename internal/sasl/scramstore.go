@@ -15,7 +15,7 @@ import (
 // PLAIN), gives a nil account and no error, so that the exchange fails like a
 // wrong password; err is set only when the store itself fails.
 func SCRAMAccount(ctx context.Context, st store.Store, user string, log *slog.Logger) (password.SCRAMKeys, *store.Account, error) {
-	a, err := st.Account(ctx, user)
+	a, err := st.LoginAccount(ctx, user)
 	if errors.Is(err, store.ErrNotFound) {
 		return password.SCRAMKeys{}, nil, nil
 	}

@@ -25,19 +25,12 @@ func (ss *session) newSCRAM() gosasl.Server {
 			return password.SCRAMKeys{}, false, reply(smtp.ShuttingDown())
 		}
 		defer ss.s.end()
-		acc, err := ss.s.opts.Store.Account(ss.ctx(), username)
-		if errors.Is(err, store.ErrNotFound) {
-			return password.SCRAMKeys{}, false, nil
-		}
+		keys, acc, err := sasl.SCRAMAccount(ss.ctx(), ss.s.opts.Store, username, ss.log)
 		if err != nil {
 			ss.log.Error("auth error", "err", err)
 			return password.SCRAMKeys{}, false, reply(smtp.AuthTemporaryFailure())
 		}
-		keys, err := password.UnmarshalSCRAM(acc.SCRAM)
-		if err != nil {
-			// No keys (an account from before SCRAM) or corrupt ones: PLAIN
-			// still works; to the client this is a wrong password.
-			ss.log.Warn("no usable SCRAM keys", "account", acc.Address, "err", err)
+		if acc == nil {
 			return password.SCRAMKeys{}, false, nil
 		}
 		found = acc

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	gosasl "github.com/emersion/go-sasl"
 	gosmtp "github.com/emersion/go-smtp"
 	"github.com/xdg-go/scram"
 
@@ -68,6 +69,35 @@ func TestSubmissionSCRAM(t *testing.T) {
 	}
 	if err := c.Mail("alice@example.org", nil); err != nil {
 		t.Fatalf("MAIL after SCRAM: %v", err)
+	}
+}
+
+// TestSubmissionBareUserName: a user name without a domain logs in as the
+// account of that name in the oldest domain, with PLAIN and with SCRAM, and
+// may then send as that account.
+func TestSubmissionBareUserName(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Submission)
+	for _, mech := range []string{"PLAIN", "SCRAM-SHA-256"} {
+		c, err := gosmtp.DialStartTLS(e.addr, e.clientTLS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Hello("client.example.net"); err != nil {
+			t.Fatal(err)
+		}
+		if mech == "PLAIN" {
+			err = c.Auth(gosasl.NewPlainClient("", "alice", alicePW))
+		} else {
+			err = c.Auth(newSCRAMClient(t, "alice", alicePW))
+		}
+		if err != nil {
+			t.Fatalf("%s as alice: %v", mech, err)
+		}
+		if err := c.Mail("alice@example.org", nil); err != nil {
+			t.Fatalf("%s: MAIL FROM alice@example.org: %v", mech, err)
+		}
+		c.Close()
 	}
 }
 

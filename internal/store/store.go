@@ -315,8 +315,13 @@ type Store interface {
 	Account(ctx context.Context, address string) (*Account, error)
 	AccountByID(ctx context.Context, id int64) (*Account, error)
 	Accounts(ctx context.Context) ([]Account, error)
-	// Authenticate checks a password; ErrAuthFailed for unknown account or bad password.
-	Authenticate(ctx context.Context, address, password string) (*Account, error)
+	// LoginAccount is the account a login name names: an address, or a name
+	// without a domain, taken in the oldest domain (the earliest created; by
+	// name among those created together). ErrNotFound if there is none.
+	LoginAccount(ctx context.Context, user string) (*Account, error)
+	// Authenticate checks a password for a login name (as LoginAccount);
+	// ErrAuthFailed for unknown account or bad password.
+	Authenticate(ctx context.Context, user, password string) (*Account, error)
 
 	// Aliases.
 	AddAlias(ctx context.Context, address string, targets []string) error

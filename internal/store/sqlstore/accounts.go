@@ -340,13 +340,31 @@ func (s *Store) Accounts(ctx context.Context) ([]store.Account, error) {
 // time taken does not reveal which addresses exist.
 const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0dvKSAo0dZzmJ2iFahY4jYBB9GPHKZmLG7PzK6e2f1k"
 
+// LoginAccount implements store.Store. A user name without a domain is taken in
+// the oldest domain, as Dovecot does with auth_default_realm: mail clients ask
+// for a "user name", and people type the part before the @.
+func (s *Store) LoginAccount(ctx context.Context, user string) (*store.Account, error) {
+	if user != "" && !strings.Contains(user, "@") {
+		var d string
+		err := s.r.QueryRowContext(ctx, `SELECT name FROM domains ORDER BY created, name LIMIT 1`).Scan(&d)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("account %s: %w", user, store.ErrNotFound)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("login domain: %w", err)
+		}
+		user += "@" + d
+	}
+	return s.Account(ctx, user)
+}
+
 // Authenticate implements store.Store. A recent successful login with the same
 // password is answered from the auth cache (see authcache.go).
-func (s *Store) Authenticate(ctx context.Context, address, pw string) (*store.Account, error) {
+func (s *Store) Authenticate(ctx context.Context, user, pw string) (*store.Account, error) {
 	if err := s.alive(); err != nil {
 		return nil, err
 	}
-	a, err := s.Account(ctx, address)
+	a, err := s.LoginAccount(ctx, user)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			if !s.fastPw {

@@ -147,7 +147,30 @@ func testAccountAuthenticate(t *testing.T, s store.Store) {
 	if got.ID != a.ID {
 		t.Errorf("Authenticate(upper-case) = account %d, want %d", got.ID, a.ID)
 	}
+	// A user name without a domain is taken in the oldest domain.
+	NewAccount(t, s, "alice@zzz.example", "other pass")
+	got, err = s.Authenticate(ctx, "Alice", "s3cret pass")
+	noErr(t, "Authenticate without a domain", err)
+	if got.ID != a.ID {
+		t.Errorf("Authenticate(%q) = account %d %s, want %d", "Alice", got.ID, got.Address, a.ID)
+	}
+	la, err := s.LoginAccount(ctx, "alice")
+	noErr(t, "LoginAccount without a domain", err)
+	if la.ID != a.ID {
+		t.Errorf("LoginAccount(alice) = %s, want alice@example.org", la.Address)
+	}
+	la, err = s.LoginAccount(ctx, "alice@zzz.example")
+	noErr(t, "LoginAccount with a domain", err)
+	if la.Address != "alice@zzz.example" {
+		t.Errorf("LoginAccount(alice@zzz.example) = %s", la.Address)
+	}
+	if _, err := s.LoginAccount(ctx, "carol"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("LoginAccount(carol) = %v, want ErrNotFound", err)
+	}
 	for _, c := range []struct{ addr, pw string }{
+		{"alice", "other pass"},
+		{"carol", "s3cret pass"},
+		{"alice@", "s3cret pass"},
 		{"alice@example.org", "s3cret Pass"},
 		{"alice@example.org", "s3cret pass "},
 		{"alice@example.org", ""},
