@@ -1,6 +1,7 @@
 package message
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -103,4 +104,65 @@ func TestParseDate(t *testing.T) {
 			t.Errorf("parseDate(%q) = %v, want %v (offset %d)", tc.in, got, tc.want, tc.offset)
 		}
 	}
+}
+
+// TestParseDateFastAgrees: wherever the hand parser answers, net/mail's path
+// gives the same instant and zone offset, over every month, days 0 to 32 and
+// edge times, zones and years; and it declines what it does not handle.
+func TestParseDateFastAgrees(t *testing.T) {
+	t.Parallel()
+	months := []string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec", "Foo", "jan"}
+	n := 0
+	for _, year := range []string{"2024", "2023", "1900", "2000", "0999", "9999"} {
+		for _, mon := range months {
+			for day := 0; day <= 32; day++ {
+				for _, rest := range []string{"00:00:00 +0000", "23:59:59 -0000", "10:52:37 +0200",
+					"24:00:00 +0000", "12:60:00 +0000", "12:00:60 +0000", "12:00:00 +1400", "12:00:00 -1259",
+					"12:00:00 +1500", "12:00:00 +0099", "1:00:00 +0000", "12:00:00 0000"} {
+					for _, prefix := range []string{"", "Sat, ", "Xyz, "} {
+						for _, d := range []string{fmt.Sprint(day), fmt.Sprintf("%02d", day)} {
+							in := prefix + d + " " + mon + " " + year + " " + rest
+							fast, ok := parseDateFast(in)
+							if !ok {
+								continue
+							}
+							n++
+							slow := parseDateSlow(in)
+							_, fo := fast.Zone()
+							_, so := slow.Zone()
+							if !fast.Equal(slow) || fo != so {
+								t.Fatalf("%q: fast %v, net/mail %v", in, fast, slow)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	if n < 10000 {
+		t.Fatalf("fast path answered only %d inputs", n)
+	}
+	for _, in := range []string{"Tue, 1 Jul 2003 10:52:37 +0200 CEST", "Tue,1 Jul 2003 10:52:37 -0000",
+		"1 Jul 03 10:52:37 +0000", "31 Feb 2024 10:00:00 +0000", "1  Jul 2003 10:52:37 +0000", "Xyz, 1 Jul 2003 10:52:37 +0000"} {
+		if _, ok := parseDateFast(in); ok {
+			t.Errorf("parseDateFast(%q) answered; want it left to net/mail", in)
+		}
+	}
+}
+
+func FuzzParseDateFast(f *testing.F) {
+	f.Add("Fri, 27 Nov 2026 00:55:39 +0000")
+	f.Add("1 Jul 2003 10:52:37 -0700")
+	f.Fuzz(func(t *testing.T, in string) {
+		fast, ok := parseDateFast(in)
+		if !ok {
+			return
+		}
+		slow := parseDateSlow(in)
+		_, fo := fast.Zone()
+		_, so := slow.Zone()
+		if !fast.Equal(slow) || fo != so {
+			t.Fatalf("%q: fast %v, net/mail %v", in, fast, slow)
+		}
+	})
 }
