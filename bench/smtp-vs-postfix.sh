@@ -33,6 +33,7 @@ lmtp) peer_box=$PEER_ROOT/mail/test1 peer_count=$peer_box/Maildir ;;
 *) echo "PEER must be maildir or lmtp" >&2; exit 2 ;;
 esac
 
+command -v sqlite3 >/dev/null || { echo "needs sqlite3 (Debian package sqlite3) to count Gannet's deliveries" >&2; exit 3; }
 mkdir -p "$WORK"
 go build -o "$WORK/gannet" ./cmd/gannet
 cat > "$WORK/gannet.toml" <<EOF
