@@ -167,17 +167,7 @@ func TestAloneOpStartsBatch(t *testing.T) {
 	t.Parallel()
 	s := openTest(t)
 	ctx := context.Background()
-	release := make(chan struct{})
-	started := make(chan struct{})
-	firstDone := make(chan error, 1)
-	go func() {
-		firstDone <- s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
-			close(started)
-			<-release
-			return nil
-		})
-	}()
-	<-started
+	release := holdWriter(t, s)
 	// Queue, in this order while the first batch is open: small, alone, small.
 	type result struct {
 		name string
@@ -202,20 +192,12 @@ func TestAloneOpStartsBatch(t *testing.T) {
 				results <- result{name: name, err: err}
 			}
 		}()
-		for deadline := time.Now().Add(5 * time.Second); len(s.w.ops) < want; {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s never queued", name)
-			}
-			time.Sleep(time.Millisecond)
-		}
+		waitQueued(t, s, want)
 	}
 	queue("small1", false)
 	queue("big", true)
 	queue("small2", false)
-	close(release)
-	if err := <-firstDone; err != nil {
-		t.Fatal(err)
-	}
+	release()
 	got := map[string]bool{}
 	var order []string
 	for range 3 {
@@ -241,17 +223,7 @@ func TestLargeOpDeferred(t *testing.T) {
 	t.Parallel()
 	s := openTest(t)
 	ctx := context.Background()
-	release := make(chan struct{})
-	started := make(chan struct{})
-	firstDone := make(chan error, 1)
-	go func() {
-		firstDone <- s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
-			close(started)
-			<-release
-			return nil
-		})
-	}()
-	<-started
+	release := holdWriter(t, s)
 	var runs []bool // inSavepoint of each run
 	bigDone := make(chan error, 1)
 	go func() {
@@ -263,16 +235,8 @@ func TestLargeOpDeferred(t *testing.T) {
 			return tx.alone(aloneRows + 1)
 		})
 	}()
-	for deadline := time.Now().Add(5 * time.Second); len(s.w.ops) < 1; {
-		if time.Now().After(deadline) {
-			t.Fatal("big op never queued")
-		}
-		time.Sleep(time.Millisecond)
-	}
-	close(release)
-	if err := <-firstDone; err != nil {
-		t.Fatal(err)
-	}
+	waitQueued(t, s, 1)
+	release()
 	if err := <-bigDone; err != nil {
 		t.Fatal(err)
 	}
@@ -325,14 +289,7 @@ func TestLargeStoreFlagsInBatch(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	release := make(chan struct{})
-	started := make(chan struct{})
-	go s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
-		close(started)
-		<-release
-		return nil
-	})
-	<-started
+	release := holdWriter(t, s)
 	before := s.WriterStats().Deferred
 	type out struct {
 		res *store.StoreResult
@@ -343,13 +300,8 @@ func TestLargeStoreFlagsInBatch(t *testing.T) {
 		res, err := s.StoreFlags(ctx, a.ID, inbox.ID, nil, store.FlagsAdd, []string{`\Seen`}, 0)
 		done <- out{res, err}
 	}()
-	for deadline := time.Now().Add(5 * time.Second); len(s.w.ops) < 1; {
-		if time.Now().After(deadline) {
-			t.Fatal("STORE never queued")
-		}
-		time.Sleep(time.Millisecond)
-	}
-	close(release)
+	waitQueued(t, s, 1)
+	release()
 	o := <-done
 	if o.err != nil {
 		t.Fatal(o.err)
@@ -366,5 +318,39 @@ func TestLargeStoreFlagsInBatch(t *testing.T) {
 	}
 	if mb.Unseen != 0 {
 		t.Fatalf("unseen = %d after the STORE, want 0", mb.Unseen)
+	}
+}
+
+// holdWriter keeps the writer busy with an open batch until release is called,
+// so that operations submitted meanwhile queue up behind it.
+func holdWriter(t *testing.T, s *Store) (release func()) {
+	t.Helper()
+	hold := make(chan struct{})
+	started := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.w.do(context.Background(), func(ctx context.Context, tx *wtx) error {
+			close(started)
+			<-hold
+			return nil
+		})
+	}()
+	<-started
+	return func() {
+		close(hold)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// waitQueued waits until n operations wait in the writer's queue.
+func waitQueued(t *testing.T, s *Store, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); len(s.w.ops) < n; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d operations queued, want %d", len(s.w.ops), n)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
