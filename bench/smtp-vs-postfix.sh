@@ -83,9 +83,14 @@ for r in $(seq "$ROUNDS"); do
 	p=$(DELIVERED_MAILDIR=$peer_count bash "$B/bench-smtp.sh" 127.0.0.1 12525 2>&1 | delivered)
 	rm -rf "$WORK/data"
 	echo pass | "$WORK/gannet" user add --config "$WORK/gannet.toml" test1@example.test >/dev/null
+	if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+		echo "127.0.0.1:$PORT is taken by another server; set PORT" >&2
+		exit 2
+	fi
 	"$WORK/gannet" serve --config "$WORK/gannet.toml" >"$WORK/log" 2>&1 </dev/null &
 	gpid=$!
 	for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
+	kill -0 "$gpid" 2>/dev/null || { echo "gannet did not start:" >&2; cat "$WORK/log" >&2; exit 1; }
 	g=$(DELIVERED_CMD="sqlite3 '$WORK/data/gannet.db' 'select count(*) from messages'" \
 		bash "$B/bench-smtp.sh" 127.0.0.1 "$PORT" 2>&1 | delivered)
 	stop_gannet
