@@ -1,7 +1,6 @@
 package pop3server
 
 import (
-	"gannet/internal/password"
 	"gannet/internal/sasl"
 	"gannet/internal/store"
 )
@@ -11,27 +10,9 @@ import (
 // as USER/PASS. When the client has also verified the server's signature, *acct
 // is the account.
 func (c *conn) newSCRAM(acct **store.Account) sasl.Server {
-	var found *store.Account
-	lookup := func(user string) (password.SCRAMKeys, bool, error) {
-		if err := c.admit(user); err != nil {
-			return password.SCRAMKeys{}, false, err
-		}
-		keys, a, err := sasl.SCRAMAccount(c.ctx, c.srv.opts.Store, user, c.log)
-		if err != nil {
-			return password.SCRAMKeys{}, false, errTemp(err)
-		}
-		if a == nil {
-			return password.SCRAMKeys{}, false, nil
-		}
-		found = a
-		return keys, true, nil
-	}
-	result := func(user string, ok bool) error {
-		if !ok {
-			return c.loginFailed(user)
-		}
-		*acct = found
-		return nil
-	}
-	return sasl.NewSCRAMSHA256(c.srv.scramSecret, lookup, result)
+	return sasl.NewSCRAMLogin(c.ctx, sasl.SCRAMLogin{
+		Secret: c.srv.scramSecret, Store: c.srv.opts.Store, Log: c.log,
+		Admit: c.admit, StoreErr: errTemp, Failed: c.loginFailed,
+		Succeeded: func(_ string, a *store.Account) error { *acct = a; return nil },
+	})
 }
