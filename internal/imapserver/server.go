@@ -246,14 +246,13 @@ func (s *Server) Close() error {
 }
 
 // stopFeed cancels the server context and waits for the dispatcher, if it
-// was started.
+// was started. If it was not, feedOnce closes feedDone here, so that every
+// concurrent caller (Shutdown and Close may run together) sees it closed; a
+// caller that found feedOnce used by another stopFeed used to wait forever.
 func (s *Server) stopFeed() {
 	s.cancel()
-	started := true
-	s.feedOnce.Do(func() { started = false })
-	if started {
-		<-s.feedDone
-	}
+	s.feedOnce.Do(func() { close(s.feedDone) })
+	<-s.feedDone
 }
 
 func (s *Server) closing() bool { return s.inShutdown.Load() }

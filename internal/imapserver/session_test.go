@@ -9,6 +9,8 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"strings"
@@ -19,6 +21,7 @@ import (
 
 	"gannet/internal/authlimit"
 	"gannet/internal/imapserver"
+	"gannet/internal/store/sqlstore"
 )
 
 func TestGreetingCapabilities(t *testing.T) {
@@ -401,5 +404,38 @@ func TestShutdown(t *testing.T) {
 	}
 	if _, err := net.Dial("tcp", e.addr); err == nil {
 		t.Errorf("listener still open after Shutdown")
+	}
+}
+
+// TestStopBeforeServe: Shutdown and Close running together on a server whose
+// Serve never started (a process stopped right after it began) both return;
+// the second caller used to wait forever for a change feed nobody started.
+func TestStopBeforeServe(t *testing.T) {
+	t.Parallel()
+	st, err := sqlstore.Open(context.Background(), t.TempDir(), sqlstore.Options{FastPasswords: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for range 20 {
+		srv := imapserver.New(imapserver.Options{Store: st, Hostname: "mx.example.org",
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		done := make(chan struct{}, 3)
+		for range 2 {
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), ioWait)
+				defer cancel()
+				srv.Shutdown(ctx)
+				done <- struct{}{}
+			}()
+		}
+		go func() { srv.Close(); done <- struct{}{} }()
+		for range 3 {
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				t.Fatal("Shutdown/Close of a server that never served did not return")
+			}
+		}
 	}
 }
