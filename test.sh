@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Gannet's test command (README): installs what the tests need when it is missing,
-# then runs go vet and go test -race over everything. CI (.ci/run) calls exactly
+# then runs go vet, staticcheck and go test -race over everything. CI (.ci/run) calls exactly
 # this script. Interop tests never skip because a tool is absent: this script
 # installs the tools, and the tests fail loudly if one is still missing.
 set -euo pipefail
@@ -39,5 +39,10 @@ fi
 
 echo "test.sh: go vet"
 go vet ./...
+# staticcheck, pinned: a newer release may add checks, and CI must not turn red
+# on a day nothing here changed. go run fetches it through the module proxy once
+# and caches it.
+echo "test.sh: staticcheck"
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 echo "test.sh: go test -race"
 go test -race -timeout 20m ./...

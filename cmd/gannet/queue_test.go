@@ -123,8 +123,8 @@ func TestQueueRetryAndDrop(t *testing.T) {
 		t.Errorf("second drop: exit %d %q", code, errs)
 	}
 	code, out, _ = runQueue(t, dir, "drop", strconv.FormatInt(ids[0], 10))
-	if code != 0 {
-		t.Fatalf("drop: exit %d", code)
+	if code != 0 || !strings.Contains(out, "dropped") {
+		t.Fatalf("drop: exit %d, %q", code, out)
 	}
 	if code, out, _ = runQueue(t, dir, "list"); code != 0 || strings.TrimSpace(out) != "queue is empty" {
 		t.Errorf("list after dropping all: exit %d %q", code, out)

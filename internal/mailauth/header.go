@@ -93,8 +93,8 @@ func fieldsNamed(fields []field, name string) []field {
 var (
 	errNoFrom       = errors.New("no From header field")
 	errManyFrom     = errors.New("more than one From header field")
-	errFromAddrs    = errors.New("From must hold exactly one address")
-	errFromNoDomain = errors.New("From address has no domain")
+	errFromAddrs    = errors.New("the From field must hold exactly one address")
+	errFromNoDomain = errors.New("the From address has no domain")
 )
 
 // fromDomain returns the RFC5322.From domain, lower-case and in A-label form.
@@ -126,7 +126,7 @@ func fromDomain(fields []field) (string, error) {
 	}
 	d, err := normalizeDomain(addrs[0].Address[at+1:])
 	if err != nil {
-		return "", fmt.Errorf("From domain: %w", err)
+		return "", fmt.Errorf("domain of From: %w", err)
 	}
 	return d, nil
 }
