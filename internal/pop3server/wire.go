@@ -24,6 +24,9 @@ const srcBufSize = 32 << 10
 // octets the client receives after un-stuffing; for the whole message that is
 // wireSize of the same bytes. A read error is wrapped as a sourceError.
 func copyBody(dst *bufio.Writer, src *bufio.Reader, bodyLines int64) (int64, error) {
+	if bodyLines < 0 {
+		return copyWhole(dst, src)
+	}
 	var n int64
 	lineStart := true // the next byte starts a line
 	lineLen := 0      // octets of the current line so far, its line break excluded
@@ -102,6 +105,81 @@ func copyBody(dst *bufio.Writer, src *bufio.Reader, bodyLines int64) (int64, err
 			return n, sourceError{rerr}
 		}
 	}
+}
+
+// copyWhole is copyBody for a whole message (RETR). Stored messages almost
+// always have CRLF line ends and few lines that start with ".", so instead of
+// handling the message line by line it scans what the reader has buffered for
+// the only places that need a change (a "." at the start of a line, an LF
+// without its CR) and writes the runs between them with one call each: one
+// Write per 32 KiB for a typical message, where the line loop made three per
+// line. The output is the same as the line loop's (FuzzCopyBody checks both
+// against the RFC 1939 reference).
+func copyWhole(dst *bufio.Writer, src *bufio.Reader) (int64, error) {
+	var n int64
+	lineStart := true // the next byte starts a line
+	prevCR := false   // the last byte already copied was a CR
+	for {
+		if _, err := src.Peek(1); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return n, sourceError{err}
+		}
+		chunk, _ := src.Peek(src.Buffered())
+		start := 0 // chunk[start:i] is copied but not yet written
+		for i := 0; i < len(chunk); {
+			if chunk[i] == '.' && ((i == 0 && lineStart) || (i > 0 && chunk[i-1] == '\n')) {
+				// RFC 1939 3: byte-stuff a line that starts with ".".
+				if _, err := dst.Write(chunk[start:i]); err != nil {
+					return n, err
+				}
+				if err := dst.WriteByte('.'); err != nil {
+					return n, err
+				}
+				start = i
+			}
+			j := bytes.IndexByte(chunk[i:], '\n')
+			if j < 0 {
+				break
+			}
+			j += i
+			if cr := (j > 0 && chunk[j-1] == '\r') || (j == 0 && prevCR); !cr {
+				// A bare LF goes out as CRLF.
+				if _, err := dst.Write(chunk[start:j]); err != nil {
+					return n, err
+				}
+				if err := dst.WriteByte('\r'); err != nil {
+					return n, err
+				}
+				n++
+				start = j
+			}
+			i = j + 1
+		}
+		if _, err := dst.Write(chunk[start:]); err != nil {
+			return n, err
+		}
+		n += int64(len(chunk))
+		last := chunk[len(chunk)-1]
+		lineStart, prevCR = last == '\n', last == '\r'
+		if _, err := src.Discard(len(chunk)); err != nil {
+			return n, sourceError{err}
+		}
+	}
+	if !lineStart {
+		// An unterminated last line gets its line break; a CR just before
+		// the end is taken as that break's CR.
+		end := "\r\n"
+		if prevCR {
+			end = "\n"
+		}
+		if _, err := dst.WriteString(end); err != nil {
+			return n, err
+		}
+		n += int64(len(end))
+	}
+	return n, nil
 }
 
 // sourceError is a failure reading the message from the store (as opposed to
