@@ -218,3 +218,19 @@ func TestAuthChangesPruned(t *testing.T) {
 		t.Fatalf("AuthChanges(%d) = %d %v %v", cur, next, ids, err)
 	}
 }
+
+// BenchmarkAuthChanges is the cost of one poll of the revocation feed with
+// nothing new, as every server process does a few times a second.
+func BenchmarkAuthChanges(b *testing.B) {
+	ctx := context.Background()
+	s := openTest(b)
+	cur, _, err := s.AuthChanges(ctx, -1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if cur, _, err = s.AuthChanges(ctx, cur); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
