@@ -33,7 +33,7 @@ func commands() map[string]command {
 		"serve":   {"run the server with a config file", cmdServe},
 		"dev":     {"run a development server on loopback with a demo account", cmdDev},
 		"domain":  {"manage domains: add|del|list", cmdDomain},
-		"user":    {"manage accounts: add|del|passwd|list|quota|pop3-policy", cmdUser},
+		"user":    {"manage accounts: add|del|passwd|disable|enable|list|quota|pop3-policy", cmdUser},
 		"alias":   {"manage aliases: add|del|list", cmdAlias},
 		"queue":   {"inspect the outbound queue: list|show|retry|drop", cmdQueue},
 		"bench":   {"load generators: imap", cmdBench},

@@ -69,6 +69,27 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 				return nil
 			})
 		},
+		// A disabled account cannot log in on any protocol, and its open
+		// sessions end (the servers read the store's revocation feed); its
+		// mail is kept and mail to it is still delivered.
+		"disable": func(a []string) error {
+			return withStore(ctx, e, "user disable", "ADDRESS  (no login on any protocol; mail still delivered)", 1, a, func(st *sqlstore.Store, p []string) error {
+				if err := st.SetDisabled(ctx, p[0], true); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "account %s disabled\n", p[0])
+				return nil
+			})
+		},
+		"enable": func(a []string) error {
+			return withStore(ctx, e, "user enable", "ADDRESS", 1, a, func(st *sqlstore.Store, p []string) error {
+				if err := st.SetDisabled(ctx, p[0], false); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "account %s enabled\n", p[0])
+				return nil
+			})
+		},
 		"list": func(a []string) error {
 			return withStore(ctx, e, "user list", "", 0, a, func(st *sqlstore.Store, _ []string) error {
 				as, err := st.Accounts(ctx)
@@ -76,11 +97,15 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 					return err
 				}
 				for _, acct := range as {
-					fmt.Fprintf(e.stdout, "%s\tmessages=%d\tbytes=%d\tquota_bytes=%d\tquota_messages=%d\tpop3=%s\n",
-						acct.Address, acct.UsedMessages, acct.UsedBytes, acct.QuotaBytes, acct.QuotaMessages, acct.POP3Policy)
+					state := "enabled"
+					if acct.Disabled {
+						state = "disabled"
+					}
+					fmt.Fprintf(e.stdout, "%s\tmessages=%d\tbytes=%d\tquota_bytes=%d\tquota_messages=%d\tpop3=%s\t%s\n",
+						acct.Address, acct.UsedMessages, acct.UsedBytes, acct.QuotaBytes, acct.QuotaMessages, acct.POP3Policy, state)
 				}
 				return nil
 			})
 		},
-	}, []string{"add", "del", "passwd", "list", "quota", "pop3-policy"})
+	}, []string{"add", "del", "passwd", "disable", "enable", "list", "quota", "pop3-policy"})
 }

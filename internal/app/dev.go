@@ -16,6 +16,7 @@ import (
 
 	"gannet/internal/config"
 	"gannet/internal/store"
+	"gannet/internal/store/sqlstore"
 )
 
 // DevAccount is the demo account `gannet dev` creates.
@@ -32,8 +33,9 @@ func DevSetup(ctx context.Context, dataDir string, portOffset int, log *slog.Log
 	if err != nil {
 		return nil, "", err
 	}
-	if err := os.MkdirAll(abs, 0o700); err != nil {
-		return nil, "", fmt.Errorf("create %s: %w", abs, err)
+	// Private before the key is written into it (issue 13, finding 7).
+	if err := sqlstore.PrepareDataDir(abs, log); err != nil {
+		return nil, "", err
 	}
 	cfg := config.DevConfig(abs)
 	if portOffset != 0 {

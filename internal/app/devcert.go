@@ -70,7 +70,9 @@ func EnsureSelfSigned(certFile, keyFile string, hosts []string, now time.Time) (
 	if err := writeFileSync(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
 		return false, err
 	}
-	if err := writeFileSync(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+	// 0600 like everything under the data directory (issue 13, finding 7),
+	// though a certificate is public.
+	if err := writeFileSync(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -81,6 +83,11 @@ func writeFileSync(path string, data []byte, perm os.FileMode) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
 	if err != nil {
+		return err
+	}
+	// A leftover temporary file keeps its old mode through O_TRUNC.
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
 		return err
 	}
 	if _, err := f.Write(data); err != nil {

@@ -13,6 +13,12 @@
 //   - A write returns only after its transaction is durable (fsynced); concurrent
 //     writes may share one transaction and one fsync (group commit).
 //   - Change notifications are published only after commit.
+//   - Account and mailbox ids are never reused, even after the account or
+//     mailbox is deleted: sessions name their account by id, and a new account
+//     must never be readable through an old account's session.
+//   - Deleting or disabling an account, or changing its password, is recorded
+//     in a persistent feed (AuthChanges) that every process sharing the store
+//     reads, so that the account's sessions end everywhere.
 package store
 
 import (
@@ -76,6 +82,9 @@ type Domain struct {
 	Created time.Time
 }
 
+// AuthChangesRetention is how long AuthChanges keeps its history.
+const AuthChangesRetention = time.Hour
+
 // Account is a mail user. Address is lower-case local@domain.
 type Account struct {
 	ID            int64
@@ -90,6 +99,9 @@ type Account struct {
 	POP3Policy    string
 	ModSeq        uint64 // the account's current highest MODSEQ
 	Created       time.Time
+	// Disabled: the account keeps its mail and keeps receiving mail, but
+	// cannot log in (LoginAccount and Authenticate do not find it).
+	Disabled bool
 }
 
 // Alias maps an address to one or more targets. Address "@domain" is a catch-all.
@@ -312,16 +324,28 @@ type Store interface {
 	SetPassword(ctx context.Context, address, password string) error
 	SetQuota(ctx context.Context, address string, bytes, messages int64) error
 	SetPOP3Policy(ctx context.Context, address, policy string) error
+	// SetDisabled disables or enables an account. A disabled account cannot
+	// log in; its mail is kept and mail to it is still delivered.
+	SetDisabled(ctx context.Context, address string, disabled bool) error
 	Account(ctx context.Context, address string) (*Account, error)
 	AccountByID(ctx context.Context, id int64) (*Account, error)
 	Accounts(ctx context.Context) ([]Account, error)
 	// LoginAccount is the account a login name names: an address, or a name
 	// without a domain, taken in the oldest domain (the earliest created; by
-	// name among those created together). ErrNotFound if there is none.
+	// name among those created together). ErrNotFound if there is none or it
+	// is disabled.
 	LoginAccount(ctx context.Context, user string) (*Account, error)
 	// Authenticate checks a password for a login name (as LoginAccount);
-	// ErrAuthFailed for unknown account or bad password.
+	// ErrAuthFailed for unknown or disabled account or bad password. A
+	// password changed by any process sharing the store takes effect at once.
 	Authenticate(ctx context.Context, user, password string) (*Account, error)
+	// AuthChanges is the revocation feed: the ids of the accounts deleted,
+	// disabled or given a new password after cursor since, by any process
+	// sharing the store, and the cursor to pass next time. since < 0 returns
+	// just the current cursor. Cheap enough to poll a few times a second.
+	// History is kept for at least AuthChangesRetention: a reader whose
+	// cursor is older may miss changes.
+	AuthChanges(ctx context.Context, since int64) (next int64, accounts []int64, err error)
 
 	// Aliases.
 	AddAlias(ctx context.Context, address string, targets []string) error

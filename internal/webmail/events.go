@@ -36,7 +36,9 @@ type eventJSON struct {
 //	hello   on connect: the mailbox list; the client (re)loads its view
 //	change  after any committed change: mailbox counts and what changed
 //	resync  the feed overflowed: the client reloads everything
-//	bye     the server is shutting down or the session ended
+//	bye     the server is shutting down ("shutdown") or the session ended
+//	        ("logout": logged out, expired, or its account deleted, disabled
+//	        or given a new password)
 //
 // The subscription is taken before hello, so nothing committed after the
 // client's reload can be missed.
@@ -94,6 +96,13 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 			send("bye", map[string]string{"reason": "logout"})
 			return
 		case <-beat.C:
+			// EndAccount ends the stream at once when the account is
+			// deleted, disabled or its password changed; this re-check is
+			// the fallback should no one call it.
+			if err := s.checkAccount(ctx, sess); err != nil {
+				send("bye", map[string]string{"reason": "logout"})
+				return
+			}
 			rc.SetWriteDeadline(time.Now().Add(eventWriteLimit))
 			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil {
 				return
@@ -118,6 +127,10 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 			changes, overflowed := sub.Next()
+			if err := s.checkAccount(ctx, sess); err != nil {
+				send("bye", map[string]string{"reason": "logout"})
+				return
+			}
 			var err error
 			switch {
 			case overflowed:

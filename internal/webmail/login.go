@@ -43,10 +43,10 @@ func (s *Server) setCookie(w http.ResponseWriter, value string, maxAge int) {
 // with the session's CSRF token (the cross-origin check already ran).
 func (s *Server) authed(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		c, err := r.Cookie(s.cookieName())
-		var sess *session
-		if err == nil {
-			sess = s.sessions.lookup(c.Value)
+		sess, err := s.currentSession(r)
+		if err != nil {
+			s.storeError(w, r, err)
+			return
 		}
 		if sess == nil {
 			writeError(w, http.StatusUnauthorized, "not logged in")
@@ -123,7 +123,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.opts.Limiter.Success(ip, addr)
-	sess, cookie := s.sessions.create(acct.ID, acct.Address)
+	sess, cookie := s.sessions.create(acct)
 	s.setCookie(w, cookie, 0)
 	s.log.Info("webmail login", "remote", ip, "user", acct.Address)
 	writeJSON(w, http.StatusOK, sessionInfo{Address: sess.address, CSRF: sess.csrf})

@@ -9,6 +9,7 @@ import (
 	"mime/quotedprintable"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"gannet/internal/message"
 	"gannet/internal/store"
@@ -130,9 +131,10 @@ func isAttachment(p *message.Part) bool {
 		(p.Type == "text" && p.Filename() != "")
 }
 
-// filename is a part's file name, or a made-up one from its type.
+// filename is a part's file name as the UI shows it (displayName), or a
+// made-up one from its type.
 func filename(p *message.Part, section string) string {
-	if n := p.Filename(); n != "" {
+	if n := displayName(p.Filename()); n != "" {
 		return n
 	}
 	ext := ".bin"
@@ -149,6 +151,30 @@ func filename(p *message.Part, section string) string {
 		ext = "." + p.Subtype
 	}
 	return "part-" + section + ext
+}
+
+// displayName drops from a name taken from a message what would make it read
+// as something else (issue 13, finding 9): control characters (Cc), format
+// characters (Cf: the bidi embeddings, overrides and isolates U+202A-U+202E
+// and U+2066-U+2069, the marks U+200E/U+200F/U+061C, zero-width characters
+// and the like), and line and paragraph separators (Zl, Zp). With U+202E,
+// "invoice\u202Efdp.exe" displays as "invoiceexe.pdf". The name is trimmed
+// of surrounding space.
+func displayName(name string) string {
+	if !strings.ContainsFunc(name, isHiddenRune) {
+		return strings.TrimSpace(name)
+	}
+	var b strings.Builder
+	for _, r := range name {
+		if !isHiddenRune(r) {
+			b.WriteRune(r)
+		}
+	}
+	return strings.TrimSpace(b.String())
+}
+
+func isHiddenRune(r rune) bool {
+	return unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp)
 }
 
 // openBody returns a reader of the transfer-decoded body of p (RFC 2045 6).

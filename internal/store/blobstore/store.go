@@ -72,6 +72,12 @@ func Open(dir string) (*Store, error) {
 		return nil, fmt.Errorf("blobstore: open %s: %w", dir, err)
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("blobstore: open %s: not a directory", dir)
+	} else if fi.Mode().Perm()&0o077 != 0 {
+		// Messages are private: directories 0700, files 0600 (CreateTemp),
+		// whatever made the directory before (issue 13, finding 7).
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("blobstore: make %s private: %w", dir, err)
+		}
 	}
 	// Fastest: a mail server compresses every message once on the delivery
 	// path, where latency counts; text still shrinks about 3× (SpeedDefault gained

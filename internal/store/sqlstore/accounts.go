@@ -145,8 +145,11 @@ func (s *Store) AddAccount(ctx context.Context, address, pw string) (*store.Acco
 		if !ok {
 			return fmt.Errorf("domain %s: %w", domain, store.ErrNotFound)
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO accounts(address, domain, password, scram, created)
-			VALUES(?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, addr, domain, hash, scram, unix(s.now()))
+		// The id is the high-water mark + 1, never max(id) + 1: ids are never
+		// reused (migration 0006 and its triggers).
+		res, err := tx.ExecContext(ctx, `INSERT INTO accounts(id, address, domain, password, scram, created)
+			VALUES((SELECT value + 1 FROM meta WHERE key = 'last_account_id'), ?, ?, ?, ?, ?)
+			ON CONFLICT DO NOTHING`, addr, domain, hash, scram, unix(s.now()))
 		if err != nil {
 			return fmt.Errorf("add account %s: %w", addr, err)
 		}
@@ -250,6 +253,17 @@ func (s *Store) SetPOP3Policy(ctx context.Context, address, policy string) error
 	return s.updateAccount(ctx, local+"@"+domain, `UPDATE accounts SET pop3_policy = ? WHERE address = ?`, policy)
 }
 
+// SetDisabled implements store.Store. Disabling is recorded in the
+// revocation feed (a trigger of migration 0006), so that every process ends
+// the account's sessions.
+func (s *Store) SetDisabled(ctx context.Context, address string, disabled bool) error {
+	local, domain, err := normAddress(address)
+	if err != nil {
+		return err
+	}
+	return s.updateAccount(ctx, local+"@"+domain, `UPDATE accounts SET disabled = ? WHERE address = ?`, disabled)
+}
+
 func (s *Store) updateAccount(ctx context.Context, addr, q string, args ...any) error {
 	defer s.invalidateDirectory()
 	args = append(args, addr)
@@ -266,13 +280,13 @@ func (s *Store) updateAccount(ctx context.Context, addr, q string, args ...any) 
 }
 
 const accountCols = `id, address, domain, password, scram, quota_bytes, quota_messages,
-	used_bytes, used_messages, pop3_policy, modseq, created`
+	used_bytes, used_messages, pop3_policy, modseq, created, disabled`
 
 func scanAccount(row interface{ Scan(...any) error }) (*store.Account, error) {
 	var a store.Account
 	var created int64
 	err := row.Scan(&a.ID, &a.Address, &a.Domain, &a.PasswordHash, &a.SCRAM, &a.QuotaBytes, &a.QuotaMessages,
-		&a.UsedBytes, &a.UsedMessages, &a.POP3Policy, &a.ModSeq, &created)
+		&a.UsedBytes, &a.UsedMessages, &a.POP3Policy, &a.ModSeq, &created, &a.Disabled)
 	if err != nil {
 		return nil, err
 	}
@@ -355,11 +369,22 @@ func (s *Store) LoginAccount(ctx context.Context, user string) (*store.Account, 
 		}
 		user += "@" + d
 	}
-	return s.Account(ctx, user)
+	a, err := s.Account(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	if a.Disabled {
+		return nil, fmt.Errorf("account %s is disabled: %w", a.Address, store.ErrNotFound)
+	}
+	return a, nil
 }
 
 // Authenticate implements store.Store. A recent successful login with the same
-// password is answered from the auth cache (see authcache.go).
+// password is answered from the auth cache (see authcache.go), but only while
+// the account row read here, from the database and not from any cache of this
+// process, still has the password hash the login was checked against: a
+// password changed, an account deleted (and perhaps created again) or
+// disabled by another process takes effect at once.
 func (s *Store) Authenticate(ctx context.Context, user, pw string) (*store.Account, error) {
 	if err := s.alive(); err != nil {
 		return nil, err
@@ -374,14 +399,14 @@ func (s *Store) Authenticate(ctx context.Context, user, pw string) (*store.Accou
 		}
 		return nil, err
 	}
-	if s.auth.hit(a.Address, pw) {
+	if s.auth.hit(a, pw) {
 		return a, nil
 	}
 	ok, err := password.Verify(a.PasswordHash, pw)
 	if err != nil || !ok {
 		return nil, store.ErrAuthFailed
 	}
-	s.auth.add(a.Address, pw)
+	s.auth.add(a, pw)
 	return a, nil
 }
 

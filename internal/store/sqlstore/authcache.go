@@ -4,8 +4,11 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"sync"
 	"time"
+
+	"gannet/internal/store"
 )
 
 // authCache remembers recent successful logins so that a client that logs in
@@ -16,6 +19,13 @@ import (
 // nothing usable outside this process. Failures are never cached (the shared
 // limiter handles them), and a password change or account deletion clears the
 // account's entries.
+//
+// The cache is per process, but the database is shared with other processes
+// (`gannet user passwd` beside a running server). So the key also covers the
+// account's id and its password hash as read from the database at this login:
+// once another process changes the password (a new hash, with a new salt) or
+// deletes the account, the entry can no longer be hit, and the login is
+// checked against the new hash at once.
 type authCache struct {
 	key []byte
 	ttl time.Duration
@@ -41,9 +51,14 @@ func newAuthCache(now func() time.Time) *authCache {
 	return &authCache{key: k, ttl: authCacheTTL, now: now, entries: map[[32]byte]authEntry{}}
 }
 
-func (c *authCache) sum(address, pw string) [32]byte {
+func (c *authCache) sum(a *store.Account, pw string) [32]byte {
 	m := hmac.New(sha256.New, c.key)
-	m.Write([]byte(address))
+	var id [8]byte
+	binary.BigEndian.PutUint64(id[:], uint64(a.ID))
+	m.Write(id[:])
+	m.Write([]byte(a.Address))
+	m.Write([]byte{0})
+	m.Write([]byte(a.PasswordHash))
 	m.Write([]byte{0})
 	m.Write([]byte(pw))
 	var out [32]byte
@@ -51,9 +66,11 @@ func (c *authCache) sum(address, pw string) [32]byte {
 	return out
 }
 
-// hit reports whether address/pw logged in successfully within the TTL.
-func (c *authCache) hit(address, pw string) bool {
-	k := c.sum(address, pw)
+// hit reports whether pw logged in successfully to account a, with the
+// password hash a has now, within the TTL.
+func (c *authCache) hit(a *store.Account, pw string) bool {
+	address := a.Address
+	k := c.sum(a, pw)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[k]
@@ -67,8 +84,9 @@ func (c *authCache) hit(address, pw string) bool {
 	return true
 }
 
-func (c *authCache) add(address, pw string) {
-	k := c.sum(address, pw)
+func (c *authCache) add(a *store.Account, pw string) {
+	address := a.Address
+	k := c.sum(a, pw)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.entries) >= authCacheMax {

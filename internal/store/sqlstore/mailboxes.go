@@ -71,8 +71,9 @@ func (s *Store) createMailbox(ctx context.Context, tx *wtx, accountID int64, nam
 		if err != nil {
 			return 0, err
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO mailboxes(account_id, name, uidvalidity, highest_modseq)
-			VALUES(?, ?, ?, ?) ON CONFLICT DO NOTHING`, accountID, p, uv, modseq)
+		res, err := tx.ExecContext(ctx, `INSERT INTO mailboxes(id, account_id, name, uidvalidity, highest_modseq)
+			VALUES((SELECT value + 1 FROM meta WHERE key = 'last_mailbox_id'), ?, ?, ?, ?)
+			ON CONFLICT DO NOTHING`, accountID, p, uv, modseq)
 		if err != nil {
 			return 0, fmt.Errorf("create mailbox %s: %w", p, err)
 		}
@@ -85,8 +86,10 @@ func (s *Store) createMailbox(ctx context.Context, tx *wtx, accountID int64, nam
 	if err != nil {
 		return 0, err
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO mailboxes(account_id, name, special_use, uidvalidity, highest_modseq)
-		VALUES(?, ?, ?, ?, ?)`, accountID, name, specialUse, uv, modseq)
+	// The id is the high-water mark + 1: mailbox ids are never reused (a
+	// session holding a deleted mailbox's id must not reach a new mailbox).
+	res, err := tx.ExecContext(ctx, `INSERT INTO mailboxes(id, account_id, name, special_use, uidvalidity, highest_modseq)
+		VALUES((SELECT value + 1 FROM meta WHERE key = 'last_mailbox_id'), ?, ?, ?, ?, ?)`, accountID, name, specialUse, uv, modseq)
 	if err != nil {
 		return 0, fmt.Errorf("create mailbox %s: %w", name, err)
 	}

@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -92,14 +91,17 @@ var _ store.Store = (*Store)(nil)
 // Open opens (creating if needed) the store in dir: dir/gannet.db and dir/blobs.
 // Pending migrations are applied.
 func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("sqlstore: create data dir: %w", err)
+	if err := PrepareDataDir(dir, opts.Logger); err != nil {
+		return nil, fmt.Errorf("sqlstore: %w", err)
 	}
 	blobs, err := blobstore.Open(filepath.Join(dir, "blobs"))
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: %w", err)
 	}
 	path := filepath.Join(dir, "gannet.db")
+	if err := createPrivate(path); err != nil {
+		return nil, fmt.Errorf("sqlstore: %w", err)
+	}
 	// synchronous=FULL: in WAL mode the WAL is fsynced at every COMMIT, which is what
 	// makes "250 after DATA" true; group commit amortises that fsync.
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" +

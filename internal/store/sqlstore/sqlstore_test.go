@@ -192,13 +192,14 @@ func TestAuthCache(t *testing.T) {
 	if _, err := s.AddAccount(ctx, "c@gannet.test", "old"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Authenticate(ctx, "c@gannet.test", "old"); err != nil {
+	a, err := s.Authenticate(ctx, "c@gannet.test", "old")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if !s.auth.hit("c@gannet.test", "old") {
+	if !s.auth.hit(a, "old") {
 		t.Fatal("successful login not cached")
 	}
-	if _, err := s.Authenticate(ctx, "c@gannet.test", "wrong"); err == nil || s.auth.hit("c@gannet.test", "wrong") {
+	if _, err := s.Authenticate(ctx, "c@gannet.test", "wrong"); err == nil || s.auth.hit(a, "wrong") {
 		t.Fatal("wrong password accepted or cached")
 	}
 	if err := s.SetPassword(ctx, "c@gannet.test", "new"); err != nil {

@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}{
 		{"Domains", domainTests},
 		{"Accounts", accountTests},
+		{"Revoke", revokeTests},
 		{"Aliases", aliasTests},
 		{"Mailboxes", mailboxTests},
 		{"Messages", messageTests},
