@@ -2,7 +2,6 @@ package imapserver_test
 
 import (
 	"context"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -115,8 +114,15 @@ func TestSearchBodyDecodedOnce(t *testing.T) {
 // client has gone and the command's context is cancelled; the loop must
 // then exit without evaluating the other messages. Checked to fail before
 // the fix: the context was never cancelled and all messages were evaluated.
+// Under TLS the client's close_notify is still unread before the FIN: the
+// check must see the FIN behind it.
 func TestSearchStopsWhenClientGone(t *testing.T) {
 	t.Parallel()
+	t.Run("plain", func(t *testing.T) { t.Parallel(); searchThenLeave(t, false) })
+	t.Run("STARTTLS", func(t *testing.T) { t.Parallel(); searchThenLeave(t, true) })
+}
+
+func searchThenLeave(t *testing.T, useTLS bool) {
 	const msgs = 20
 	gone := make(chan struct{})
 	ps := &probeStore{probe: new(sqlstore.SearchProbe), done: make(chan error, 1)}
@@ -130,11 +136,17 @@ func TestSearchStopsWhenClientGone(t *testing.T) {
 		case <-time.After(ioWait):
 		}
 	}
-	e := newEnv(t, withProbe(ps))
+	srvCfg, cliCfg := selfSigned(t)
+	e := newEnv(t, withProbe(ps), func(o *imapserver.Options) { o.TLS = srvCfg })
 	for i := range msgs {
 		e.deliver("INBOX", storetest.Msg{Body: strings.Repeat("filler text "+itoa(i)+" ", 1000) + "\n"})
 	}
-	w := e.login()
+	w := e.dial()
+	if useTLS {
+		w.cmd("s STARTTLS")
+		w.startTLS(cliCfg)
+	}
+	w.cmd("L LOGIN " + testUser + ` "` + testPass + `"`)
 	w.cmd("a SELECT INBOX")
 	w.send("b SEARCH " + bodyKeys(500))
 	select {
@@ -142,7 +154,7 @@ func TestSearchStopsWhenClientGone(t *testing.T) {
 	case <-time.After(ioWait):
 		t.Fatal("the search did not start")
 	}
-	w.nc.(*net.TCPConn).Close()
+	w.nc.Close()
 	var err error
 	select {
 	case err = <-ps.done:
@@ -151,6 +163,40 @@ func TestSearchStopsWhenClientGone(t *testing.T) {
 	}
 	if n := ps.probe.Rows.Load(); n != 1 || err == nil {
 		t.Errorf("after the client left, the search evaluated %d of %d messages (err %v); want it stopped after the first", n, msgs, err)
+	}
+}
+
+// TestSearchPipelinedNotAborted: a client that stays connected and has
+// sent its next command while the SEARCH runs is not taken as gone: unread
+// data is not a disconnect. The store loop is held at the first message
+// for several check intervals.
+func TestSearchPipelinedNotAborted(t *testing.T) {
+	t.Parallel()
+	held := make(chan struct{})
+	ps := &probeStore{probe: new(sqlstore.SearchProbe)}
+	ps.row = func(ctx context.Context, n int64) {
+		if n != 1 {
+			return
+		}
+		close(held)
+		select {
+		case <-ctx.Done():
+		case <-time.After(5 * 100 * time.Millisecond):
+		}
+	}
+	e := newEnv(t, withProbe(ps))
+	e.deliver("INBOX", storetest.Msg{Body: "needle\n"}, storetest.Msg{Body: "hay\n"})
+	w := e.login()
+	w.cmd("a SELECT INBOX")
+	w.send("b SEARCH BODY needle")
+	<-held
+	w.send("c NOOP")
+	lines, done := w.until("b")
+	if done != "b OK SEARCH completed" || len(lines) != 1 || lines[0] != "* SEARCH 1" {
+		t.Fatalf("SEARCH with a pipelined command behind it: %q %q", lines, done)
+	}
+	if _, done := w.until("c"); !strings.HasPrefix(done, "c OK") {
+		t.Fatalf("NOOP: %q", done)
 	}
 }
 
