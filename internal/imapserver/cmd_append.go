@@ -78,8 +78,8 @@ func (c *conn) cmdAppend(cmd *command) error {
 	if err != nil {
 		return err
 	}
-	raw := make([]byte, lit.Size)
-	if _, err := io.ReadFull(r, raw); err != nil {
+	raw, err := readGrowing(r, lit.Size)
+	if err != nil {
 		return fmt.Errorf("read APPEND data: %w", err)
 	}
 	if utf8 {
@@ -102,4 +102,31 @@ func (c *conn) cmdAppend(cmd *command) error {
 	}
 	cmd.code = "APPENDUID " + uitoa(res.UIDValidity) + " " + uitoa(res.UID)
 	return nil
+}
+
+// appendChunk is the first buffer for APPEND data.
+const appendChunk = 64 << 10
+
+// readGrowing reads exactly n octets from r into a buffer that grows with
+// what arrives (doubling from appendChunk), never from what the client
+// announced: a client that announces 50 MB and stalls after 1 KB holds
+// 64 KB, not 50 MB (issue 13, finding 2).
+func readGrowing(r io.Reader, n int64) ([]byte, error) {
+	buf := make([]byte, 0, min(n, appendChunk))
+	for int64(len(buf)) < n {
+		if len(buf) == cap(buf) {
+			nb := make([]byte, len(buf), min(n, 2*int64(cap(buf))))
+			copy(nb, buf)
+			buf = nb
+		}
+		m, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		if err != nil && int64(len(buf)) < n {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+	return buf, nil
 }

@@ -1,6 +1,7 @@
 package imapserver
 
 import (
+	"errors"
 	"strings"
 
 	"gannet/internal/imapwire"
@@ -87,8 +88,15 @@ func (c *conn) cmdSearch(cmd *command) error {
 	}
 	s := c.sel
 	st := c.srv.opts.Store
-	found, err := st.Search(c.ctx, c.acct.ID, s.id, crit)
-	if err != nil {
+	// The evaluation may be long (BODY, TEXT over big messages): it stops
+	// when the client disconnects (issue 13, finding 8).
+	ctx, stop := c.watchClient()
+	found, err := st.Search(ctx, c.acct.ID, s.id, crit)
+	stop()
+	if err := clientGone(ctx, err); err != nil {
+		if errors.Is(err, errClientGone) {
+			return err
+		}
 		return storeErr(err)
 	}
 	// Only messages the client knows (RFC 9051 7.5.1).

@@ -2,10 +2,8 @@ package imapserver
 
 import (
 	"bytes"
-	"encoding/base64"
 	"fmt"
 	"io"
-	"mime/quotedprintable"
 	"strconv"
 	"strings"
 
@@ -16,7 +14,8 @@ import (
 // Body sections are byte ranges of the stored message, located by the part
 // offsets computed once at delivery (internal/message); they are streamed
 // from the blob store with OpenRange and never read whole into memory,
-// except for header fields (HEADER.FIELDS) and BINARY, which decode a part.
+// except for header fields (HEADER.FIELDS). BINARY decodes while streaming
+// (fetch_binary.go).
 
 // sectionRange returns the octets [start, end) of the message that a
 // section names (RFC 9051 6.4.5), or ok false for a part that does not
@@ -155,77 +154,6 @@ func filterHeader(hdr []byte, names []string, not bool) []byte {
 	}
 	out.WriteString("\r\n")
 	return out.Bytes()
-}
-
-// writeBinary writes BINARY[part] or BINARY.SIZE[part] (RFC 3516 4): the
-// part's body with its content transfer encoding undone. The part is read
-// into memory to decode it.
-func (c *conn) writeBinary(m *store.Message, it *fetchItem) error {
-	w := c.out()
-	w.Atom(itemName(it))
-	start, end, ok := sectionRange(m, it)
-	if !ok {
-		w.NIL()
-		return nil
-	}
-	enc := ""
-	if len(it.sec.Part) > 0 {
-		enc = strings.ToLower(m.Parsed.Body.Section(it.sec.Part).Encoding)
-	}
-	var data []byte
-	if it.kind == fetchBinarySize && (enc == "" || enc == "7bit" || enc == "8bit" || enc == "binary") {
-		w.Number64(uint64(end - start))
-		return nil
-	}
-	raw, err := c.readRange(m.BlobID, start, end-start)
-	if err != nil {
-		return err
-	}
-	switch enc {
-	case "", "7bit", "8bit", "binary":
-		data = raw
-	case "base64":
-		data = decodeBase64(raw)
-	case "quoted-printable":
-		if data, err = io.ReadAll(quotedprintable.NewReader(bytes.NewReader(raw))); err != nil {
-			data = raw // undecodable: served as it is
-		}
-	default:
-		data = raw // checked by knownCTE before the response began
-	}
-	if it.kind == fetchBinarySize {
-		w.Number64(uint64(len(data)))
-		return nil
-	}
-	off, n := clip(it, int64(len(data)))
-	data = data[off : off+n]
-	if bytes.IndexByte(data, 0) >= 0 {
-		w.Literal8(data)
-	} else {
-		w.Literal(data)
-	}
-	return nil
-}
-
-// decodeBase64 decodes leniently: characters outside the alphabet (line
-// breaks, spaces) are skipped, and decoding stops at the padding.
-func decodeBase64(raw []byte) []byte {
-	clean := make([]byte, 0, len(raw))
-	for _, b := range raw {
-		switch {
-		case 'A' <= b && b <= 'Z', 'a' <= b && b <= 'z', '0' <= b && b <= '9', b == '+', b == '/':
-			clean = append(clean, b)
-		case b == '=':
-			goto done
-		}
-	}
-done:
-	if len(clean)%4 == 1 {
-		clean = clean[:len(clean)-1]
-	}
-	out := make([]byte, base64.RawStdEncoding.DecodedLen(len(clean)))
-	n, _ := base64.RawStdEncoding.Decode(out, clean)
-	return out[:n]
 }
 
 // knownCTE reports whether every BINARY item of the request can be decoded

@@ -396,21 +396,44 @@ func (p *Parser) literalString() (string, error) {
 		return "", err
 	}
 	p.cmdBytes += lit.Size
-	if int64(cap(p.buf)) < lit.Size {
-		p.buf = make([]byte, lit.Size)
-	}
-	b := p.buf[:lit.Size]
-	if _, err := io.ReadFull(p.r.br, b); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return "", p.r.fatal(err)
+	b, err := p.readLiteralData(lit.Size)
+	if err != nil {
+		return "", err
 	}
 	// RFC 9051 9: literal data is CHAR8, which excludes NUL.
 	if bytes.IndexByte(b, 0) >= 0 {
 		return "", p.fail(KindSyntax, "NUL in literal")
 	}
 	return string(b), nil
+}
+
+// literalChunk is the first buffer for literal data read into memory.
+const literalChunk = 4 << 10
+
+// readLiteralData reads n octets of literal data into p.buf, which grows
+// with what arrives rather than to the announced size at once: a client
+// that announces a large literal and stalls holds only what it sent
+// (issue 13, finding 2).
+func (p *Parser) readLiteralData(n int64) ([]byte, error) {
+	b := p.buf[:0]
+	for int64(len(b)) < n {
+		if len(b) == cap(b) {
+			nb := make([]byte, len(b), min(n, max(literalChunk, 2*int64(cap(b)))))
+			copy(nb, b)
+			b = nb
+		}
+		m, err := p.r.br.Read(b[len(b):min(int64(cap(b)), n)])
+		b = b[:len(b)+m]
+		if err != nil && int64(len(b)) < n {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			p.buf = b[:0]
+			return nil, p.r.fatal(err)
+		}
+	}
+	p.buf = b[:0]
+	return b, nil
 }
 
 // LiteralInfo parses the literal or literal8 prefix at the current position

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"gannet/internal/message"
@@ -15,6 +16,12 @@ import (
 // Search implements store.Store (RFC 9051 6.4.4). The top-level AND terms that the
 // schema indexes become SQL; whatever remains (NOT, OR, arbitrary header fields,
 // BODY, TEXT) is evaluated in Go over the rows SQL let through.
+//
+// The cost of the Go evaluation is bounded per message, not per key: a body is
+// decoded and lower-cased once per Search however many BODY and TEXT keys
+// name it, and so are the header fields (issue 13, finding 8). ctx is checked
+// between messages and between keys, so a search whose client went away (the
+// IMAP server cancels ctx then) stops instead of running to the end.
 func (s *Store) Search(ctx context.Context, accountID, mailboxID int64, c store.Criteria) ([]uint32, error) {
 	if err := s.alive(); err != nil {
 		return nil, err
@@ -46,8 +53,12 @@ func (s *Store) Search(ctx context.Context, accountID, mailboxID int64, c store.
 		return nil, fmt.Errorf("search: %w", err)
 	}
 	defer rows.Close()
+	probe, _ := ctx.Value(searchProbeKey{}).(*SearchProbe)
 	var out []uint32
 	for rows.Next() {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("search: %w", err)
+		}
 		var r searchRow
 		dst := []any{&r.uid, &r.modseq, &r.flags.bits, &r.kw, &r.date, &r.size, &r.blob,
 			&r.subject, &r.from, &r.to, &r.cc, &r.bcc, &r.sentDate, &r.sentDay}
@@ -61,6 +72,13 @@ func (s *Store) Search(ctx context.Context, accountID, mailboxID int64, c store.
 		if goEval {
 			r.s = s
 			r.ctx = ctx
+			r.probe = probe
+			if probe != nil {
+				n := probe.Rows.Add(1)
+				if probe.Row != nil {
+					probe.Row(n)
+				}
+			}
 			ok, err := r.match(c)
 			if err != nil {
 				return nil, err
@@ -216,7 +234,40 @@ type searchRow struct {
 	header, parsed             []byte
 	s                          *Store
 	ctx                        context.Context
-	bodyText                   *string
+	probe                      *SearchProbe
+
+	// Computed once per message on first use, shared by every key.
+	bodyLower   *string       // decoded text parts, lower-cased
+	headerLower *[2]string    // the raw header and its RFC 2047 decoding, lower-cased
+	fields      []searchField // unfolded header fields
+}
+
+// searchField is one unfolded header field with its value lower-cased as
+// written and, on first use, RFC 2047-decoded.
+type searchField struct {
+	name, value string
+	lower       string
+	lower2047   *string
+}
+
+// SearchProbe counts the work of the Search calls whose context carries it
+// (WithSearchProbe): what tests and benchmarks look at to see that the work
+// per message does not grow with the number of keys, and that a cancelled
+// search stops.
+type SearchProbe struct {
+	Rows    atomic.Int64 // messages evaluated in Go
+	Decoded atomic.Int64 // message bodies decoded and lower-cased
+	Keys    atomic.Int64 // BODY and TEXT keys evaluated against a body
+	// Row, if set, is called before each message is evaluated in Go, with
+	// the number of messages evaluated so far including this one.
+	Row func(n int64)
+}
+
+type searchProbeKey struct{}
+
+// WithSearchProbe returns a context whose Search calls count their work in p.
+func WithSearchProbe(ctx context.Context, p *SearchProbe) context.Context {
+	return context.WithValue(ctx, searchProbeKey{}, p)
 }
 
 func (r *searchRow) match(c store.Criteria) (bool, error) {
@@ -259,7 +310,7 @@ func (r *searchRow) match(c store.Criteria) (bool, error) {
 		}
 	}
 	for _, t := range c.Text {
-		if containsFold(string(r.header), t) || containsFold(message.DecodeHeader(string(r.header)), t) {
+		if r.headerContainsText(t) {
 			continue
 		}
 		ok, err := r.bodyContains(t)
@@ -339,24 +390,64 @@ func (r *searchRow) headerContains(field, value string) bool {
 		}
 		return strings.Contains(v, strings.ToLower(value))
 	}
-	for _, v := range headerValues(r.header, field) {
-		if value == "" || containsFold(v, value) || containsFold(message.DecodeHeader(v), value) {
+	if r.fields == nil {
+		r.fields = []searchField{}
+		for _, f := range headerFields(r.header) {
+			r.fields = append(r.fields, searchField{name: f[0], value: f[1], lower: strings.ToLower(f[1])})
+		}
+	}
+	value = strings.ToLower(value)
+	for i := range r.fields {
+		f := &r.fields[i]
+		if !strings.EqualFold(f.name, field) {
+			continue
+		}
+		if value == "" || strings.Contains(f.lower, value) {
+			return true
+		}
+		if f.lower2047 == nil {
+			d := strings.ToLower(message.DecodeHeader(f.value))
+			f.lower2047 = &d
+		}
+		if strings.Contains(*f.lower2047, value) {
 			return true
 		}
 	}
 	return false
 }
 
-// bodyContains searches the decoded text of every text part (RFC 9051 6.4.4 BODY).
+// headerContainsText is the header half of TEXT: the raw header or its RFC
+// 2047 decoding contains needle, case-insensitively.
+func (r *searchRow) headerContainsText(needle string) bool {
+	if r.headerLower == nil {
+		r.headerLower = &[2]string{strings.ToLower(string(r.header)),
+			strings.ToLower(message.DecodeHeader(string(r.header)))}
+	}
+	needle = strings.ToLower(needle)
+	return strings.Contains(r.headerLower[0], needle) || strings.Contains(r.headerLower[1], needle)
+}
+
+// bodyContains searches the decoded text of every text part (RFC 9051 6.4.4
+// BODY). The text is decoded and lower-cased on the first key only.
 func (r *searchRow) bodyContains(needle string) (bool, error) {
-	if r.bodyText == nil {
+	if err := r.ctx.Err(); err != nil {
+		return false, fmt.Errorf("search: %w", err)
+	}
+	if r.bodyLower == nil {
 		text, err := r.s.bodyText(r.ctx, r.blob, r.parsed)
 		if err != nil {
 			return false, err
 		}
-		r.bodyText = &text
+		text = strings.ToLower(text)
+		r.bodyLower = &text
+		if r.probe != nil {
+			r.probe.Decoded.Add(1)
+		}
 	}
-	return containsFold(*r.bodyText, needle), nil
+	if r.probe != nil {
+		r.probe.Keys.Add(1)
+	}
+	return strings.Contains(*r.bodyLower, strings.ToLower(needle)), nil
 }
 
 // maxSearchBody bounds how much of one message body search reads.
@@ -403,21 +494,18 @@ func (s *Store) bodyText(ctx context.Context, blob string, parsed []byte) (strin
 	return sb.String(), nil
 }
 
-func containsFold(s, sub string) bool {
-	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
-}
-
-// headerValues returns the unfolded values of every field called name.
-func headerValues(hdr []byte, name string) []string {
-	var out []string
+// headerFields returns every field of hdr as {name, unfolded value}, both
+// trimmed.
+func headerFields(hdr []byte) [][2]string {
+	var out [][2]string
 	lines := bytes.Split(hdr, []byte("\n"))
 	var cur []byte
 	flush := func() {
 		if cur == nil {
 			return
 		}
-		if i := bytes.IndexByte(cur, ':'); i > 0 && strings.EqualFold(strings.TrimSpace(string(cur[:i])), name) {
-			out = append(out, strings.TrimSpace(string(cur[i+1:])))
+		if i := bytes.IndexByte(cur, ':'); i > 0 {
+			out = append(out, [2]string{strings.TrimSpace(string(cur[:i])), strings.TrimSpace(string(cur[i+1:]))})
 		}
 		cur = nil
 	}
