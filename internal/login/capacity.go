@@ -13,8 +13,10 @@ import (
 
 // SlotMemory is the memory DefaultCapacity budgets per password check: an
 // argon2id hash with password.DefaultParams holds 19 MiB while it runs, and
-// about as much may linger as garbage until the collector runs (GOGC=100);
-// the rest is headroom for the process's other work.
+// leaves as much garbage behind, which lingers until the collector runs; the
+// rest is headroom for the process's other work. With the capacity this
+// gives, the hashing of a full wave of logins stays within the memory limit
+// (which the collector enforces) whatever GOGC is.
 const SlotMemory = 64 << 20
 
 // DefaultCapacity is how many password checks may run at once on this
