@@ -3,15 +3,27 @@
 // against one account, within a window, answers slow down and then the client is
 // refused for a while. It keeps only counters in memory.
 //
-// Invariants: Check never blocks; the caller sleeps the returned delay itself
-// (outside any lock) before it answers, so a slow client cannot hold others up.
-// Per-account limits are higher than per-IP ones, so that an attacker cannot
-// lock a user out from a single address; the account limit only slows down.
+// Invariants:
+//   - Check and Begin never block; the caller sleeps the returned delay itself
+//     (outside any lock) before it answers, so a slow client cannot hold others up.
+//   - An attempt in flight (Begin called, its verdict not yet given) counts
+//     against its address as if it had failed: a burst of simultaneous attempts
+//     from one address is slowed and then refused before any password is
+//     hashed, just as the same attempts made one after another would be. It
+//     stops counting when it ends: Failure turns it into a failure, Success and
+//     Abandon forget it.
+//   - A success forgets only the failures its own address made against the
+//     account that logged in (the name typed and the account's address), never
+//     those against other accounts: one good login cannot reset a guesser's
+//     count for someone else's account.
+//   - Per-account limits are higher than per-IP ones, so that an attacker cannot
+//     lock a user out from a single address; the account limit only slows down.
 package authlimit
 
 import (
 	"errors"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -31,9 +43,16 @@ type Config struct {
 	Now       func() time.Time
 }
 
+// failure is one failed login: when, and the (lower-cased) name it was for.
+type failure struct {
+	at      time.Time
+	account string
+}
+
 type entry struct {
-	failures     []time.Time
+	failures     []failure
 	blockedUntil time.Time
+	inFlight     int // attempts begun and not yet ended (IP entries only)
 }
 
 // Limiter counts failures per IP (IPv6 per /64) and per account.
@@ -81,7 +100,7 @@ func key(ip netip.Addr) netip.Prefix {
 func (l *Limiter) recent(e *entry, now time.Time) int {
 	cut := now.Add(-l.cfg.Window)
 	i := 0
-	for i < len(e.failures) && e.failures[i].Before(cut) {
+	for i < len(e.failures) && e.failures[i].at.Before(cut) {
 		i++
 	}
 	e.failures = e.failures[i:]
@@ -90,16 +109,31 @@ func (l *Limiter) recent(e *entry, now time.Time) int {
 
 // Check says whether a login attempt from ip for account may proceed, and how
 // long to wait before answering it. account may be "" when not yet known.
+// Attempts in flight from ip count as failures. Check records nothing: a
+// login uses Begin, which also counts the attempt while it runs.
 func (l *Limiter) Check(ip netip.Addr, account string) (time.Duration, error) {
 	now := l.cfg.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.check(now, key(ip), account)
+}
+
+// check is Check under l.mu.
+func (l *Limiter) check(now time.Time, k netip.Prefix, account string) (time.Duration, error) {
 	var delay time.Duration
-	if e := l.ips[key(ip)]; e != nil {
+	if e := l.ips[k]; e != nil {
 		if now.Before(e.blockedUntil) {
 			return 0, ErrBlocked
 		}
-		delay = l.delay(l.recent(e, now))
+		// The attempts running now count as failed ones: had they been made
+		// one after another, they would have been counted before this one.
+		n := l.recent(e, now) + e.inFlight
+		if n > l.cfg.PerMinute {
+			// Not a block (the attempts in flight may yet succeed): this
+			// attempt is refused, the next one is checked afresh.
+			return 0, ErrBlocked
+		}
+		delay = l.delay(n)
 	}
 	if e := l.acc[strings.ToLower(account)]; account != "" && e != nil {
 		// An account under attack from many addresses is slowed, never locked.
@@ -117,44 +151,162 @@ func (l *Limiter) delay(n int) time.Duration {
 	return min(d, l.cfg.MaxDelay)
 }
 
-// Failure records a failed login. It reports whether the IP is now blocked.
-func (l *Limiter) Failure(ip netip.Addr, account string) bool {
+// Attempt is one login attempt in flight, from Begin until its first
+// Failure, Success or Abandon (later calls do nothing). It is used by one
+// goroutine.
+type Attempt struct {
+	l       *Limiter
+	k       netip.Prefix
+	account string
+	ended   bool
+}
+
+// Begin starts a login attempt from ip for account (which may be "" when not
+// yet known): it says, as Check does, whether the attempt may proceed and how
+// long to wait first, and when it may, counts it against ip as a failure until
+// it ends. The caller must end it (Failure, Success or Abandon); deferring
+// Abandon right after Begin is the safe way.
+func (l *Limiter) Begin(ip netip.Addr, account string) (*Attempt, time.Duration, error) {
 	now := l.cfg.Now()
+	k := key(ip)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.gc(now)
-	k := key(ip)
+	delay, err := l.check(now, k, account)
+	if err != nil {
+		return nil, 0, err
+	}
 	e := l.ips[k]
 	if e == nil {
 		e = &entry{}
 		l.ips[k] = e
 	}
-	e.failures = append(e.failures, now)
+	e.inFlight++
+	return &Attempt{l: l, k: k, account: account}, delay, nil
+}
+
+// end stops counting a in flight. It reports false if a had already ended.
+// Called under l.mu.
+func (a *Attempt) end() bool {
+	if a == nil || a.ended {
+		return false
+	}
+	a.ended = true
+	if e := a.l.ips[a.k]; e != nil && e.inFlight > 0 {
+		e.inFlight--
+	}
+	return true
+}
+
+// Failure ends the attempt as a failed login and records it (as
+// Limiter.Failure). It reports whether the address is now blocked.
+func (a *Attempt) Failure() bool {
+	if a == nil {
+		return false
+	}
+	a.l.mu.Lock()
+	defer a.l.mu.Unlock()
+	if !a.end() {
+		return false
+	}
+	return a.l.failure(a.l.cfg.Now(), a.k, a.account)
+}
+
+// Success ends the attempt as a good login of the account whose address is
+// address, and forgets the failures this IP made against the name it typed
+// and against that address (as Limiter.Success).
+func (a *Attempt) Success(address string) {
+	if a == nil {
+		return
+	}
+	a.l.mu.Lock()
+	defer a.l.mu.Unlock()
+	if !a.end() {
+		return
+	}
+	a.l.success(a.l.cfg.Now(), a.k, a.account, address)
+}
+
+// Abandon ends the attempt without a verdict (the store failed, the server
+// was too busy to check, the client went away): it is neither a failure nor
+// a success.
+func (a *Attempt) Abandon() {
+	if a == nil {
+		return
+	}
+	a.l.mu.Lock()
+	defer a.l.mu.Unlock()
+	if a.end() {
+		a.l.tidy(a.l.cfg.Now(), a.k)
+	}
+}
+
+// tidy drops the entry of k when it holds nothing any more. Called under l.mu.
+func (l *Limiter) tidy(now time.Time, k netip.Prefix) {
+	if e := l.ips[k]; e != nil && e.inFlight == 0 && l.recent(e, now) == 0 && !now.Before(e.blockedUntil) {
+		delete(l.ips, k)
+	}
+}
+
+// Failure records a failed login. It reports whether the IP is now blocked.
+func (l *Limiter) Failure(ip netip.Addr, account string) bool {
+	now := l.cfg.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.failure(now, key(ip), account)
+}
+
+// failure is Failure under l.mu.
+func (l *Limiter) failure(now time.Time, k netip.Prefix, account string) bool {
+	l.gc(now)
+	e := l.ips[k]
+	if e == nil {
+		e = &entry{}
+		l.ips[k] = e
+	}
+	a := strings.ToLower(account)
+	e.failures = append(e.failures, failure{at: now, account: a})
 	blocked := false
 	if l.recent(e, now) > l.cfg.PerMinute {
 		e.blockedUntil = now.Add(l.cfg.Block)
 		blocked = true
 	}
 	if account != "" {
-		a := strings.ToLower(account)
 		ae := l.acc[a]
 		if ae == nil {
 			ae = &entry{}
 			l.acc[a] = ae
 		}
-		ae.failures = append(ae.failures, now)
+		ae.failures = append(ae.failures, failure{at: now})
 	}
 	return blocked
 }
 
-// Success forgets the IP's failures (a user who finally typed the right
-// password is not slowed down further).
-func (l *Limiter) Success(ip netip.Addr, account string) {
+// Success records a good login from ip as account (the name the client
+// typed; further names, such as the account's address, may follow): the IP's
+// failures against those names are forgotten (a user who finally typed the
+// right password is not slowed down further), its failures against other
+// accounts are kept, and a block stays until it expires.
+func (l *Limiter) Success(ip netip.Addr, account string, alsoNamed ...string) {
+	now := l.cfg.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if e := l.ips[key(ip)]; e != nil && l.cfg.Now().After(e.blockedUntil) {
-		delete(l.ips, key(ip))
+	l.success(now, key(ip), account, alsoNamed...)
+}
+
+// success is Success under l.mu.
+func (l *Limiter) success(now time.Time, k netip.Prefix, account string, alsoNamed ...string) {
+	e := l.ips[k]
+	if e == nil || now.Before(e.blockedUntil) {
+		return
 	}
+	names := []string{strings.ToLower(account)}
+	for _, n := range alsoNamed {
+		names = append(names, strings.ToLower(n))
+	}
+	e.failures = slices.DeleteFunc(e.failures, func(f failure) bool {
+		return slices.Contains(names, f.account)
+	})
+	l.tidy(now, k)
 }
 
 // gc drops idle entries so that a scan from many addresses cannot grow the maps
@@ -165,7 +317,7 @@ func (l *Limiter) gc(now time.Time) {
 	}
 	defer func() { l.nextGC = max(10000, 2*(len(l.ips)+len(l.acc))) }()
 	for k, e := range l.ips {
-		if l.recent(e, now) == 0 && now.After(e.blockedUntil) {
+		if l.recent(e, now) == 0 && now.After(e.blockedUntil) && e.inFlight == 0 {
 			delete(l.ips, k)
 		}
 	}

@@ -6,8 +6,8 @@ import (
 	"strings"
 
 	"gannet/internal/imapwire"
+	"gannet/internal/login"
 	"gannet/internal/sasl"
-	"gannet/internal/store"
 )
 
 // errNotYou is an authorization identity other than the authenticated user:
@@ -57,10 +57,12 @@ func (c *conn) cmdAuthenticate(cmd *command) error {
 		return nil
 	}
 	var srv sasl.Server
-	var scramAcct *store.Account
+	var scram *login.SCRAM
 	switch mech {
 	case sasl.SCRAMSHA256:
-		srv = c.newSCRAM(&scramAcct)
+		scram = c.newSCRAM()
+		defer scram.Close()
+		srv = scram
 	case sasl.Plain:
 		srv = sasl.NewPlain(collect)
 	case sasl.Login:
@@ -79,7 +81,7 @@ func (c *conn) cmdAuthenticate(cmd *command) error {
 			case errors.Is(err, errNotYou):
 				return errNo("AUTHORIZATIONFAILED", "Authorization identity refused")
 			case errors.As(err, &re), errors.Is(err, errShutdown):
-				// The mechanism's callbacks already answered (limiter, store).
+				// The login service's outcome, already answered (loginAnswer).
 				return err
 			}
 			return errAuthFailed()
@@ -104,11 +106,11 @@ func (c *conn) cmdAuthenticate(cmd *command) error {
 			return errBad("", "Invalid base64 in response")
 		}
 	}
-	if mech == sasl.SCRAMSHA256 {
-		if scramAcct == nil { // cannot happen: success sets it
+	if scram != nil {
+		if scram.Account() == nil { // cannot happen: success sets it
 			return errAuthFailed()
 		}
-		c.loggedIn(cmd, scramAcct.Address, scramAcct)
+		c.loggedIn(cmd, scram.Account())
 		return nil
 	}
 	return c.authenticate(cmd, user, password)

@@ -1,65 +1,51 @@
 package imapserver
 
 import (
-	"errors"
 	"strings"
-	"time"
 
+	"gannet/internal/login"
 	"gannet/internal/store"
 )
 
 // errAuthFailed is the answer to wrong credentials (RFC 5530).
 func errAuthFailed() error { return errNo("AUTHENTICATIONFAILED", "Invalid credentials") }
 
-// authenticate checks credentials through the shared failed-login limiter
-// and, on success, moves the session to the authenticated state. The
-// password is never logged.
+// authenticate checks a password through the login service (failed-login
+// limiter, bounded hashing) and, on success, moves the session to the
+// authenticated state. The password is never logged, nor the user name of a
+// failed login.
 func (c *conn) authenticate(cmd *command, user, password string) error {
-	if err := c.admit(user); err != nil {
+	res := c.srv.opts.Login.Password(c.ctx, c.ip, "", user, password)
+	if err := c.loginAnswer(res); err != nil {
 		return err
 	}
-	acct, err := c.srv.opts.Store.Authenticate(c.ctx, user, password)
-	if errors.Is(err, store.ErrAuthFailed) || errors.Is(err, store.ErrNotFound) {
-		return c.loginFailed(user)
-	}
-	if err != nil {
-		return storeErr(err)
-	}
-	c.loggedIn(cmd, user, acct)
+	c.loggedIn(cmd, res.Account)
 	return nil
 }
 
-// admit asks the failed-login limiter whether this client may try user now:
-// a blocked client is refused before any password check, one with recent
-// failures waits the limiter's delay first.
-func (c *conn) admit(user string) error {
-	delay, err := c.srv.opts.Limiter.Check(c.ip, user)
-	if err != nil {
+// loginAnswer is IMAP's answer to a login outcome (RFC 5530 response codes),
+// nil for OK. Failures log the login's Result, which names no user.
+func (c *conn) loginAnswer(res login.Result) error {
+	switch res.Outcome {
+	case login.OK:
+		return nil
+	case login.Wrong:
+		c.log.Info("login failed", "login", res)
+		return errAuthFailed()
+	case login.Blocked:
+		c.log.Info("login refused: too many failed logins", "login", res)
 		return errNo("UNAVAILABLE", "Too many failed logins; try again later")
 	}
-	if delay > 0 {
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-c.ctx.Done():
-			t.Stop()
-			return errShutdown
-		}
+	if c.ctx.Err() != nil {
+		return errShutdown
 	}
-	return nil
-}
-
-// loginFailed counts a failed login with the limiter and returns the answer.
-func (c *conn) loginFailed(user string) error {
-	blocked := c.srv.opts.Limiter.Failure(c.ip, user)
-	c.log.Info("login failed", "user", user, "blocked", blocked)
-	return errAuthFailed()
+	c.log.Warn("login could not be checked", "login", res)
+	return errNo("UNAVAILABLE", "Cannot check credentials now; try again later")
 }
 
 // loggedIn moves the session to the authenticated state as acct and sets the
 // command's CAPABILITY response code.
-func (c *conn) loggedIn(cmd *command, user string, acct *store.Account) {
-	c.srv.opts.Limiter.Success(c.ip, user)
+func (c *conn) loggedIn(cmd *command, acct *store.Account) {
 	c.acct = acct
 	c.state = stateAuth
 	c.log = c.log.With("user", acct.Address)

@@ -1,18 +1,12 @@
 package imapserver
 
-import (
-	"gannet/internal/sasl"
-	"gannet/internal/store"
-)
+import "gannet/internal/login"
 
 // newSCRAM returns the SCRAM-SHA-256 mechanism (RFC 7677) for this
-// connection, checked through the same failed-login limiter as LOGIN and
-// PLAIN. When the exchange succeeds, *acct is the account; the caller then
-// logs the session in.
-func (c *conn) newSCRAM(acct **store.Account) sasl.Server {
-	return sasl.NewSCRAMLogin(c.ctx, sasl.SCRAMLogin{
-		Secret: c.srv.scramSecret, Store: c.srv.opts.Store, Log: c.log,
-		Admit: c.admit, StoreErr: storeErr, Failed: c.loginFailed,
-		Succeeded: func(_ string, a *store.Account) error { *acct = a; return nil },
-	})
+// connection, through the login service like LOGIN and PLAIN: refusals
+// come back from Next as IMAP answers (loginAnswer). When the exchange has
+// succeeded, its Account is the account; the caller then logs the session
+// in, and closes the exchange in any case.
+func (c *conn) newSCRAM() *login.SCRAM {
+	return c.srv.opts.Login.SCRAM(c.ctx, c.ip, c.loginAnswer)
 }

@@ -3,7 +3,6 @@ package imapserver
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 
 	"gannet/internal/authlimit"
 	"gannet/internal/imapwire"
+	"gannet/internal/login"
 	"gannet/internal/store"
 )
 
@@ -58,6 +58,7 @@ type Options struct {
 	// Otherwise they need TLS (LOGINDISABLED, RFC 9051 6.2.3).
 	Dev     bool
 	Limiter *authlimit.Limiter // shared failed-login limiter; nil = a private one
+	Login   *login.Service     // shared login service; nil = one over Store and Limiter
 	Logger  *slog.Logger       // nil = discard
 	// MaxLine is the longest command line; 0 = imapwire.DefaultMaxLine.
 	MaxLine int
@@ -75,9 +76,6 @@ type Server struct {
 	opts Options
 	log  *slog.Logger
 	caps capabilities
-	// scramSecret keys SCRAM's fake credentials for unknown users (see
-	// sasl.NewSCRAMSHA256); random per server.
-	scramSecret []byte
 
 	ctx    context.Context // parent of every connection's context
 	cancel context.CancelFunc
@@ -104,6 +102,9 @@ func New(opts Options) *Server {
 	}
 	if opts.Limiter == nil {
 		opts.Limiter = authlimit.New(authlimit.Config{})
+	}
+	if opts.Login == nil {
+		opts.Login = login.New(opts.Store, opts.Limiter, login.Config{Logger: opts.Logger})
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -137,8 +138,6 @@ func New(opts Options) *Server {
 		byAccount: map[int64]map[*conn]struct{}{},
 	}
 	s.caps = newCapabilities(opts)
-	s.scramSecret = make([]byte, 32)
-	rand.Read(s.scramSecret) // never fails (crypto/rand, Go 1.24+)
 	s.wpool.New = func() any { return bufio.NewWriterSize(nil, writeBufSize) }
 	return s
 }

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"strings"
 
+	"gannet/internal/login"
 	"gannet/internal/sasl"
-	"gannet/internal/store"
 )
 
 // cmdAUTH runs a SASL exchange (RFC 5034 4), PLAIN (RFC 4616) or LOGIN, with
@@ -36,14 +36,16 @@ func (c *conn) cmdAUTH(arg string) error {
 		return nil
 	}
 	var mech sasl.Server
-	var scramAcct *store.Account
+	var scram *login.SCRAM
 	switch strings.ToUpper(name) {
 	case sasl.Plain:
 		mech = sasl.NewPlain(record)
 	case sasl.Login:
 		mech = sasl.NewLogin(record)
 	case sasl.SCRAMSHA256:
-		mech = c.newSCRAM(&scramAcct)
+		scram = c.newSCRAM()
+		defer scram.Close()
+		mech = scram
 	default:
 		return &failure{text: "unsupported SASL mechanism", bad: true}
 	}
@@ -57,8 +59,8 @@ func (c *conn) cmdAUTH(arg string) error {
 	for {
 		challenge, done, err := mech.Next(resp)
 		if err != nil {
-			// The limiter's and the store's own answers (SYS/TEMP, AUTH from
-			// loginFailed) pass through; anything else is a failed exchange.
+			// The login service's outcomes, already answered (loginAnswer:
+			// AUTH, SYS/TEMP), pass through; anything else is a failed exchange.
 			var f *failure
 			if errors.As(err, &f) {
 				return err
@@ -94,12 +96,11 @@ func (c *conn) cmdAUTH(arg string) error {
 			resp = []byte{}
 		}
 	}
-	if strings.EqualFold(name, sasl.SCRAMSHA256) {
-		if scramAcct == nil {
+	if scram != nil {
+		if scram.Account() == nil { // cannot happen: success sets it
 			return &failure{code: "AUTH", text: "authentication failed"}
 		}
-		c.srv.opts.Limiter.Success(c.ip, scramAcct.Address)
-		return c.enterTransaction(scramAcct, sasl.SCRAMSHA256)
+		return c.enterTransaction(scram.Account(), sasl.SCRAMSHA256)
 	}
 	if !cred.set {
 		return &failure{code: "AUTH", text: "authentication failed", bad: true}

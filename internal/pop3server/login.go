@@ -1,11 +1,7 @@
 package pop3server
 
 import (
-	"errors"
-	"strings"
-	"time"
-
-	"gannet/internal/authlimit"
+	"gannet/internal/login"
 	"gannet/internal/store"
 )
 
@@ -14,63 +10,42 @@ func errPlaintext() error {
 	return &failure{code: "AUTH", text: "plaintext authentication disallowed without TLS; use STLS"}
 }
 
-// login checks credentials through the shared limiter and, when they are
-// good, enters the TRANSACTION state (RFC 1939 4). It is the one path for
-// USER/PASS and AUTH; method names it in the log. The password is never
-// logged.
+// login checks credentials through the login service (failed-login limiter,
+// bounded hashing) and, when they are good, enters the TRANSACTION state
+// (RFC 1939 4). It is the one path for USER/PASS and AUTH; method names it in
+// the log. Neither the password nor a failed login's user name is logged.
 func (c *conn) login(method, identity, username, password string) error {
-	if err := c.admit(username); err != nil {
+	res := c.srv.opts.Login.Password(c.ctx, c.ip, identity, username, password)
+	if err := c.loginAnswer(res); err != nil {
 		return err
 	}
-	lim := c.srv.opts.Limiter
-	// No proxy authorization: an authorization identity must be the user itself.
-	if identity != "" && !strings.EqualFold(identity, username) {
-		lim.Failure(c.ip, username)
-		c.log.Info("login failed: authorization identity differs", "user", username)
+	return c.enterTransaction(res.Account, method)
+}
+
+// loginAnswer is POP3's answer to a login outcome (RFC 3206 response codes),
+// nil for OK. Failures log the login's Result, which names no user.
+func (c *conn) loginAnswer(res login.Result) error {
+	switch res.Outcome {
+	case login.OK:
+		return nil
+	case login.Wrong:
+		if res.NowBlocked {
+			c.log.Warn("client blocked after failed logins", "login", res)
+		} else {
+			c.log.Info("login failed", "login", res)
+		}
+		// RFC 3206 AUTH: the credentials were wrong.
 		return &failure{code: "AUTH", text: "authentication failed"}
-	}
-	acct, err := c.srv.opts.Store.Authenticate(c.ctx, username, password)
-	if errors.Is(err, store.ErrAuthFailed) {
-		return c.loginFailed(username)
-	}
-	if err != nil {
-		return errTemp(err)
-	}
-	lim.Success(c.ip, username)
-	return c.enterTransaction(acct, method)
-}
-
-// loginFailed counts a failed login in the shared limiter and answers it.
-func (c *conn) loginFailed(username string) error {
-	if c.srv.opts.Limiter.Failure(c.ip, username) {
-		c.log.Warn("client blocked after failed logins", "user", username)
-	}
-	c.log.Info("login failed", "user", username)
-	// RFC 3206 AUTH: the credentials were wrong.
-	return &failure{code: "AUTH", text: "authentication failed"}
-}
-
-// admit asks the shared limiter whether this client may try to log in, and
-// waits the delay it imposes.
-func (c *conn) admit(username string) error {
-	lim := c.srv.opts.Limiter
-	delay, err := lim.Check(c.ip, username)
-	if errors.Is(err, authlimit.ErrBlocked) {
-		c.log.Info("login refused: too many failed logins", "user", username)
+	case login.Blocked:
+		c.log.Info("login refused: too many failed logins", "login", res)
 		// RFC 3206 SYS/TEMP: a temporary condition, not a judgement on the credentials.
 		return &failure{code: "SYS/TEMP", text: "too many failed logins, try again later"}
 	}
-	if delay > 0 {
-		// authlimit: the caller waits before answering, outside any lock.
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-c.ctx.Done():
-			t.Stop()
-			return c.ctx.Err()
-		}
+	if err := c.ctx.Err(); err != nil {
+		return err
 	}
-	return nil
+	c.log.Warn("login could not be checked", "login", res)
+	return errTemp(res.Err)
 }
 
 // enterTransaction locks the maildrop and takes the snapshot.

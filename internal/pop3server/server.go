@@ -2,7 +2,6 @@ package pop3server
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"gannet/internal/authlimit"
+	"gannet/internal/login"
 	"gannet/internal/store"
 )
 
@@ -42,6 +42,7 @@ type Options struct {
 	// Dev allows USER/PASS and AUTH without TLS from loopback addresses.
 	Dev     bool
 	Limiter *authlimit.Limiter // shared failed-login limiter; nil = a private one
+	Login   *login.Service     // shared login service; nil = one over Store and Limiter
 	Logger  *slog.Logger       // nil = discard
 	Timeout time.Duration      // idle and I/O timeout; 0 = DefaultTimeout
 	MaxLine int                // longest command line; 0 = DefaultMaxLine
@@ -72,10 +73,6 @@ type Server struct {
 	locked    map[int64]struct{}  // maildrops in use, by account ID
 	lastLogin map[int64]time.Time // last login per account, kept only with LoginDelay
 	loginGC   int                 // size of lastLogin at which stale entries are dropped
-
-	// scramSecret derives fake SCRAM salts for unknown users, so that they fail
-	// like wrong passwords (see sasl.NewSCRAMSHA256).
-	scramSecret []byte
 }
 
 // New returns a Server. Options.Store is required.
@@ -85,6 +82,9 @@ func New(opts Options) *Server {
 	}
 	if opts.Limiter == nil {
 		opts.Limiter = authlimit.New(authlimit.Config{})
+	}
+	if opts.Login == nil {
+		opts.Login = login.New(opts.Store, opts.Limiter, login.Config{Logger: opts.Logger})
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -99,21 +99,18 @@ func New(opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	secret := make([]byte, 32)
-	rand.Read(secret)
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
-		scramSecret: secret,
-		opts:        opts,
-		log:         opts.Logger.With("proto", "pop3"),
-		sizes:       newSizeCache(sizeCacheEntries),
-		ctx:         ctx,
-		cancel:      cancel,
-		listeners:   map[net.Listener]struct{}{},
-		conns:       map[*conn]struct{}{},
-		locked:      map[int64]struct{}{},
-		lastLogin:   map[int64]time.Time{},
-		loginGC:     1024,
+		opts:      opts,
+		log:       opts.Logger.With("proto", "pop3"),
+		sizes:     newSizeCache(sizeCacheEntries),
+		ctx:       ctx,
+		cancel:    cancel,
+		listeners: map[net.Listener]struct{}{},
+		conns:     map[*conn]struct{}{},
+		locked:    map[int64]struct{}{},
+		lastLogin: map[int64]time.Time{},
+		loginGC:   1024,
 	}
 }
 

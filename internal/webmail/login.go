@@ -2,15 +2,12 @@ package webmail
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/http"
 	"net/netip"
 	"strings"
-	"time"
 
-	"gannet/internal/authlimit"
-	"gannet/internal/store"
+	"gannet/internal/login"
 )
 
 // ctxKey keys request-scoped values.
@@ -88,7 +85,11 @@ type sessionInfo struct {
 	CSRF    string `json:"csrf"`
 }
 
-// handleLogin checks address and password through the shared limiter.
+// handleLogin checks address and password through the login service
+// (failed-login limiter, bounded hashing): 401 for wrong credentials, 429
+// when the address is blocked, 503 when they cannot be checked now. A failed
+// login's address is never logged (people type passwords into it), only its
+// keyed hash.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	var req loginRequest
 	if !readJSON(w, r, &req) {
@@ -96,33 +97,27 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	addr := strings.ToLower(strings.TrimSpace(req.Address))
 	ip := remoteIP(r)
-	delay, err := s.opts.Limiter.Check(ip, addr)
-	if errors.Is(err, authlimit.ErrBlocked) {
-		s.log.Warn("webmail login refused: too many failures", "remote", ip, "user", addr)
-		writeError(w, http.StatusTooManyRequests, "too many failed logins; try again later")
-		return
-	}
-	if delay > 0 {
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
-	}
-	acct, err := s.opts.Store.Authenticate(r.Context(), addr, req.Password)
-	if errors.Is(err, store.ErrAuthFailed) || errors.Is(err, store.ErrNotFound) {
-		blocked := s.opts.Limiter.Failure(ip, addr)
-		s.log.Info("webmail login failed", "remote", ip, "user", addr, "blocked", blocked)
+	res := s.opts.Login.Password(r.Context(), ip, "", addr, req.Password)
+	switch res.Outcome {
+	case login.OK:
+	case login.Wrong:
+		s.log.Info("webmail login failed", "remote", ip, "login", res)
 		writeError(w, http.StatusUnauthorized, "invalid address or password")
 		return
-	}
-	if err != nil {
-		s.storeError(w, r, err)
+	case login.Blocked:
+		s.log.Warn("webmail login refused: too many failures", "remote", ip, "login", res)
+		w.Header().Set("Retry-After", "60")
+		writeError(w, http.StatusTooManyRequests, "too many failed logins; try again later")
+		return
+	default:
+		if r.Context().Err() == nil {
+			s.log.Warn("webmail login could not be checked", "remote", ip, "login", res)
+		}
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "cannot check the password now; try again later")
 		return
 	}
-	s.opts.Limiter.Success(ip, addr)
+	acct := res.Account
 	sess, cookie := s.sessions.create(acct)
 	s.setCookie(w, cookie, 0)
 	s.log.Info("webmail login", "remote", ip, "user", acct.Address)

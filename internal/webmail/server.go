@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"gannet/internal/authlimit"
+	"gannet/internal/login"
 	"gannet/internal/store"
 )
 
@@ -18,6 +19,7 @@ type Options struct {
 	Store   store.Store        // required
 	Sender  Sender             // sends composed mail; nil = LocalSender over Store
 	Limiter *authlimit.Limiter // shared failed-login limiter; nil = a private one
+	Login   *login.Service     // shared login service; nil = one over Store and Limiter
 	Logger  *slog.Logger       // nil = discard
 	// Secure marks cookies Secure (and __Host- prefixed): set it when the
 	// server is reached over TLS, as in production.
@@ -67,6 +69,9 @@ func New(opts Options) *Server {
 	}
 	if opts.Limiter == nil {
 		opts.Limiter = authlimit.New(authlimit.Config{})
+	}
+	if opts.Login == nil {
+		opts.Login = login.New(opts.Store, opts.Limiter, login.Config{Logger: opts.Logger})
 	}
 	if opts.Hostname == "" {
 		opts.Hostname = "localhost"
