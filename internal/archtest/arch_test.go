@@ -18,7 +18,7 @@ var sqlOnly = []string{"database/sql", "modernc.org/sqlite", "github.com/jackc/p
 var leaves = []string{
 	"internal/smtp", "internal/imapwire", "internal/message", "internal/mailauth", "internal/dnsx",
 	"internal/config", "internal/password", "internal/authlimit", "internal/sasl", "internal/connlimit",
-	"internal/notify", "internal/store", "internal/store/blobstore",
+	"internal/notify", "internal/store", "internal/store/blobstore", "internal/login",
 }
 
 // upper are application packages a leaf may never import.
