@@ -48,9 +48,9 @@ type Reason uint8
 
 // Reasons of a refusal.
 const (
-	OK     Reason = iota
-	PerIP         // the client address holds its maximum
-	Total         // the process holds its maximum
+	OK    Reason = iota
+	PerIP        // the client address holds its maximum
+	Total        // the process holds its maximum
 )
 
 // String names the reason for logs and metrics.
