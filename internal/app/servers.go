@@ -24,6 +24,8 @@ type serverSpec struct {
 	// client could not read it).
 	proto   string
 	refusal []byte
+	// clientFirst: the client speaks first (HTTP), see netserver.Config.
+	clientFirst bool
 	// native servers run on netserver themselves (IMAP, POP3): they get the
 	// raw listener, marked for implicit TLS. The others get it wrapped in a
 	// netserver.Listener (and tls.NewListener for implicit TLS).
@@ -93,8 +95,8 @@ func (a *App) servers() []serverSpec {
 		{name: "imaps", addr: cfg.Listeners.IMAPS, implicitTLS: true, srv: imap, native: true},
 		{name: "pop3", addr: cfg.Listeners.POP3, srv: pop, native: true, shortLived: true},
 		{name: "pop3s", addr: cfg.Listeners.POP3S, implicitTLS: true, srv: pop, native: true, shortLived: true},
-		{name: "webmail", addr: cfg.Listeners.HTTP, implicitTLS: webTLS, srv: web, proto: "http", refusal: netserver.RefusalHTTP},
-		{name: "admin", addr: cfg.Listeners.Admin, srv: newAdminServer(a), proto: "admin", refusal: netserver.RefusalHTTP},
+		{name: "webmail", addr: cfg.Listeners.HTTP, implicitTLS: webTLS, srv: web, proto: "http", refusal: netserver.RefusalHTTP, clientFirst: true},
+		{name: "admin", addr: cfg.Listeners.Admin, srv: newAdminServer(a), proto: "admin", refusal: netserver.RefusalHTTP, clientFirst: true},
 	}
 }
 
@@ -150,7 +152,7 @@ func (a *App) wrap(s serverSpec, ln net.Listener) net.Listener {
 	}
 	nl := netserver.NewListener(ln, netserver.Config{
 		Proto: s.proto, Limiter: a.Conns, Registry: a.Registry, TrustedProxies: a.Config.Listeners.Proxies(),
-		Refusal: refusal, Logger: a.Log.With("server", s.name),
+		Refusal: refusal, ClientFirst: s.clientFirst, Logger: a.Log.With("server", s.name),
 	})
 	if s.implicitTLS {
 		// net/http and smtpserver run the handshake themselves.

@@ -1,6 +1,7 @@
 package netserver
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"log/slog"
@@ -48,6 +49,10 @@ type Config struct {
 	// without a word. It is plain text: a listener whose clients start with
 	// TLS closes refused connections silently instead (see Server).
 	Refusal []byte
+	// ClientFirst marks protocols where the client speaks first (HTTP): the
+	// refusal waits for the request's head, since an answer before the
+	// request is an error to HTTP clients, not a 503.
+	ClientFirst bool
 	// Logger; nil = discard.
 	Logger *slog.Logger
 }
@@ -270,6 +275,9 @@ func (l *Listener) refuse(nc net.Conn, remote net.Addr, why connlimit.Reason) {
 	go func() {
 		defer l.pending.Done()
 		defer l.refusing.Add(-1)
+		if l.cfg.ClientFirst {
+			readHead(nc)
+		}
 		WriteRefusal(nc, l.cfg.Refusal)
 	}()
 }
@@ -287,6 +295,19 @@ func WriteRefusal(c net.Conn, msg []byte) {
 		cw.CloseWrite()
 	}
 	io.Copy(io.Discard, io.LimitReader(c, 64<<10))
+}
+
+// readHead reads a request head (up to a blank line, 8 KB or refusalTimeout).
+func readHead(c net.Conn) {
+	c.SetReadDeadline(time.Now().Add(refusalTimeout))
+	buf := make([]byte, 0, 8<<10)
+	for len(buf) < cap(buf) {
+		n, err := c.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err != nil || bytes.Contains(buf, []byte("\r\n\r\n")) || bytes.Contains(buf, []byte("\n\n")) {
+			return
+		}
+	}
 }
 
 // Conn is an admitted connection: it holds a limiter slot until Close, and
