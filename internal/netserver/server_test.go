@@ -53,12 +53,11 @@ func (s *syncBuffer) String() string {
 // "SLOW" (300 ms of work), "STUCK" (3 s of work that ignores End and
 // Interrupt), "PANIC", "LOGIN n" (account n), "WHO" (the remote address).
 type toy struct {
-	srv     *Server
-	a       *Accepted
-	r       *bufio.Reader
-	woken   atomic.Bool
-	ended   atomic.Bool
-	stopped atomic.Bool
+	srv   *Server
+	a     *Accepted
+	r     *bufio.Reader
+	woken atomic.Bool
+	ended atomic.Bool
 }
 
 func (h *toy) write(s string) {
