@@ -20,8 +20,7 @@ type serverSpec struct {
 	implicitTLS bool
 	srv         Server
 	// proto names the protocol in metrics; refusal is its answer to a
-	// connection over the limits (sent only on plain listeners: a TLS
-	// client could not read it).
+	// connection over the limits (inside TLS on implicit-TLS listeners).
 	proto   string
 	refusal []byte
 	// clientFirst: the client speaks first (HTTP), see netserver.Config.
@@ -90,7 +89,7 @@ func (a *App) servers() []serverSpec {
 	return []serverSpec{
 		{name: "smtp", addr: cfg.Listeners.SMTP, srv: mx, proto: "smtp", refusal: smtpNo, shortLived: true},
 		{name: "submission", addr: cfg.Listeners.Submission, srv: sub, proto: "submission", refusal: smtpNo, shortLived: true},
-		{name: "submissions", addr: cfg.Listeners.Submissions, implicitTLS: true, srv: sub, proto: "submission", shortLived: true},
+		{name: "submissions", addr: cfg.Listeners.Submissions, implicitTLS: true, srv: sub, proto: "submission", refusal: smtpNo, shortLived: true},
 		{name: "imap", addr: cfg.Listeners.IMAP, srv: imap, native: true},
 		{name: "imaps", addr: cfg.Listeners.IMAPS, implicitTLS: true, srv: imap, native: true},
 		{name: "pop3", addr: cfg.Listeners.POP3, srv: pop, native: true, shortLived: true},
@@ -146,14 +145,14 @@ func (a *App) wrap(s serverSpec, ln net.Listener) net.Listener {
 		}
 		return ln
 	}
-	refusal := s.refusal
-	if s.implicitTLS {
-		refusal = nil
-	}
-	nl := netserver.NewListener(ln, netserver.Config{
+	cfg := netserver.Config{
 		Proto: s.proto, Limiter: a.Conns, Registry: a.Registry, TrustedProxies: a.Config.Listeners.Proxies(),
-		Refusal: refusal, ClientFirst: s.clientFirst, Logger: a.Log.With("server", s.name),
-	})
+		Refusal: s.refusal, ClientFirst: s.clientFirst, Logger: a.Log.With("server", s.name),
+	}
+	if s.implicitTLS {
+		cfg.RefusalTLS = a.TLS // the refusal goes inside TLS
+	}
+	nl := netserver.NewListener(ln, cfg)
 	if s.implicitTLS {
 		// net/http and smtpserver run the handshake themselves.
 		return tls.NewListener(nl, a.TLS)

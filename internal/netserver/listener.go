@@ -2,6 +2,8 @@ package netserver
 
 import (
 	"bytes"
+	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -46,9 +48,13 @@ type Config struct {
 	ProxyTimeout time.Duration
 	// Refusal is written to a connection refused by the limiter, e.g. SMTP's
 	// "421 4.7.0 ...\r\n" or HTTP's 503 (see RefusalHTTP); nil closes it
-	// without a word. It is plain text: a listener whose clients start with
-	// TLS closes refused connections silently instead (see Server).
+	// without a word.
 	Refusal []byte
+	// RefusalTLS is set for listeners whose clients start with TLS (the
+	// handshake itself happens above the Listener, or in Server): a refusal
+	// is then sent inside a TLS session, after a handshake bounded like the
+	// refusal's write, since plain text would be garbage to the client.
+	RefusalTLS *tls.Config
 	// ClientFirst marks protocols where the client speaks first (HTTP): the
 	// refusal waits for the request's head, since an answer before the
 	// request is an error to HTTP clients, not a 503.
@@ -275,10 +281,19 @@ func (l *Listener) refuse(nc net.Conn, remote net.Addr, why connlimit.Reason) {
 	go func() {
 		defer l.pending.Done()
 		defer l.refusing.Add(-1)
-		if l.cfg.ClientFirst {
-			readHead(nc)
+		c := nc
+		if l.cfg.RefusalTLS != nil {
+			tc := tls.Server(nc, l.cfg.RefusalTLS)
+			if _, err := handshake(context.Background(), tc, refusalTimeout); err != nil {
+				nc.Close()
+				return
+			}
+			c = tc
 		}
-		WriteRefusal(nc, l.cfg.Refusal)
+		if l.cfg.ClientFirst {
+			readHead(c)
+		}
+		WriteRefusal(c, l.cfg.Refusal)
 	}()
 }
 

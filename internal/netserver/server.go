@@ -132,7 +132,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	if !ok {
 		cfg := s.cfg.Config
 		if tcfg != nil {
-			cfg.Refusal = nil // the client expects TLS: plain text would be garbage
+			cfg.RefusalTLS = tcfg // the client expects TLS: plain text would be garbage
 		}
 		nl = NewListener(ln, cfg)
 	}

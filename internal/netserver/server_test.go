@@ -573,3 +573,29 @@ func TestEndAccount(t *testing.T) {
 		t.Errorf("stuck session closed after %v, want about %v", d, endGrace)
 	}
 }
+
+// TestRefusalInsideTLS: on an implicit-TLS listener the refusal is sent
+// inside TLS, where the client can read it.
+func TestRefusalInsideTLS(t *testing.T) {
+	t.Parallel()
+	e := newToy(t, ServerConfig{Config: Config{Limiter: connlimit.NewLimits(1, 0)}}, selfSigned(t))
+	dial := func() *bufio.Reader {
+		tc, err := tls.DialWithDialer(&net.Dialer{Timeout: ioWait}, "tcp", e.addr, &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { tc.Close() })
+		tc.SetDeadline(time.Now().Add(ioWait))
+		return bufio.NewReader(tc)
+	}
+	if l, err := dial().ReadString('\n'); l != "HELLO\r\n" {
+		t.Fatalf("first: %q %v", l, err)
+	}
+	r := dial()
+	if l, err := r.ReadString('\n'); l != "NO too many connections\r\n" {
+		t.Fatalf("second: %q %v", l, err)
+	}
+	if _, err := r.ReadByte(); err != io.EOF {
+		t.Fatalf("after the refusal: %v, want EOF", err)
+	}
+}
