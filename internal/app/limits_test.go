@@ -187,3 +187,50 @@ func TestWebmailPlainHTTP(t *testing.T) {
 		}
 	}
 }
+
+// TestAppEndAccount: App.EndAccount ends the account's IMAP and POP3
+// sessions (IMAP BYE, POP3 -ERR) and no other.
+func TestAppEndAccount(t *testing.T) {
+	t.Parallel()
+	a := connApp(t, 0, 0)
+	acct, err := a.Store.AddAccount(t.Context(), "end@limits.test", "end pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Store.AddAccount(t.Context(), "other@limits.test", "other pw"); err != nil {
+		t.Fatal(err)
+	}
+	session := func(name, user, pw string) (net.Conn, *bufio.Reader) {
+		c := greeted(t, a, name, "127.0.0.1")
+		r := bufio.NewReader(c)
+		if name == "imap" {
+			io.WriteString(c, "a LOGIN "+user+` "`+pw+`"`+"\r\n")
+		} else {
+			io.WriteString(c, "USER "+user+"\r\nPASS "+pw+"\r\n")
+			r.ReadString('\n')
+		}
+		if l, err := r.ReadString('\n'); err != nil || (!strings.HasPrefix(l, "a OK") && !strings.HasPrefix(l, "+OK")) {
+			t.Fatalf("%s login: %q %v", name, l, err)
+		}
+		return c, r
+	}
+	_, imap := session("imap", "end@limits.test", "end pw")
+	_, pop := session("pop3", "end@limits.test", "end pw")
+	oc, other := session("imap", "other@limits.test", "other pw")
+	if n := a.EndAccount(acct.ID); n != 2 {
+		t.Fatalf("EndAccount = %d, want 2", n)
+	}
+	for name, r := range map[string]*bufio.Reader{"imap": imap, "pop3": pop} {
+		rest, _ := io.ReadAll(r)
+		if !strings.HasPrefix(string(rest), map[string]string{"imap": "* BYE ", "pop3": "-ERR "}[name]) {
+			t.Errorf("%s session after EndAccount: %q", name, rest)
+		}
+	}
+	io.WriteString(oc, "b NOOP\r\n")
+	if l, err := other.ReadString('\n'); !strings.HasPrefix(l, "b OK") {
+		t.Errorf("another account's session: %q %v", l, err)
+	}
+	if n := a.EndAccount(acct.ID); n != 0 {
+		t.Errorf("second EndAccount = %d", n)
+	}
+}
