@@ -72,6 +72,7 @@ type conn struct {
 	woken    atomic.Bool  // the read deadline was moved to now on purpose
 	ended    atomic.Bool  // EndAccount: no more reads, no writes but BYE
 	final    bool         // writing the last BYE
+	cmdStart time.Time    // when the running command began (a login's, for EndAccount)
 }
 
 func (s *Server) newConn(a *netserver.Accepted) *conn {
@@ -375,6 +376,7 @@ type command struct {
 
 // run dispatches one command and writes its tagged response.
 func (c *conn) run(ic imapwire.Command) error {
+	c.cmdStart = time.Now()
 	cmd := &command{tag: ic.Tag, name: ic.Name, p: ic.Args}
 	spec, ok := lookup(ic.Name)
 	if !ok {

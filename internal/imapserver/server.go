@@ -245,7 +245,8 @@ func (s *Server) register(c *conn) {
 	}
 	set[c] = struct{}{}
 	s.mu.Unlock()
-	s.ns.SetAccount(c.acc, c.acct.ID)
+	// An EndAccount since the LOGIN began ends the session at once.
+	s.ns.LoggedIn(c.acc, c.acct.ID, c.cmdStart)
 }
 
 func (s *Server) getWriter() *bufio.Writer { return s.wpool.Get().(*bufio.Writer) }

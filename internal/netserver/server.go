@@ -21,6 +21,10 @@ var ErrServerClosed = fmt.Errorf("netserver: server closed: %w", net.ErrClosed)
 // goodbye before its connection is closed under it.
 const endGrace = time.Second
 
+// endMemory is how long EndAccount is remembered, for logins that were
+// under way when it ran (see LoggedIn): longer than any login takes.
+const endMemory = 5 * time.Minute
+
 // Handler runs one connection for a protocol server.
 type Handler interface {
 	// Serve runs the connection until it ends; the Server closes the
@@ -88,7 +92,9 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	conns     map[*entry]struct{}
 	accounts  map[int64]map[*entry]struct{}
-	wg        sync.WaitGroup // one count per connection; Add only under mu before shutdown
+	endedAt   map[int64]time.Time // when EndAccount last ran per account, for endMemory
+	endedGC   int                 // size of endedAt at which old entries are dropped
+	wg        sync.WaitGroup      // one count per connection; Add only under mu before shutdown
 }
 
 // entry is one live connection.
@@ -109,6 +115,8 @@ func NewServer(cfg ServerConfig) *Server {
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[*entry]struct{}{},
 		accounts:  map[int64]map[*entry]struct{}{},
+		endedAt:   map[int64]time.Time{},
+		endedGC:   1024,
 	}
 }
 
@@ -244,8 +252,15 @@ func (s *Server) forget(e *entry) {
 }
 
 // SetAccount records that a's session is logged in to account id, for
-// EndAccount; 0 records none.
-func (s *Server) SetAccount(a *Accepted, id int64) {
+// EndAccount; 0 records none. Prefer LoggedIn after a login.
+func (s *Server) SetAccount(a *Accepted, id int64) { s.LoggedIn(a, id, time.Now()) }
+
+// LoggedIn records that a's session logged in to account id with an
+// authentication that began at since (the start of the login command). If
+// EndAccount(id) ran after since, the credentials were checked against the
+// account as it was before its change, so the session is ended at once, as
+// if it had been registered when EndAccount ran.
+func (s *Server) LoggedIn(a *Accepted, id int64, since time.Time) {
 	e := a.e
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -253,15 +268,20 @@ func (s *Server) SetAccount(a *Accepted, id int64) {
 		return
 	}
 	s.unsetAccount(e)
-	e.account = id
-	if id != 0 {
-		set := s.accounts[id]
-		if set == nil {
-			set = map[*entry]struct{}{}
-			s.accounts[id] = set
-		}
-		set[e] = struct{}{}
+	if id == 0 {
+		return
 	}
+	if t, ok := s.endedAt[id]; ok && !t.Before(since) {
+		s.end(e)
+		return
+	}
+	e.account = id
+	set := s.accounts[id]
+	if set == nil {
+		set = map[*entry]struct{}{}
+		s.accounts[id] = set
+	}
+	set[e] = struct{}{}
 }
 
 // unsetAccount removes e from the account index; under mu.
@@ -279,27 +299,42 @@ func (s *Server) unsetAccount(e *entry) {
 }
 
 // EndAccount ends every session logged in to account id: each handler's End
-// is called, and a connection still open a second later is closed. It
+// is called, and a connection still open a second later is closed. A login
+// to the account under way now ends too, when it completes (LoggedIn). It
 // returns how many sessions it ended.
 func (s *Server) EndAccount(id int64) int {
+	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.endedAt[id] = now
+	if len(s.endedAt) >= s.endedGC {
+		// Amortised O(1): the map stays about the size of the accounts
+		// changed within endMemory.
+		for k, t := range s.endedAt {
+			if now.Sub(t) > endMemory {
+				delete(s.endedAt, k)
+			}
+		}
+		s.endedGC = max(1024, 2*len(s.endedAt))
+	}
 	n := 0
 	for e := range s.accounts[id] {
-		raw := e.a.Raw
-		if e.ended == nil {
-			e.ended = time.AfterFunc(endGrace, func() { raw.Close() })
-		}
-		e.h.End()
+		s.end(e)
+		e.account = 0 // its account is gone: never found again
 		n++
-	}
-	// Their account is gone: they must not be found again, even before
-	// their goroutines have ended.
-	for e := range s.accounts[id] {
-		e.account = 0
 	}
 	delete(s.accounts, id)
 	return n
+}
+
+// end tells e's handler to end and closes its connection after endGrace;
+// under mu.
+func (s *Server) end(e *entry) {
+	raw := e.a.Raw
+	if e.ended == nil {
+		e.ended = time.AfterFunc(endGrace, func() { raw.Close() })
+	}
+	e.h.End()
 }
 
 // Len returns how many connections are being served.

@@ -99,6 +99,13 @@ func (h *toy) Serve() {
 			n, _ := strconv.ParseInt(arg, 10, 64)
 			h.srv.SetAccount(h.a, n)
 			h.write("OK")
+		case "SLOWLOGIN":
+			// A login whose check takes 200 ms (hashing, say).
+			since := time.Now()
+			time.Sleep(200 * time.Millisecond)
+			n, _ := strconv.ParseInt(arg, 10, 64)
+			h.srv.LoggedIn(h.a, n, since)
+			h.write("OK")
 		case "WHO":
 			h.write(h.a.Raw.RemoteAddr().String())
 		default:
@@ -597,5 +604,31 @@ func TestRefusalInsideTLS(t *testing.T) {
 	}
 	if _, err := r.ReadByte(); err != io.EOF {
 		t.Fatalf("after the refusal: %v, want EOF", err)
+	}
+}
+
+// TestEndAccountDuringLogin: a login whose check ran before EndAccount but
+// that completes after it is ended too; a login begun after it is not.
+func TestEndAccountDuringLogin(t *testing.T) {
+	t.Parallel()
+	e := newToy(t, ServerConfig{}, nil)
+	c := dialFrom(t, e.addr, "")
+	c.expect("HELLO")
+	c.send("SLOWLOGIN 5")
+	time.Sleep(50 * time.Millisecond)
+	if n := e.srv.EndAccount(5); n != 0 {
+		t.Fatalf("EndAccount during the login = %d, want 0 (not logged in yet)", n)
+	}
+	c.expect("OK")
+	c.expect("BYE ended")
+	c.expectEOF()
+	d := dialFrom(t, e.addr, "")
+	d.expect("HELLO")
+	d.send("SLOWLOGIN 5")
+	d.expect("OK")
+	d.send("WHO")
+	d.line()
+	if n := e.srv.EndAccount(5); n != 1 {
+		t.Fatalf("EndAccount after a new login = %d, want 1", n)
 	}
 }

@@ -51,6 +51,8 @@ type conn struct {
 
 	ended atomic.Bool // EndAccount: no more commands, no writes but the last line
 	final bool        // writing the last line
+	// cmdStart is when the running command began (a login's, for EndAccount).
+	cmdStart time.Time
 
 	drop *maildrop     // the TRANSACTION state's snapshot
 	src  *bufio.Reader // reused to read message bytes
@@ -242,6 +244,7 @@ func (c *conn) loop() error {
 			// Read just before End: not run (a QUIT would commit DELE).
 			return errEnded
 		}
+		c.cmdStart = time.Now()
 		if err := c.bump(c.dispatch(line)); err != nil {
 			return err
 		}

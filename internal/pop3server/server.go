@@ -190,7 +190,8 @@ func (s *Server) lockMaildrop(c *conn, accountID int64) (inUse, tooSoon bool) {
 	}
 	s.locked[accountID] = struct{}{}
 	c.lockedID = accountID
-	s.ns.SetAccount(c.acc, accountID)
+	// An EndAccount since the login command began ends the session at once.
+	s.ns.LoggedIn(c.acc, accountID, c.cmdStart)
 	return false, false
 }
 
