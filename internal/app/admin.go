@@ -80,9 +80,35 @@ func (s *adminServer) metrics(w http.ResponseWriter, r *http.Request) {
 	counter("gannet_store_checkpoints_total", "WAL checkpoints.", ws.Checkpoints)
 	counter("gannet_store_wal_restarts_total", "Checkpoints after which the WAL starts over from its beginning.", ws.Restarts)
 	counter("gannet_store_deferred_ops_total", "Large write operations undone and run again first in the next batch.", ws.Deferred)
+	s.connMetrics(w)
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	gauge("gannet_goroutines", "Goroutines (about one per open connection).", runtime.NumGoroutine())
 	gauge("gannet_heap_bytes", "Bytes of allocated heap objects.", ms.HeapAlloc)
 	gauge("gannet_sys_bytes", "Bytes obtained from the operating system.", ms.Sys)
+}
+
+// connMetrics writes the connection registry and limiter counters, labelled
+// by protocol ("smtp", "submission", "imap", "pop3", "http", "admin").
+func (s *adminServer) connMetrics(w http.ResponseWriter) {
+	if s.a.Registry == nil || s.a.Conns == nil {
+		return
+	}
+	stats := s.a.Registry.Stats()
+	fmt.Fprintf(w, "# HELP gannet_connections Connections open now, per protocol.\n# TYPE gannet_connections gauge\n")
+	for _, p := range stats {
+		fmt.Fprintf(w, "gannet_connections{proto=%q} %d\n", p.Proto, p.Open)
+	}
+	fmt.Fprintf(w, "# HELP gannet_connections_accepted_total Connections admitted, per protocol.\n# TYPE gannet_connections_accepted_total counter\n")
+	for _, p := range stats {
+		fmt.Fprintf(w, "gannet_connections_accepted_total{proto=%q} %d\n", p.Proto, p.Accepted)
+	}
+	fmt.Fprintf(w, "# HELP gannet_connections_refused_total Connections refused by the limits, per protocol and limit.\n# TYPE gannet_connections_refused_total counter\n")
+	for _, p := range stats {
+		fmt.Fprintf(w, "gannet_connections_refused_total{proto=%q,reason=\"per_ip\"} %d\n", p.Proto, p.RefusedPerIP)
+		fmt.Fprintf(w, "gannet_connections_refused_total{proto=%q,reason=\"total\"} %d\n", p.Proto, p.RefusedTotal)
+	}
+	ls := s.a.Conns.Stats()
+	fmt.Fprintf(w, "# HELP gannet_connections_limit Connections allowed open at once over every listener.\n# TYPE gannet_connections_limit gauge\ngannet_connections_limit %d\n", ls.MaxTotal)
+	fmt.Fprintf(w, "# HELP gannet_connection_addresses Client addresses (IPv6: /64) with an open connection.\n# TYPE gannet_connection_addresses gauge\ngannet_connection_addresses %d\n", ls.Addresses)
 }

@@ -19,8 +19,12 @@ import (
 
 	"gannet/internal/authlimit"
 	"gannet/internal/config"
+	"gannet/internal/connlimit"
 	"gannet/internal/delivery"
+	"gannet/internal/imapserver"
 	"gannet/internal/mailauth"
+	"gannet/internal/netserver"
+	"gannet/internal/pop3server"
 	"gannet/internal/queue"
 	"gannet/internal/store"
 	"gannet/internal/store/sqlstore"
@@ -59,6 +63,13 @@ type App struct {
 	Deliverer *delivery.Deliverer
 	// Limiter counts failed logins across every protocol and the webmail.
 	Limiter *authlimit.Limiter
+	// Conns limits the connections of every listener, per client address
+	// and in total; Registry counts them per protocol (admin /metrics).
+	Conns    *connlimit.Limiter
+	Registry *netserver.Registry
+
+	imap *imapserver.Server // set by Start, for EndAccount
+	pop3 *pop3server.Server
 
 	certs *certReloader
 
@@ -106,6 +117,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	}
 	a := &App{Config: cfg, Store: st, Log: log}
 	a.Limiter = authlimit.New(authlimit.Config{PerMinute: cfg.Limits.LoginFailuresPerMinute})
+	total := cfg.Limits.MaxConnections
+	if total == 0 {
+		total = connlimit.DefaultTotal()
+	}
+	a.Conns = connlimit.NewLimits(cfg.Limits.MaxConnectionsPerIP, total)
+	a.Registry = netserver.NewRegistry()
 	a.Queue = queue.New(queue.Options{Store: st, Hostname: cfg.Hostname, Config: cfg.Queue, Logger: log})
 	if !cfg.Dev {
 		c, err := mailauth.New(mailauth.Options{Resolver: mailauth.NetResolver{}, Hostname: cfg.Hostname})
@@ -142,7 +159,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 // Start starts the outbound queue, then binds every configured listener of the
 // servers that exist and serves them in the background.
 func (a *App) Start(ctx context.Context) error {
+	if err := a.checkPlainHTTP(); err != nil {
+		return err
+	}
 	a.Queue.Start()
+	a.Log.Info("connection limits", "per_ip", a.Config.Limits.MaxConnectionsPerIP, "total", a.Conns.Stats().MaxTotal)
 	for _, s := range a.servers() {
 		if s.addr == "" {
 			continue
@@ -160,9 +181,7 @@ func (a *App) Start(ctx context.Context) error {
 			a.shutdown(context.Background())
 			return fmt.Errorf("listen %s on %s: %w", s.name, s.addr, err)
 		}
-		if s.implicitTLS {
-			ln = tls.NewListener(ln, a.TLS)
-		}
+		ln = a.wrap(s, ln)
 		b := bound{Listener: Listener{Name: s.name, Addr: ln.Addr().String()}, ln: ln, srv: s.srv}
 		a.mu.Lock()
 		a.bound = append(a.bound, b)
@@ -175,6 +194,23 @@ func (a *App) Start(ctx context.Context) error {
 		a.Log.Info("listening", "server", b.Name, "addr", b.Addr)
 	}
 	return nil
+}
+
+// EndAccount ends every IMAP and POP3 session of the account at once (the
+// account was deleted or disabled, or its password changed) and returns how
+// many it ended.
+func (a *App) EndAccount(accountID int64) int {
+	a.mu.Lock()
+	imap, pop3 := a.imap, a.pop3
+	a.mu.Unlock()
+	n := 0
+	if imap != nil {
+		n += imap.EndAccount(accountID)
+	}
+	if pop3 != nil {
+		n += pop3.EndAccount(accountID)
+	}
+	return n
 }
 
 // Listeners reports what is being served.

@@ -1,7 +1,13 @@
 package app
 
 import (
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/netip"
+
 	"gannet/internal/imapserver"
+	"gannet/internal/netserver"
 	"gannet/internal/pop3server"
 	"gannet/internal/smtpserver"
 	"gannet/internal/webmail"
@@ -13,10 +19,26 @@ type serverSpec struct {
 	addr        string
 	implicitTLS bool
 	srv         Server
+	// proto names the protocol in metrics; refusal is its answer to a
+	// connection over the limits (inside TLS on implicit-TLS listeners).
+	proto   string
+	refusal []byte
+	// clientFirst: the client speaks first (HTTP), see netserver.Config.
+	clientFirst bool
+	// native servers run on netserver themselves (IMAP, POP3): they get the
+	// raw listener, marked for implicit TLS. The others get it wrapped in a
+	// netserver.Listener (and tls.NewListener for implicit TLS).
+	native bool
 	// shortLived sessions (SMTP, POP3) have their own read timeouts and no use
 	// for TCP keepalive, whose four setsockopt calls per accepted connection
 	// showed in the MX's profile under load.
 	shortLived bool
+}
+
+// smtpRefusal is SMTP's answer to a connection over the limits (RFC 5321
+// 3.8, RFC 3463 4.7.0).
+func smtpRefusal(host string) []byte {
+	return []byte("421 4.7.0 " + host + " Too many connections, try again later\r\n")
 }
 
 // servers builds the protocol servers that exist, with their configured
@@ -24,6 +46,7 @@ type serverSpec struct {
 func (a *App) servers() []serverSpec {
 	cfg := a.Config
 	lim := cfg.Limits
+	proxies := cfg.Listeners.Proxies()
 	smtpOpts := func(mode smtpserver.Mode, name string) smtpserver.Options {
 		return smtpserver.Options{
 			Mode: mode, Hostname: cfg.Hostname, Store: a.Store, Deliverer: a.Deliverer, TLS: a.TLS, Dev: cfg.Dev,
@@ -43,27 +66,96 @@ func (a *App) servers() []serverSpec {
 		Store: a.Store, Hostname: cfg.Hostname, TLS: a.TLS, Dev: cfg.Dev, Limiter: a.Limiter,
 		Logger: a.Log.With("server", "imap"), MaxLine: lim.MaxLineLength, MaxLiteral: lim.MaxMessageBytes,
 		IdleTimeout: lim.IMAPIdleTimeout.Duration, PreauthTimeout: lim.IMAPPreauthTimeout.Duration,
+		HandshakeTimeout: lim.TLSHandshakeTimeout.Duration,
+		Conns:            a.Conns, Registry: a.Registry, TrustedProxies: proxies,
 	})
 	pop := pop3server.New(pop3server.Options{
 		Store: a.Store, Hostname: cfg.Hostname, TLS: a.TLS, Dev: cfg.Dev, Limiter: a.Limiter,
 		Logger: a.Log.With("server", "pop3"), Timeout: lim.POP3Timeout.Duration,
+		HandshakeTimeout: lim.TLSHandshakeTimeout.Duration,
+		Conns:            a.Conns, Registry: a.Registry, TrustedProxies: proxies,
 	})
-	// Webmail: HTTPS when a certificate is configured, except in dev mode where
-	// it is plain HTTP on loopback (browsers treat localhost as a secure context).
-	webTLS := a.TLS != nil && !cfg.Dev
+	a.mu.Lock()
+	a.imap, a.pop3 = imap, pop
+	a.mu.Unlock()
+	webTLS := a.webTLS()
 	web := webmail.New(webmail.Options{
 		Store: a.Store, Sender: submitSender{a}, Limiter: a.Limiter, Logger: a.Log.With("server", "webmail"),
-		Secure: webTLS, Hostname: cfg.Hostname,
+		// Behind a TLS-terminating proxy the browser speaks HTTPS: Secure
+		// cookies still work, and must be used.
+		Secure: webTLS || (cfg.Webmail.AllowPlainHTTP && !cfg.Dev), Hostname: cfg.Hostname,
 	})
+	smtpNo := smtpRefusal(cfg.Hostname)
 	return []serverSpec{
-		{name: "smtp", addr: cfg.Listeners.SMTP, srv: mx, shortLived: true},
-		{name: "submission", addr: cfg.Listeners.Submission, srv: sub, shortLived: true},
-		{name: "submissions", addr: cfg.Listeners.Submissions, implicitTLS: true, srv: sub, shortLived: true},
-		{name: "imap", addr: cfg.Listeners.IMAP, srv: imap},
-		{name: "imaps", addr: cfg.Listeners.IMAPS, implicitTLS: true, srv: imap},
-		{name: "pop3", addr: cfg.Listeners.POP3, srv: pop, shortLived: true},
-		{name: "pop3s", addr: cfg.Listeners.POP3S, implicitTLS: true, srv: pop, shortLived: true},
-		{name: "webmail", addr: cfg.Listeners.HTTP, implicitTLS: webTLS, srv: web},
-		{name: "admin", addr: cfg.Listeners.Admin, srv: newAdminServer(a)},
+		{name: "smtp", addr: cfg.Listeners.SMTP, srv: mx, proto: "smtp", refusal: smtpNo, shortLived: true},
+		{name: "submission", addr: cfg.Listeners.Submission, srv: sub, proto: "submission", refusal: smtpNo, shortLived: true},
+		{name: "submissions", addr: cfg.Listeners.Submissions, implicitTLS: true, srv: sub, proto: "submission", refusal: smtpNo, shortLived: true},
+		{name: "imap", addr: cfg.Listeners.IMAP, srv: imap, native: true},
+		{name: "imaps", addr: cfg.Listeners.IMAPS, implicitTLS: true, srv: imap, native: true},
+		{name: "pop3", addr: cfg.Listeners.POP3, srv: pop, native: true, shortLived: true},
+		{name: "pop3s", addr: cfg.Listeners.POP3S, implicitTLS: true, srv: pop, native: true, shortLived: true},
+		{name: "webmail", addr: cfg.Listeners.HTTP, implicitTLS: webTLS, srv: web, proto: "http", refusal: netserver.RefusalHTTP, clientFirst: true},
+		{name: "admin", addr: cfg.Listeners.Admin, srv: newAdminServer(a), proto: "admin", refusal: netserver.RefusalHTTP, clientFirst: true},
 	}
+}
+
+// webTLS reports whether the webmail serves HTTPS: when a certificate is
+// configured, except in dev mode where it is plain HTTP on loopback
+// (browsers treat localhost as a secure context).
+func (a *App) webTLS() bool { return a.TLS != nil && !a.Config.Dev }
+
+// checkPlainHTTP refuses a production webmail that would serve its login
+// page and session cookie over plain HTTP on a non-loopback address, unless
+// [webmail] allow_plain_http says a TLS-terminating proxy is in front, in
+// which case it says so loudly (issue 13, finding 9).
+func (a *App) checkPlainHTTP() error {
+	cfg := a.Config
+	addr := cfg.Listeners.HTTP
+	if addr == "" || cfg.Dev || a.webTLS() || loopbackAddr(addr) {
+		return nil
+	}
+	if !cfg.Webmail.AllowPlainHTTP {
+		return fmt.Errorf("webmail on %s would take passwords over plain HTTP: configure [tls] (cert_file and key_file, or acme), "+
+			"listen on a loopback address, or set [webmail] allow_plain_http = true if a TLS-terminating proxy is in front", addr)
+	}
+	a.Log.Warn("WEBMAIL SERVES PLAIN HTTP on a non-loopback address ([webmail] allow_plain_http = true): "+
+		"passwords and session cookies cross the network in the clear unless a TLS-terminating proxy is in front", "addr", addr)
+	return nil
+}
+
+// loopbackAddr reports whether a "host:port" listens on loopback only.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// wrap wraps a bound listener for its server: the shared limits, PROXY
+// headers and connection registry, then implicit TLS.
+func (a *App) wrap(s serverSpec, ln net.Listener) net.Listener {
+	if s.native {
+		if s.implicitTLS {
+			return netserver.TLSListener(ln, a.TLS)
+		}
+		return ln
+	}
+	cfg := netserver.Config{
+		Proto: s.proto, Limiter: a.Conns, Registry: a.Registry, TrustedProxies: a.Config.Listeners.Proxies(),
+		Refusal: s.refusal, ClientFirst: s.clientFirst, Logger: a.Log.With("server", s.name),
+	}
+	if s.implicitTLS {
+		cfg.RefusalTLS = a.TLS // the refusal goes inside TLS
+	}
+	nl := netserver.NewListener(ln, cfg)
+	if s.implicitTLS {
+		// net/http and smtpserver run the handshake themselves.
+		return tls.NewListener(nl, a.TLS)
+	}
+	return nl
 }

@@ -20,6 +20,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -49,6 +50,17 @@ type Config struct {
 	TLS       TLS       `toml:"tls"`
 	Limits    Limits    `toml:"limits"`
 	Queue     Queue     `toml:"queue"`
+	Webmail   Webmail   `toml:"webmail"`
+}
+
+// Webmail configures the webmail listener (listeners.http).
+type Webmail struct {
+	// AllowPlainHTTP lets a production server (not dev) without a
+	// certificate serve the webmail over plain HTTP on a non-loopback
+	// address: for a TLS-terminating proxy in front. Without it such a
+	// server refuses to start, since passwords and session cookies would
+	// cross the network in the clear.
+	AllowPlainHTTP bool `toml:"allow_plain_http"`
 }
 
 // Listeners are "host:port" listen addresses; an empty string disables the
@@ -63,6 +75,11 @@ type Listeners struct {
 	POP3S       string `toml:"pop3s"`       // implicit TLS, RFC 8314
 	HTTP        string `toml:"http"`        // webmail, autoconfig
 	Admin       string `toml:"admin"`       // admin API and metrics; keep it private
+	// TrustedProxies are networks ("10.0.0.0/8", or single addresses) of
+	// load balancers whose connections, on every listener, begin with a
+	// PROXY protocol header (v1 or v2) giving the client's address. From
+	// any other peer such a header is bad protocol input.
+	TrustedProxies []string `toml:"trusted_proxies"`
 }
 
 // TLS names the certificate chain and key, PEM encoded (set both or
@@ -105,6 +122,13 @@ type Limits struct {
 	// LoginFailuresPerMinute is how many failed logins one client IP may make
 	// per minute before being refused; 0 = unlimited.
 	LoginFailuresPerMinute int `toml:"login_failures_per_minute"`
+	// MaxConnections bounds the connections open at once over every
+	// listener; 0 = sized from the file-descriptor limit (RLIMIT_NOFILE)
+	// minus a reserve.
+	MaxConnections int `toml:"max_connections"`
+	// TLSHandshakeTimeout bounds a TLS handshake (implicit TLS, STARTTLS,
+	// STLS).
+	TLSHandshakeTimeout Duration `toml:"tls_handshake_timeout"`
 }
 
 // Queue configures outbound delivery.
@@ -179,6 +203,7 @@ func Default() *Config {
 			IMAPPreauthTimeout:     Duration{time.Minute},
 			POP3Timeout:            Duration{10 * time.Minute},
 			LoginFailuresPerMinute: 5,
+			TLSHandshakeTimeout:    Duration{10 * time.Second},
 		},
 		Queue: Queue{
 			RetrySchedule: []Duration{
@@ -286,6 +311,9 @@ func (c *Config) normalize() error {
 	if len(c.TLS.ACMEHosts) == 0 {
 		c.TLS.ACMEHosts = nil // "acme_hosts = []" is the default, not a different value
 	}
+	if len(c.Listeners.TrustedProxies) == 0 {
+		c.Listeners.TrustedProxies = nil
+	}
 	if len(c.Queue.Transports) == 0 {
 		return nil
 	}
@@ -321,6 +349,38 @@ func (l *Listeners) list() []struct{ key, addr string } {
 		{"listeners.http", l.HTTP},
 		{"listeners.admin", l.Admin},
 	}
+}
+
+// ParsePrefix reads a trusted proxy network: a CIDR prefix, or a single
+// address (a /32 or /128).
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		if p.Addr().Is4In6() {
+			p = netip.PrefixFrom(p.Addr().Unmap(), max(p.Bits()-96, 0))
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// Proxies returns the trusted proxy networks; Validate has checked them.
+func (l *Listeners) Proxies() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range l.TrustedProxies {
+		if p, err := ParsePrefix(s); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // trimDot removes one trailing dot of an absolute domain name.

@@ -116,12 +116,12 @@ func TestDefaults(t *testing.T) {
 	if d.DataDir != "/var/lib/gannet" || d.Dev || len(d.Domains) != 0 {
 		t.Errorf("Default() = %+v", d)
 	}
-	wantL := Listeners{":25", ":587", ":465", ":143", ":993", ":110", ":995", ":443", "127.0.0.1:8081"}
-	if d.Listeners != wantL {
+	wantL := Listeners{":25", ":587", ":465", ":143", ":993", ":110", ":995", ":443", "127.0.0.1:8081", nil}
+	if !reflect.DeepEqual(d.Listeners, wantL) {
 		t.Errorf("Default().Listeners = %+v", d.Listeners)
 	}
 	wantLim := Limits{50 << 20, 1000, 20, 64 << 10, Duration{5 * time.Minute}, Duration{30 * time.Minute},
-		Duration{time.Minute}, Duration{10 * time.Minute}, 5}
+		Duration{time.Minute}, Duration{10 * time.Minute}, 5, 0, Duration{10 * time.Second}}
 	if d.Limits != wantLim {
 		t.Errorf("Default().Limits = %+v", d.Limits)
 	}
@@ -156,8 +156,8 @@ func TestDevConfig(t *testing.T) {
 		t.Errorf("DevConfig = %+v", c)
 	}
 	want := Listeners{"127.0.0.1:2525", "127.0.0.1:2587", "127.0.0.1:2465", "127.0.0.1:2143", "127.0.0.1:2993",
-		"127.0.0.1:2110", "127.0.0.1:2995", "127.0.0.1:8080", "127.0.0.1:8081"}
-	if c.Listeners != want {
+		"127.0.0.1:2110", "127.0.0.1:2995", "127.0.0.1:8080", "127.0.0.1:8081", nil}
+	if !reflect.DeepEqual(c.Listeners, want) {
 		t.Errorf("DevConfig listeners = %+v", c.Listeners)
 	}
 	if c.TLS.CertFile != filepath.Join(dir, "tls", "cert.pem") || c.TLS.KeyFile != filepath.Join(dir, "tls", "key.pem") {
@@ -266,6 +266,11 @@ func TestBadValues(t *testing.T) {
 		{"[limits]\nmax_line_length = 512\n", []string{"config: limits.max_line_length:"}},
 		{"[limits]\nmax_message_bytes = 0\n", []string{"config: limits.max_message_bytes:"}},
 		{"[limits]\nmax_connections_per_ip = -1\n", []string{"config: limits.max_connections_per_ip:"}},
+		{"[limits]\nmax_connections = -5\n", []string{"config: limits.max_connections:"}},
+		{"[limits]\ntls_handshake_timeout = \"0s\"\n", []string{"config: limits.tls_handshake_timeout: must be positive"}},
+		{"[listeners]\ntrusted_proxies = [\"10.0.0.0/8\", \"proxy.example\"]\n", []string{`config: listeners.trusted_proxies[1]: "proxy.example"`}},
+		{"[listeners]\ntrusted_proxies = [\"10.0.0.0/33\"]\n", []string{"config: listeners.trusted_proxies[0]:"}},
+		{"[webmail]\nallow_plain_http = \"yes\"\n", []string{"webmail.allow_plain_http"}},
 		{"[queue]\nretry_schedule = []\n", []string{"config: queue.retry_schedule:"}},
 		{"[queue]\nretry_schedule = [\"1m\", \"0s\"]\n", []string{"config: queue.retry_schedule[1]:"}},
 		{"[queue]\ndelay_warning = \"200h\"\n", []string{"config: queue.delay_warning:", "queue.max_age"}},
@@ -320,5 +325,21 @@ func TestDurationText(t *testing.T) {
 	}
 	if err := d.UnmarshalText([]byte("1 day")); err == nil {
 		t.Error("UnmarshalText(1 day) succeeded")
+	}
+}
+
+func TestTrustedProxies(t *testing.T) {
+	t.Parallel()
+	c, err := Load(write(t, minimal+"[listeners]\ntrusted_proxies = [\"10.0.0.0/8\", \"192.0.2.7\", \"2001:db8::/48\", \"::ffff:198.51.100.0/120\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range c.Listeners.Proxies() {
+		got = append(got, p.String())
+	}
+	want := []string{"10.0.0.0/8", "192.0.2.7/32", "2001:db8::/48", "198.51.100.0/24"}
+	if !slices.Equal(got, want) {
+		t.Errorf("Proxies() = %v, want %v", got, want)
 	}
 }

@@ -92,6 +92,11 @@ func (c *Config) validateListeners(p *problems) {
 		}
 		byPort[port] = append(byPort[port], bound{l.key, host})
 	}
+	for i, s := range c.Listeners.TrustedProxies {
+		if _, err := ParsePrefix(s); err != nil {
+			p.add(fmt.Sprintf("listeners.trusted_proxies[%d]", i), "%q is not an address or network: %v", s, err)
+		}
+	}
 }
 
 func wildcard(host string) bool {
@@ -161,6 +166,9 @@ func (c *Config) validateLimits(p *problems) {
 	if l.MaxConnectionsPerIP < 0 {
 		p.add("limits.max_connections_per_ip", "must be 0 (unlimited) or positive, got %d", l.MaxConnectionsPerIP)
 	}
+	if l.MaxConnections < 0 {
+		p.add("limits.max_connections", "must be 0 (sized from the file-descriptor limit) or positive, got %d", l.MaxConnections)
+	}
 	if l.MaxLineLength < minLineLength {
 		p.add("limits.max_line_length", "must be at least %d (RFC 7162 section 4), got %d", minLineLength, l.MaxLineLength)
 	}
@@ -172,6 +180,7 @@ func (c *Config) validateLimits(p *problems) {
 		{"limits.imap_idle_timeout", l.IMAPIdleTimeout},
 		{"limits.imap_preauth_timeout", l.IMAPPreauthTimeout},
 		{"limits.pop3_timeout", l.POP3Timeout},
+		{"limits.tls_handshake_timeout", l.TLSHandshakeTimeout},
 	} {
 		if d.d.Duration <= 0 {
 			p.add(d.key, "must be positive, got %q", d.d.Duration)

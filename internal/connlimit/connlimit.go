@@ -1,31 +1,88 @@
 // Package connlimit bounds how many connections one client address may hold
-// open at once, for every protocol server (SMTP now, IMAP and POP3 later).
+// open at once, and how many the process holds in total, for every protocol
+// server (one Limiter is shared by every listener; see internal/netserver).
 //
 // Invariants: a slot is taken when a connection is accepted and given back
 // exactly once, when the connection is closed (Close is idempotent). IPv6
 // clients are counted per /64, since one host usually owns a whole /64; IPv4
 // per address. Connections whose address is not an IP (Unix sockets) are never
-// limited. The Limiter holds only counters, under one mutex, never during I/O.
+// limited per address, but count in the total. The Limiter holds only
+// counters, under one mutex, never during I/O.
 package connlimit
 
 import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// Limiter counts open connections per client address.
+// Limiter counts open connections per client address and in total.
 type Limiter struct {
-	max int
-	mu  sync.Mutex
-	n   map[netip.Prefix]int
+	max   int // per address; <= 0 = unlimited
+	total int // in all; <= 0 = unlimited
+
+	mu   sync.Mutex
+	n    map[netip.Prefix]int
+	open int // connections holding a slot
+
+	refusedPerIP atomic.Uint64
+	refusedTotal atomic.Uint64
 }
 
-// New returns a Limiter allowing perIP connections per address; perIP <= 0
-// means unlimited (Acquire always succeeds).
+// New returns a Limiter allowing perIP connections per address and no total
+// limit; perIP <= 0 means unlimited (Acquire always succeeds).
 func New(perIP int) *Limiter {
-	return &Limiter{max: perIP, n: map[netip.Prefix]int{}}
+	return NewLimits(perIP, 0)
+}
+
+// NewLimits returns a Limiter allowing perIP connections per address and
+// total connections in all; a value <= 0 means no limit of that kind.
+func NewLimits(perIP, total int) *Limiter {
+	return &Limiter{max: perIP, total: total, n: map[netip.Prefix]int{}}
+}
+
+// Reason says why Acquire refused a connection.
+type Reason uint8
+
+// Reasons of a refusal.
+const (
+	OK    Reason = iota
+	PerIP        // the client address holds its maximum
+	Total        // the process holds its maximum
+)
+
+// String names the reason for logs and metrics.
+func (r Reason) String() string {
+	switch r {
+	case PerIP:
+		return "per_ip"
+	case Total:
+		return "total"
+	}
+	return "ok"
+}
+
+// Stats are the Limiter's counters.
+type Stats struct {
+	Open         int    // connections holding a slot now
+	Addresses    int    // client buckets with an open connection
+	RefusedPerIP uint64 // connections refused because their address was full
+	RefusedTotal uint64 // connections refused because the process was full
+	MaxPerIP     int    // the per-address limit; 0 = none
+	MaxTotal     int    // the total limit; 0 = none
+}
+
+// Stats returns the counters now.
+func (l *Limiter) Stats() Stats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return Stats{
+		Open: l.open, Addresses: len(l.n),
+		RefusedPerIP: l.refusedPerIP.Load(), RefusedTotal: l.refusedTotal.Load(),
+		MaxPerIP: max(l.max, 0), MaxTotal: max(l.total, 0),
+	}
 }
 
 // Key is the bucket a client address counts in.
@@ -58,29 +115,51 @@ func AddrIP(a net.Addr) (netip.Addr, bool) {
 // called exactly once when the connection ends; it is safe to call it more
 // than once (later calls do nothing).
 func (l *Limiter) Acquire(addr net.Addr) (release func(), ok bool) {
+	release, why := l.AcquireReason(addr)
+	return release, why == OK
+}
+
+// AcquireReason is Acquire, saying why a connection was refused.
+func (l *Limiter) AcquireReason(addr net.Addr) (release func(), why Reason) {
 	ip, isIP := AddrIP(addr)
-	if l.max <= 0 || !isIP {
-		return func() {}, true
+	perIP := l.max > 0 && isIP
+	if !perIP && l.total <= 0 {
+		return func() {}, OK
 	}
-	k := Key(ip)
+	var k netip.Prefix
+	if perIP {
+		k = Key(ip)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.n[k] >= l.max {
-		return nil, false
+	if l.total > 0 && l.open >= l.total {
+		l.refusedTotal.Add(1)
+		return nil, Total
 	}
-	l.n[k]++
+	if perIP && l.n[k] >= l.max {
+		l.refusedPerIP.Add(1)
+		return nil, PerIP
+	}
+	l.open++
+	if perIP {
+		l.n[k]++
+	}
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			l.mu.Lock()
 			defer l.mu.Unlock()
+			l.open--
+			if !perIP {
+				return
+			}
 			if l.n[k] <= 1 {
 				delete(l.n, k) // keep the map as small as the set of open clients
 			} else {
 				l.n[k]--
 			}
 		})
-	}, true
+	}, OK
 }
 
 // Open returns how many connections addr's bucket holds now.

@@ -2,12 +2,11 @@ package imapserver
 
 import (
 	"bufio"
-	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 
 	"gannet/internal/imapwire"
+	"gannet/internal/netserver"
 )
 
 // errInjection ends a connection that pipelined data after STARTTLS: it
@@ -32,10 +31,9 @@ func (c *conn) cmdStartTLS(cmd *command) error {
 	if err := c.flush(true); err != nil {
 		return err
 	}
-	tc := tls.Server(c.raw, c.srv.opts.TLS)
-	ctx, cancel := context.WithTimeout(c.ctx, c.srv.opts.PreauthTimeout)
-	err := tc.HandshakeContext(ctx)
-	cancel()
+	// Under the short handshake deadline, not the pre-auth one: garbage or
+	// a stall after STARTTLS must not hold the connection.
+	tc, err := netserver.Handshake(c.ctx, c.raw, c.srv.opts.TLS, c.srv.opts.HandshakeTimeout)
 	if err != nil {
 		return fmt.Errorf("starttls handshake: %w", err)
 	}

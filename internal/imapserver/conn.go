@@ -3,19 +3,18 @@ package imapserver
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"errors"
-	"gannet/internal/connlimit"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
-	"runtime/debug"
 	"sync/atomic"
 	"time"
 
+	"gannet/internal/connlimit"
 	"gannet/internal/imapwire"
+	"gannet/internal/netserver"
 	"gannet/internal/store"
 )
 
@@ -34,6 +33,7 @@ var (
 	errTooManyBad = errors.New("too many bad commands")
 	errLogout     = errors.New("logout")
 	errGone       = errors.New("selected mailbox was deleted")
+	errEnded      = errors.New("session ended by the server")
 )
 
 // conn is one client connection, served by one goroutine (serve). Only that
@@ -41,6 +41,7 @@ var (
 // raw, which Shutdown and Close may interrupt or close.
 type conn struct {
 	srv *Server
+	acc *netserver.Accepted
 	raw net.Conn // the accepted connection
 	nc  net.Conn // raw, or the TLS connection over it
 	br  *bufio.Reader
@@ -49,7 +50,9 @@ type conn struct {
 	wr  *imapwire.Writer // over bw; use out()
 	log *slog.Logger
 	ctx context.Context
-	ip  netip.Addr
+	// stop cancels ctx: End stops the store work of the running command.
+	stop context.CancelFunc
+	ip   netip.Addr
 
 	tls   bool
 	state state
@@ -67,21 +70,23 @@ type conn struct {
 	kicked   atomic.Bool  // the selected mailbox changed since the last sync
 	idling   atomic.Bool  // in IDLE: kick interrupts the read
 	woken    atomic.Bool  // the read deadline was moved to now on purpose
+	ended    atomic.Bool  // EndAccount: no more reads, no writes but BYE
+	final    bool         // writing the last BYE
+	cmdStart time.Time    // when the running command began (a login's, for EndAccount)
 }
 
-func (s *Server) newConn(nc net.Conn) *conn {
-	id := s.nextID.Add(1)
+func (s *Server) newConn(a *netserver.Accepted) *conn {
 	c := &conn{
 		srv:   s,
-		raw:   nc,
-		nc:    nc,
-		ctx:   s.ctx,
-		log:   s.log.With("cid", id, "remote", nc.RemoteAddr().String()),
+		acc:   a,
+		raw:   a.Raw,
+		nc:    a.Conn,
+		tls:   a.TLS,
+		log:   s.log.With("cid", a.ID, "remote", a.Raw.RemoteAddr().String()),
 		state: stateNotAuth,
 	}
-	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
-		c.ip = ap.Addr().Unmap()
-	}
+	c.ctx, c.stop = context.WithCancel(a.Ctx)
+	c.ip, _ = connlimit.AddrIP(a.Raw.RemoteAddr())
 	c.br = bufio.NewReaderSize(connReader{c}, readBufSize)
 	c.r = imapwire.NewReader(c.br, c.readerOptions())
 	return c
@@ -141,6 +146,9 @@ func (cr connReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	for {
+		if c.ended.Load() {
+			return 0, errEnded
+		}
 		c.woken.Store(false)
 		idle := c.idling.Load()
 		if c.srv.closing() && (idle || c.boundary) {
@@ -157,7 +165,7 @@ func (cr connReader) Read(p []byte) (int, error) {
 		}
 		// Checked again after setting the deadline: an interrupt that came
 		// before it was overwritten, so its flag must be seen here.
-		if (c.srv.closing() && (idle || c.boundary)) || (idle && c.kicked.Load()) {
+		if (c.srv.closing() && (idle || c.boundary)) || (idle && c.kicked.Load()) || c.ended.Load() {
 			continue
 		}
 		n, err := c.nc.Read(p)
@@ -182,6 +190,10 @@ func (c *conn) push() error {
 type connWriter struct{ c *conn }
 
 func (cw connWriter) Write(p []byte) (int, error) {
+	if cw.c.ended.Load() && !cw.c.final {
+		// The account changed: nothing more of it goes out.
+		return 0, errEnded
+	}
 	if err := cw.c.nc.SetWriteDeadline(time.Now().Add(cw.c.srv.opts.WriteTimeout)); err != nil {
 		return 0, err
 	}
@@ -197,11 +209,27 @@ func (c *conn) readTimeout() time.Duration {
 
 func isTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
 
-// interrupt wakes a blocked read so that the loop notices a shutdown.
-// Called with Server.mu held.
-func (c *conn) interrupt() {
+// Interrupt wakes a blocked read so that the loop notices a shutdown
+// (netserver.Handler).
+func (c *conn) Interrupt() {
 	c.woken.Store(true)
 	c.raw.SetReadDeadline(time.Now())
+}
+
+// End ends the session at once: its account changed (netserver.Handler,
+// Server.EndAccount). The running command's store work is cancelled, its
+// reads and writes fail, and serve says BYE.
+func (c *conn) End() {
+	c.ended.Store(true)
+	c.stop()
+	c.woken.Store(true)
+	c.raw.SetReadDeadline(time.Now())
+}
+
+// Recovered says BYE after a panic (netserver.Handler); netserver logged it.
+func (c *conn) Recovered() {
+	c.bye("Internal error, closing connection")
+	c.finish()
 }
 
 // kick marks the selected mailbox as changed; a session in IDLE is woken.
@@ -220,36 +248,11 @@ func (c *conn) secure() bool {
 	return c.tls || (c.srv.opts.Dev && c.ip.IsLoopback())
 }
 
-// serve runs the connection until LOGOUT, error, timeout or shutdown.
-func (c *conn) serve() {
-	defer c.srv.forget(c)
-	// Close through TLS after STARTTLS (c.nc is raw otherwise, or already
-	// TLS for implicit TLS), so that the client gets close_notify before
-	// the TCP FIN (RFC 8446 6.1); without it OpenSSL reports a truncation.
-	defer func() { c.nc.Close() }()
-	defer func() {
-		if v := recover(); v != nil {
-			// House rule 3: recover only here; log the stack, say BYE, close.
-			c.log.Error("panic serving connection", "panic", v, "stack", string(debug.Stack()))
-			c.bye("Internal error, closing connection")
-		}
-		if c.bw != nil {
-			c.srv.putWriter(c.bw)
-			c.bw, c.wr = nil, nil
-		}
-	}()
+// Serve runs the connection until LOGOUT, error, timeout or shutdown
+// (netserver.Handler; netserver ran any implicit TLS handshake).
+func (c *conn) Serve() {
+	defer c.srv.unregister(c)
 	c.log.Debug("connection opened")
-	if tc, ok := c.raw.(*tls.Conn); ok {
-		// Implicit TLS (RFC 8314 3.3): handshake before the greeting.
-		ctx, cancel := context.WithTimeout(c.ctx, c.srv.opts.PreauthTimeout)
-		err := tc.HandshakeContext(ctx)
-		cancel()
-		if err != nil {
-			c.log.Debug("TLS handshake failed", "err", err)
-			return
-		}
-		c.tls = true
-	}
 	// RFC 9051 7.1.1: the greeting, with capabilities (RFC 9051 7.1).
 	w := c.out()
 	w.Untagged()
@@ -260,6 +263,9 @@ func (c *conn) serve() {
 	err := c.loop()
 	switch {
 	case err == nil, errors.Is(err, errLogout):
+	case c.ended.Load():
+		c.log.Info("session ended: account changed")
+		c.bye("Session ended by the server; log in again")
 	case errors.Is(err, errShutdown):
 		c.bye("Server shutting down")
 	case isTimeout(err):
@@ -278,11 +284,32 @@ func (c *conn) serve() {
 		}
 	}
 	c.flush(true)
+	c.finish()
 	c.log.Debug("connection closed")
+}
+
+// finish closes the connection through TLS after STARTTLS (c.nc is raw
+// otherwise, or already TLS for implicit TLS), so that the client gets
+// close_notify before the TCP FIN (RFC 8446 6.1); without it OpenSSL
+// reports a truncation. It gives the write buffer back.
+func (c *conn) finish() {
+	c.nc.Close()
+	if c.bw != nil {
+		c.srv.putWriter(c.bw)
+		c.bw, c.wr = nil, nil
+	}
+	c.stop()
 }
 
 // bye writes "* BYE text" with a short deadline (RFC 9051 7.1.5).
 func (c *conn) bye(text string) {
+	c.final = true
+	if c.ended.Load() && c.bw != nil {
+		// Drop what the ended session had not sent (and a write error
+		// that bufio.Writer would keep).
+		c.srv.putWriter(c.bw)
+		c.bw, c.wr = nil, nil
+	}
 	c.nc.SetWriteDeadline(time.Now().Add(noticeTimeout))
 	w := c.out()
 	w.Status("", "BYE", "", text)
@@ -293,6 +320,9 @@ func (c *conn) bye(text string) {
 func (c *conn) loop() error {
 	for {
 		c.boundary = c.br.Buffered() == 0
+		if c.ended.Load() {
+			return errEnded
+		}
 		if c.srv.closing() {
 			return errShutdown
 		}
@@ -346,6 +376,7 @@ type command struct {
 
 // run dispatches one command and writes its tagged response.
 func (c *conn) run(ic imapwire.Command) error {
+	c.cmdStart = time.Now()
 	cmd := &command{tag: ic.Tag, name: ic.Name, p: ic.Args}
 	spec, ok := lookup(ic.Name)
 	if !ok {

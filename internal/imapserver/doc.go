@@ -31,10 +31,14 @@
 //
 // # Locking
 //
-// Server.mu guards the listener, connection and per-account session
-// registries; it is never held during I/O. A conn's fields belong to its
-// goroutine, except the atomics kick, idling, boundary and selID, which the
-// dispatcher and Shutdown read or set.
+// Listeners, connections, limits, PROXY headers, TLS handshakes, Shutdown,
+// Close and EndAccount are internal/netserver's. Server.mu guards the
+// per-account session index the dispatcher uses; it is never held during
+// I/O. A conn's fields belong to its goroutine, except the atomics kick,
+// idling, woken, ended and selID, which the dispatcher, Shutdown and
+// EndAccount read or set. An ended session (EndAccount) reads and writes
+// nothing more of its account: its running command's context is cancelled,
+// and it sends only "* BYE".
 //
 // # Memory
 //

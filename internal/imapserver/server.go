@@ -9,13 +9,15 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"gannet/internal/authlimit"
+	"gannet/internal/connlimit"
 	"gannet/internal/imapwire"
 	"gannet/internal/login"
+	"gannet/internal/netserver"
 	"gannet/internal/store"
 )
 
@@ -69,7 +71,20 @@ type Options struct {
 	IdleTimeout    time.Duration
 	PreauthTimeout time.Duration
 	WriteTimeout   time.Duration
+	// HandshakeTimeout bounds a TLS handshake (implicit or after STARTTLS);
+	// 0 = netserver.DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
+	// Conns is the connection limiter shared by every listener of the
+	// process; nil = none. Registry counts connections per protocol; nil =
+	// a private one. TrustedProxies may send PROXY protocol headers.
+	Conns          *connlimit.Limiter
+	Registry       *netserver.Registry
+	TrustedProxies []netip.Prefix
 }
+
+// refusal answers a connection over the limits (RFC 9051 7.1.5 BYE, RFC 5530
+// UNAVAILABLE).
+var refusal = []byte("* BYE [UNAVAILABLE] Too many connections; try again later\r\n")
 
 // Server is an IMAP server. It looks like http.Server: Serve, Shutdown, Close.
 type Server struct {
@@ -77,22 +92,20 @@ type Server struct {
 	log  *slog.Logger
 	caps capabilities
 
-	ctx    context.Context // parent of every connection's context
-	cancel context.CancelFunc
-	nextID atomic.Uint64
+	// ns runs the listeners and connections: limits, PROXY, TLS
+	// handshakes, Shutdown and Close, EndAccount.
+	ns *netserver.Server
 
-	inShutdown atomic.Bool
-	feedOnce   sync.Once
-	feedDone   chan struct{} // closed when the dispatcher ends
+	ctx      context.Context // the change feed's; cancelled by stopFeed
+	cancel   context.CancelFunc
+	feedOnce sync.Once
+	feedDone chan struct{} // closed when the dispatcher ends
 
 	// wpool holds *bufio.Writer of writeBufSize for running commands.
 	wpool sync.Pool
 
 	mu        sync.RWMutex
-	listeners map[net.Listener]struct{}
-	conns     map[*conn]struct{}
 	byAccount map[int64]map[*conn]struct{} // logged-in sessions, for push
-	wg        sync.WaitGroup               // one count per connection
 }
 
 // New returns a Server. Options.Store is required.
@@ -133,68 +146,38 @@ func New(opts Options) *Server {
 		ctx:       ctx,
 		cancel:    cancel,
 		feedDone:  make(chan struct{}),
-		listeners: map[net.Listener]struct{}{},
-		conns:     map[*conn]struct{}{},
 		byAccount: map[int64]map[*conn]struct{}{},
 	}
+	s.ns = netserver.NewServer(netserver.ServerConfig{
+		Config: netserver.Config{
+			Proto: "imap", Limiter: opts.Conns, Registry: opts.Registry, TrustedProxies: opts.TrustedProxies,
+			Refusal: refusal, Logger: opts.Logger,
+		},
+		HandshakeTimeout: opts.HandshakeTimeout,
+		NewHandler:       func(a *netserver.Accepted) netserver.Handler { return s.newConn(a) },
+	})
 	s.caps = newCapabilities(opts)
 	s.wpool.New = func() any { return bufio.NewWriterSize(nil, writeBufSize) }
 	return s
 }
 
 // Serve accepts connections on ln until Shutdown or Close and then returns
-// ErrServerClosed. A listener from tls.NewListener gives implicit TLS (RFC
-// 8314). Serve closes ln when it returns.
+// ErrServerClosed. A listener from netserver.TLSListener (or tls.NewListener)
+// gives implicit TLS (RFC 8314). Serve closes ln when it returns.
 func (s *Server) Serve(ln net.Listener) error {
-	s.mu.Lock()
-	if s.inShutdown.Load() {
-		s.mu.Unlock()
+	if s.ns.ShuttingDown() {
 		ln.Close()
 		return ErrServerClosed
 	}
-	s.listeners[ln] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, ln)
-		s.mu.Unlock()
-		ln.Close()
-	}()
 	s.feedOnce.Do(func() {
 		sub := s.opts.Store.Subscribe(0)
 		go s.dispatch(sub)
 	})
-
-	var backoff time.Duration
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			if s.inShutdown.Load() || errors.Is(err, net.ErrClosed) {
-				return ErrServerClosed
-			}
-			// Out of file descriptors and the like: wait and retry, as http.Server does.
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			s.log.Warn("accept failed; retrying", "err", err, "backoff", backoff)
-			select {
-			case <-time.After(backoff):
-			case <-s.ctx.Done():
-				return ErrServerClosed
-			}
-			continue
-		}
-		backoff = 0
-		c := s.newConn(nc)
-		s.mu.Lock()
-		if s.inShutdown.Load() {
-			s.mu.Unlock()
-			nc.Close()
-			return ErrServerClosed
-		}
-		s.conns[c] = struct{}{}
-		s.wg.Add(1)
-		s.mu.Unlock()
-		go c.serve()
+	err := s.ns.Serve(ln)
+	if errors.Is(err, netserver.ErrServerClosed) {
+		return ErrServerClosed
 	}
+	return err
 }
 
 // Shutdown stops accepting, lets every connection finish the command it is
@@ -202,46 +185,25 @@ func (s *Server) Serve(ln net.Listener) error {
 // once), sends "* BYE" and closes it. If ctx ends first, the remaining
 // connections are closed by force and ctx's error is returned.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.inShutdown.Store(true)
-	for ln := range s.listeners {
-		ln.Close()
-	}
-	for c := range s.conns {
-		c.interrupt()
-	}
-	s.mu.Unlock()
-
-	done := make(chan struct{})
-	go func() {
-		s.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		s.stopFeed()
-		return nil
-	case <-ctx.Done():
-		s.Close()
-		<-done
-		return ctx.Err()
-	}
+	err := s.ns.Shutdown(ctx)
+	s.stopFeed()
+	return err
 }
 
 // Close closes every listener and connection at once, without BYE, and
 // cancels the work in progress.
 func (s *Server) Close() error {
-	s.mu.Lock()
-	s.inShutdown.Store(true)
-	for ln := range s.listeners {
-		ln.Close()
-	}
-	for c := range s.conns {
-		c.raw.Close()
-	}
-	s.mu.Unlock()
+	s.ns.Close()
 	s.stopFeed()
 	return nil
+}
+
+// EndAccount ends every session logged in to the account at once (its
+// account was deleted or disabled, or its password changed): the command
+// running is cut short, the client gets "* BYE" and the connection is
+// closed. It returns how many sessions it ended.
+func (s *Server) EndAccount(accountID int64) int {
+	return s.ns.EndAccount(accountID)
 }
 
 // stopFeed cancels the server context and waits for the dispatcher, if it
@@ -254,25 +216,25 @@ func (s *Server) stopFeed() {
 	<-s.feedDone
 }
 
-func (s *Server) closing() bool { return s.inShutdown.Load() }
+func (s *Server) closing() bool { return s.ns.ShuttingDown() }
 
-// forget removes a finished connection.
-func (s *Server) forget(c *conn) {
+// unregister removes a finished connection from the push index.
+func (s *Server) unregister(c *conn) {
+	if c.acct == nil {
+		return
+	}
 	s.mu.Lock()
-	delete(s.conns, c)
-	if c.acct != nil {
-		if set := s.byAccount[c.acct.ID]; set != nil {
-			delete(set, c)
-			if len(set) == 0 {
-				delete(s.byAccount, c.acct.ID)
-			}
+	if set := s.byAccount[c.acct.ID]; set != nil {
+		delete(set, c)
+		if len(set) == 0 {
+			delete(s.byAccount, c.acct.ID)
 		}
 	}
 	s.mu.Unlock()
-	s.wg.Done()
 }
 
-// register makes a logged-in session visible to the dispatcher.
+// register makes a logged-in session visible to the dispatcher and to
+// EndAccount.
 func (s *Server) register(c *conn) {
 	s.mu.Lock()
 	set := s.byAccount[c.acct.ID]
@@ -282,6 +244,8 @@ func (s *Server) register(c *conn) {
 	}
 	set[c] = struct{}{}
 	s.mu.Unlock()
+	// An EndAccount since the LOGIN began ends the session at once.
+	s.ns.LoggedIn(c.acc, c.acct.ID, c.cmdStart)
 }
 
 func (s *Server) getWriter() *bufio.Writer { return s.wpool.Get().(*bufio.Writer) }

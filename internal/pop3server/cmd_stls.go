@@ -1,9 +1,9 @@
 package pop3server
 
 import (
-	"context"
-	"crypto/tls"
 	"fmt"
+
+	"gannet/internal/netserver"
 )
 
 // cmdSTLS starts TLS on the connection (RFC 2595 4).
@@ -27,10 +27,10 @@ func (c *conn) cmdSTLS(arg string) error {
 		// command injection flaw, CVE-2011-0411 for SMTP). Drop them.
 		c.log.Warn("discarding plaintext sent after STLS", "octets", n)
 	}
-	tc := tls.Server(c.raw, c.srv.opts.TLS)
-	ctx, cancel := context.WithTimeout(c.ctx, c.srv.opts.Timeout)
-	defer cancel()
-	if err := tc.HandshakeContext(ctx); err != nil {
+	// Under the short handshake deadline, not the autologout timer: garbage
+	// or a stall after STLS must not hold the connection.
+	tc, err := netserver.Handshake(c.ctx, c.raw, c.srv.opts.TLS, c.srv.opts.HandshakeTimeout)
+	if err != nil {
 		return fmt.Errorf("STLS handshake: %w", err)
 	}
 	c.nc = tc

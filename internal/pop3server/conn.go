@@ -11,9 +11,12 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
+
+	"gannet/internal/connlimit"
+	"gannet/internal/netserver"
 )
 
 // state is the session state of RFC 1939 3.
@@ -29,6 +32,7 @@ const (
 // Server.mu).
 type conn struct {
 	srv *Server
+	acc *netserver.Accepted
 	raw net.Conn // the accepted connection; TLS, if any, sits on top of it
 	nc  net.Conn // raw, or the TLS connection over it
 	r   *bufio.Reader
@@ -45,25 +49,29 @@ type conn struct {
 	quit     bool   // QUIT answered: close
 	lockedID int64  // account whose maildrop this connection holds (Server.mu)
 
+	ended atomic.Bool // EndAccount: no more commands, no writes but the last line
+	final bool        // writing the last line
+	// cmdStart is when the running command began (a login's, for EndAccount).
+	cmdStart time.Time
+
 	drop *maildrop     // the TRANSACTION state's snapshot
 	src  *bufio.Reader // reused to read message bytes
 	buf  []byte        // reused by wireSize
 }
 
-func (s *Server) newConn(nc net.Conn) *conn {
-	id := s.nextID.Add(1)
+func (s *Server) newConn(a *netserver.Accepted) *conn {
 	c := &conn{
 		srv: s,
-		raw: nc,
-		nc:  nc,
-		ctx: s.ctx,
-		log: s.log.With("cid", id, "remote", nc.RemoteAddr().String()),
+		acc: a,
+		raw: a.Raw,
+		nc:  a.Conn,
+		tls: a.TLS,
+		ctx: a.Ctx,
+		log: s.log.With("cid", a.ID, "remote", a.Raw.RemoteAddr().String()),
 
 		wtimeout: s.opts.Timeout,
 	}
-	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
-		c.ip = ap.Addr().Unmap()
-	}
+	c.ip, _ = connlimit.AddrIP(a.Raw.RemoteAddr())
 	c.r = bufio.NewReaderSize(deadlineReader{c}, s.opts.MaxLine)
 	c.w = bufio.NewWriterSize(deadlineWriter{c}, 32<<10)
 	return c
@@ -75,12 +83,18 @@ func (s *Server) newConn(nc net.Conn) *conn {
 type deadlineReader struct{ c *conn }
 
 func (d deadlineReader) Read(p []byte) (int, error) {
+	if d.c.ended.Load() {
+		return 0, errEnded
+	}
 	if err := d.c.nc.SetReadDeadline(time.Now().Add(d.c.srv.opts.Timeout)); err != nil {
 		return 0, err
 	}
 	// Checked after setting the deadline: Shutdown sets the flag before it
 	// interrupts, so either we see the flag or its interrupt comes after our
 	// deadline and wakes the read below.
+	if d.c.ended.Load() {
+		return 0, errEnded
+	}
 	if d.c.srv.closing() {
 		return 0, errShutdown
 	}
@@ -90,16 +104,50 @@ func (d deadlineReader) Read(p []byte) (int, error) {
 type deadlineWriter struct{ c *conn }
 
 func (d deadlineWriter) Write(p []byte) (int, error) {
+	if d.c.ended.Load() && !d.c.final {
+		// The account changed: nothing more of it goes out.
+		return 0, errEnded
+	}
 	if err := d.c.nc.SetWriteDeadline(time.Now().Add(d.c.wtimeout)); err != nil {
 		return 0, err
 	}
 	return d.c.nc.Write(p)
 }
 
-// interrupt makes a blocked read return at once, so that the connection loop
-// notices a shutdown. Called with Server.mu held.
-func (c *conn) interrupt() {
+// Interrupt makes a blocked read return at once, so that the connection loop
+// notices a shutdown (netserver.Handler).
+func (c *conn) Interrupt() {
 	c.raw.SetReadDeadline(time.Now())
+}
+
+// End ends the session at once: its account changed (netserver.Handler,
+// Server.EndAccount). Reads and writes fail from now on, and serve sends
+// one -ERR line and closes, never entering the UPDATE state.
+func (c *conn) End() {
+	c.ended.Store(true)
+	c.raw.SetReadDeadline(time.Now())
+}
+
+// Recovered answers after a panic (netserver.Handler; netserver logged it).
+func (c *conn) Recovered() {
+	c.raw.SetDeadline(time.Now().Add(noticeTimeout))
+	// Not over a TLS connection whose handshake did not complete: a write
+	// would start the handshake again.
+	if tc, ok := c.nc.(*tls.Conn); !ok || tc.ConnectionState().HandshakeComplete {
+		c.final = true
+		c.w.Reset(deadlineWriter{c})
+		c.w.WriteString("-ERR [SYS/TEMP] internal error, closing connection\r\n")
+		c.w.Flush()
+	}
+	c.finish()
+}
+
+// finish closes the connection through the TLS layer when there is one, so
+// that clients get a close_notify (openssl reports "unexpected eof"
+// otherwise), and releases the maildrop.
+func (c *conn) finish() {
+	c.nc.Close()
+	c.srv.unlockMaildrop(c)
 }
 
 // secure reports whether credentials may be sent: over TLS, or from loopback
@@ -108,49 +156,19 @@ func (c *conn) secure() bool {
 	return c.tls || (c.srv.opts.Dev && c.ip.IsLoopback())
 }
 
-// serve runs the connection until QUIT, error, timeout or shutdown.
-func (c *conn) serve() {
-	defer c.srv.forget(c)
-	// Close through the TLS layer when there is one, so that clients get a
-	// close_notify (openssl reports "unexpected eof" otherwise); closing it
-	// closes the raw socket too.
-	defer func() {
-		if c.nc != nil {
-			c.nc.Close()
-		}
-		c.raw.Close()
-	}()
-	defer func() {
-		if v := recover(); v != nil {
-			// House rule 3: recover only here; log the stack, answer, close.
-			c.log.Error("panic serving connection", "panic", v, "stack", string(debug.Stack()))
-			c.raw.SetDeadline(time.Now().Add(noticeTimeout))
-			// Not over a TLS connection whose handshake did not complete: a
-			// write would start the handshake again.
-			if tc, ok := c.nc.(*tls.Conn); !ok || tc.ConnectionState().HandshakeComplete {
-				c.w.Reset(c.nc)
-				c.w.WriteString("-ERR [SYS/TEMP] internal error, closing connection\r\n")
-				c.w.Flush()
-			}
-		}
-	}()
+// Serve runs the connection until QUIT, error, timeout or shutdown
+// (netserver.Handler; netserver ran any implicit TLS handshake).
+func (c *conn) Serve() {
 	c.log.Debug("connection opened")
-	if tc, ok := c.raw.(*tls.Conn); ok {
-		// Implicit TLS (RFC 8314 3): handshake before the greeting.
-		ctx, cancel := context.WithTimeout(c.ctx, c.srv.opts.Timeout)
-		err := tc.HandshakeContext(ctx)
-		cancel()
-		if err != nil {
-			c.log.Debug("TLS handshake failed", "err", err)
-			return
-		}
-		c.tls = true
-	}
 	// RFC 1939 4: the greeting.
 	c.reply("+OK %s POP3 server ready", c.srv.opts.Hostname)
 	err := c.loop()
 	switch {
 	case err == nil:
+	case c.ended.Load():
+		// RFC 3206 AUTH: log in again (the account was changed or removed).
+		c.log.Info("session ended: account changed")
+		c.notice("-ERR [AUTH] session ended by the server, log in again")
 	case errors.Is(err, errShutdown):
 		c.notice("-ERR [SYS/TEMP] server shutting down, try again later")
 	case isTimeout(err):
@@ -167,6 +185,7 @@ func (c *conn) serve() {
 			c.log.Debug("connection ended", "err", err)
 		}
 	}
+	c.finish()
 	c.log.Debug("connection closed")
 }
 
@@ -174,6 +193,7 @@ var (
 	errShutdown   = errors.New("server shutting down")
 	errTooManyBad = errors.New("too many bad commands")
 	errLineLength = errors.New("line too long")
+	errEnded      = errors.New("session ended by the server")
 )
 
 func isTimeout(err error) bool {
@@ -183,6 +203,12 @@ func isTimeout(err error) bool {
 // notice writes a last line before closing, with a short deadline: the
 // client may be the reason the connection ends.
 func (c *conn) notice(line string) {
+	c.final = true
+	if c.ended.Load() {
+		// Drop what the ended session had not sent (and a write error
+		// that bufio.Writer would keep).
+		c.w.Reset(deadlineWriter{c})
+	}
 	c.wtimeout = noticeTimeout
 	c.w.WriteString(line + "\r\n")
 	c.w.Flush()
@@ -214,6 +240,11 @@ func (c *conn) loop() error {
 			}
 			return err
 		}
+		if c.ended.Load() {
+			// Read just before End: not run (a QUIT would commit DELE).
+			return errEnded
+		}
+		c.cmdStart = time.Now()
 		if err := c.bump(c.dispatch(line)); err != nil {
 			return err
 		}

@@ -13,8 +13,8 @@
 //   - DELE only marks. Only QUIT in the TRANSACTION state (the UPDATE state,
 //     RFC 1939 6) changes the store, in one store call chosen by the account's
 //     POP3 policy: ExpungeUIDs (delete), Move to the \Archive mailbox (archive)
-//     or SetPOPHidden (keep). A dropped connection, an idle timeout or a server
-//     shutdown commits nothing.
+//     or SetPOPHidden (keep). A dropped connection, an idle timeout, a server
+//     shutdown or Server.EndAccount (the account changed) commits nothing.
 //   - One POP3 session per maildrop at a time: the lock is in-process, keyed by
 //     account ID, taken after a successful login and released at QUIT or when
 //     the connection ends; a second login gets -ERR [IN-USE] (RFC 2449 8.1.2).

@@ -8,12 +8,14 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"gannet/internal/authlimit"
+	"gannet/internal/connlimit"
 	"gannet/internal/login"
+	"gannet/internal/netserver"
 	"gannet/internal/store"
 )
 
@@ -50,7 +52,19 @@ type Options struct {
 	// (RFC 2449 6.5 LOGIN-DELAY); 0 = none.
 	LoginDelay time.Duration
 	Now        func() time.Time // clock; nil = time.Now
+	// HandshakeTimeout bounds a TLS handshake (implicit or after STLS);
+	// 0 = netserver.DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
+	// Conns is the connection limiter shared by every listener of the
+	// process; nil = none. Registry counts connections per protocol; nil =
+	// a private one. TrustedProxies may send PROXY protocol headers.
+	Conns          *connlimit.Limiter
+	Registry       *netserver.Registry
+	TrustedProxies []netip.Prefix
 }
+
+// refusal answers a connection over the limits (RFC 3206 SYS/TEMP).
+var refusal = []byte("-ERR [SYS/TEMP] too many connections, try again later\r\n")
 
 // Server is a POP3 server. It looks like http.Server: Serve, Shutdown, Close.
 //
@@ -60,16 +74,11 @@ type Server struct {
 	log   *slog.Logger
 	sizes *sizeCache
 
-	ctx    context.Context // parent of every connection's context
-	cancel context.CancelFunc
-	nextID atomic.Uint64
-
-	inShutdown atomic.Bool // set under mu, read without it
+	// ns runs the listeners and connections: limits, PROXY, TLS
+	// handshakes, Shutdown and Close, EndAccount.
+	ns *netserver.Server
 
 	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
-	conns     map[*conn]struct{}
-	wg        sync.WaitGroup      // one count per connection; Add only under mu before shutdown
 	locked    map[int64]struct{}  // maildrops in use, by account ID
 	lastLogin map[int64]time.Time // last login per account, kept only with LoginDelay
 	loginGC   int                 // size of lastLogin at which stale entries are dropped
@@ -99,139 +108,56 @@ func New(opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{
+	s := &Server{
 		opts:      opts,
 		log:       opts.Logger.With("proto", "pop3"),
 		sizes:     newSizeCache(sizeCacheEntries),
-		ctx:       ctx,
-		cancel:    cancel,
-		listeners: map[net.Listener]struct{}{},
-		conns:     map[*conn]struct{}{},
 		locked:    map[int64]struct{}{},
 		lastLogin: map[int64]time.Time{},
 		loginGC:   1024,
 	}
+	s.ns = netserver.NewServer(netserver.ServerConfig{
+		Config: netserver.Config{
+			Proto: "pop3", Limiter: opts.Conns, Registry: opts.Registry, TrustedProxies: opts.TrustedProxies,
+			Refusal: refusal, Logger: opts.Logger,
+		},
+		HandshakeTimeout: opts.HandshakeTimeout,
+		NewHandler:       func(a *netserver.Accepted) netserver.Handler { return s.newConn(a) },
+	})
+	return s
 }
 
 // Serve accepts connections on ln until Shutdown or Close, and then returns
-// ErrServerClosed. A listener made by tls.NewListener gives implicit TLS
-// (RFC 8314, port 995). Serve closes ln when it returns.
+// ErrServerClosed. A listener made by netserver.TLSListener (or
+// tls.NewListener) gives implicit TLS (RFC 8314, port 995). Serve closes ln
+// when it returns.
 func (s *Server) Serve(ln net.Listener) error {
-	s.mu.Lock()
-	if s.inShutdown.Load() {
-		s.mu.Unlock()
-		ln.Close()
+	err := s.ns.Serve(ln)
+	if errors.Is(err, netserver.ErrServerClosed) {
 		return ErrServerClosed
 	}
-	s.listeners[ln] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, ln)
-		s.mu.Unlock()
-		ln.Close()
-	}()
-
-	var backoff time.Duration
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			if s.closing() || errors.Is(err, net.ErrClosed) {
-				return ErrServerClosed
-			}
-			// Out of file descriptors and the like: wait and retry, as http.Server does.
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			s.log.Warn("accept failed; retrying", "err", err, "backoff", backoff)
-			select {
-			case <-time.After(backoff):
-			case <-s.ctx.Done():
-				return ErrServerClosed
-			}
-			continue
-		}
-		backoff = 0
-		if !s.track(nc) {
-			return ErrServerClosed
-		}
-	}
+	return err
 }
 
-// track registers a new connection and serves it in its own goroutine. It
-// reports false, closing nc, when the server is shutting down.
-func (s *Server) track(nc net.Conn) bool {
-	c := s.newConn(nc)
-	s.mu.Lock()
-	if s.inShutdown.Load() {
-		s.mu.Unlock()
-		nc.Close()
-		return false
-	}
-	s.conns[c] = struct{}{}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	go c.serve()
-	return true
-}
-
-func (s *Server) closing() bool { return s.inShutdown.Load() }
+func (s *Server) closing() bool { return s.ns.ShuttingDown() }
 
 // Shutdown stops accepting, lets every connection finish the command it is
 // running, tells each client that the server is going away (-ERR), and closes
 // it; deletions not yet committed by QUIT are not committed (RFC 1939 6). If
 // ctx ends first, the remaining connections are closed by force and ctx's error
 // is returned.
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.inShutdown.Store(true)
-	for ln := range s.listeners {
-		ln.Close()
-	}
-	for c := range s.conns {
-		c.interrupt()
-	}
-	s.mu.Unlock()
-
-	done := make(chan struct{})
-	go func() {
-		s.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		s.cancel()
-		return nil
-	case <-ctx.Done():
-		s.Close()
-		<-done
-		return ctx.Err()
-	}
-}
+func (s *Server) Shutdown(ctx context.Context) error { return s.ns.Shutdown(ctx) }
 
 // Close closes every listener and connection at once, without goodbye, and
 // cancels the work in progress. Nothing uncommitted is committed.
-func (s *Server) Close() error {
-	s.mu.Lock()
-	s.inShutdown.Store(true)
-	for ln := range s.listeners {
-		ln.Close()
-	}
-	for c := range s.conns {
-		c.raw.Close()
-	}
-	s.mu.Unlock()
-	s.cancel()
-	return nil
-}
+func (s *Server) Close() error { return s.ns.Close() }
 
-// forget removes a finished connection and releases its maildrop lock.
-func (s *Server) forget(c *conn) {
-	s.unlockMaildrop(c)
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
-	s.wg.Done()
-}
+// EndAccount ends every session logged in to the account at once (its
+// account was deleted or disabled, or its password changed): the client gets
+// an -ERR line and the connection is closed, without entering the UPDATE
+// state, so messages marked with DELE stay (RFC 1939 6). It returns how many
+// sessions it ended.
+func (s *Server) EndAccount(accountID int64) int { return s.ns.EndAccount(accountID) }
 
 // lockMaildrop takes the account's maildrop for c, or reports false when
 // another session holds it (RFC 2449 8.1.2 IN-USE). With LoginDelay it also
@@ -261,6 +187,8 @@ func (s *Server) lockMaildrop(c *conn, accountID int64) (inUse, tooSoon bool) {
 	}
 	s.locked[accountID] = struct{}{}
 	c.lockedID = accountID
+	// An EndAccount since the login command began ends the session at once.
+	s.ns.LoggedIn(c.acc, accountID, c.cmdStart)
 	return false, false
 }
 
@@ -271,12 +199,9 @@ func (s *Server) unlockMaildrop(c *conn) {
 	if c.lockedID != 0 {
 		delete(s.locked, c.lockedID)
 		c.lockedID = 0
+		s.ns.SetAccount(c.acc, 0)
 	}
 }
 
 // activeConns reports how many connections are being served (for tests).
-func (s *Server) activeConns() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.conns)
-}
+func (s *Server) activeConns() int { return s.ns.Len() }
