@@ -1,0 +1,89 @@
+package smtpserver
+
+import (
+	"crypto/tls"
+	"testing"
+)
+
+// Protocol corrections over go-smtp's server (issue 13).
+
+// TestNestedMAIL: RFC 5321 4.1.4, MAIL inside a transaction is out of
+// sequence (go-smtp's server silently started a new transaction).
+func TestNestedMAIL(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, MX)
+	w := e.dial()
+	w.ehlo()
+	w.cmd("MAIL FROM:<s@remote.example>", 250, "")
+	w.cmd("MAIL FROM:<other@remote.example>", 503, "5.5.1")
+	w.cmd("RSET", 250, "")
+	w.cmd("MAIL FROM:<other@remote.example>", 250, "")
+}
+
+// TestValuelessParameter: RFC 6531 3.4, SMTPUTF8 takes no value; a value is
+// an unrecognised parameter, 555 (RFC 5321 4.1.1.11). go-smtp's server
+// ignored it.
+func TestValuelessParameter(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, MX)
+	w := e.dial()
+	w.ehlo()
+	w.cmd("MAIL FROM:<s@remote.example> SMTPUTF8=yes", 555, "5.5.4")
+	w.cmd("MAIL FROM:<s@remote.example> X-UNKNOWN=1", 555, "5.5.4")
+	w.cmd("MAIL FROM:<s@remote.example> SMTPUTF8", 250, "")
+}
+
+// TestSTARTTLSArgument: RFC 3207 4, STARTTLS has no parameters (go-smtp's
+// server ignored them and started TLS).
+func TestSTARTTLSArgument(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, MX)
+	w := e.dial()
+	w.ehlo()
+	w.cmd("STARTTLS now", 501, "5.5.4")
+	w.startTLS(e.clientTLS)
+}
+
+// TestPostmasterAfterSTARTTLS: RFC 5321 4.1.1.3, <Postmaster> without a
+// domain is accepted under TLS too (the old byte filter could not see it).
+func TestPostmasterAfterSTARTTLS(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, MX)
+	w := e.dial()
+	w.ehlo()
+	w.startTLS(e.clientTLS)
+	w.ehlo()
+	w.cmd("MAIL FROM:<s@remote.example>", 250, "")
+	w.cmd("RCPT TO:<Postmaster>", 250, "2.0.0")
+	w.cmd("DATA", 354, "")
+	w.write(testMsg("s@remote.example", "to the postmaster over tls") + ".\r\n")
+	w.expect(250, "2.0.0")
+	if got := subjects(e.inbox(e.alice)); len(got) != 1 {
+		t.Fatalf("alice (postmaster) has %q", got)
+	}
+}
+
+// TestPostmasterImplicitTLS: <Postmaster> without a domain on 465.
+func TestPostmasterImplicitTLS(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Submission)
+	raw := listenTLS(t, e)
+	c, err := tls.Dial("tcp", raw, e.clientTLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(deadline())
+	w := &wire{t: t, c: c, r: newReader(c)}
+	w.expect(220, "")
+	w.ehlo()
+	w.cmd("AUTH PLAIN "+plain("bob@example.org", bobPW), 235, "2.0.0")
+	w.cmd("MAIL FROM:<bob@example.org>", 250, "")
+	w.cmd("RCPT TO:<postmaster>", 250, "2.0.0")
+	w.cmd("DATA", 354, "")
+	w.write("From: bob@example.org\r\nSubject: pm465\r\n\r\nx\r\n.\r\n")
+	w.expect(250, "2.0.0")
+	if got := subjects(e.inbox(e.alice)); len(got) != 1 || got[0] != "pm465" {
+		t.Fatalf("alice (postmaster) has %q", got)
+	}
+}
