@@ -251,6 +251,9 @@ func (c *conn) readLine() ([]byte, error) {
 	max := c.s.opts.MaxLineLength
 	line, err := c.br.ReadSlice('\n')
 	if err == nil {
+		if len(line) > max+2 {
+			return nil, errLineTooLong
+		}
 		return trimEOL(line), nil
 	}
 	if err != bufio.ErrBufferFull {

@@ -2,6 +2,7 @@ package smtpserver
 
 import (
 	"crypto/tls"
+	"strings"
 	"testing"
 )
 
@@ -85,5 +86,26 @@ func TestPostmasterImplicitTLS(t *testing.T) {
 	w.expect(250, "2.0.0")
 	if got := subjects(e.inbox(e.alice)); len(got) != 1 || got[0] != "pm465" {
 		t.Fatalf("alice (postmaster) has %q", got)
+	}
+}
+
+// TestLineLength: a command line longer than MaxLineLength ends the session
+// with 500; a message line that long refuses the message (554 5.6.0) once it
+// has been read to its end, and the session goes on.
+func TestLineLength(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, MX, func(o *Options) { o.MaxLineLength = 1000 })
+	w := e.dial()
+	w.ehlo()
+	w.cmd("MAIL FROM:<s@remote.example>", 250, "")
+	w.cmd("RCPT TO:<alice@example.org>", 250, "")
+	w.cmd("DATA", 354, "")
+	w.write("Subject: long\r\n\r\n" + strings.Repeat("y", 1001) + "\r\n.\r\n")
+	w.expect(554, "5.6.0")
+	w.send("s@remote.example", []string{"alice@example.org"}, "Subject: ok\r\n\r\n"+strings.Repeat("y", 998)+"\r\n", 250, "2.0.0")
+	w.cmd("NOOP "+strings.Repeat("z", 2000), 500, "")
+	w.closed()
+	if got := subjects(e.inbox(e.alice)); len(got) != 1 || got[0] != "ok" {
+		t.Errorf("alice has %q", got)
 	}
 }
