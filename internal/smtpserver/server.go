@@ -332,15 +332,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.shutdown = make(chan struct{})
 	done := s.shutdown
+	s.mu.Unlock()
+	defer close(done)
+
+	s.stop(true)
+	// No connection is tracked from here on (track refuses while shutting).
+	s.mu.Lock()
 	s.gone = make(chan struct{})
 	if len(s.conns) == 0 {
 		close(s.gone)
 	}
 	gone := s.gone
 	s.mu.Unlock()
-	defer close(done)
-
-	s.stop(true)
 	select {
 	case <-gone:
 	case <-ctx.Done():
