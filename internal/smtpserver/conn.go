@@ -23,9 +23,12 @@ import (
 )
 
 // Buffer sizes per connection. The reader is the unit of network reads while
-// a message streams in; longer lines are assembled from several.
+// a message streams in; longer lines are assembled from several. Every idle
+// connection holds both, so they stay small: 8 KiB reads a typical message in
+// a few system calls, and a 4 KiB writer holds any reply (EHLO's is the
+// longest, about 200 octets).
 const (
-	readBufSize  = 16 << 10
+	readBufSize  = 8 << 10
 	writeBufSize = 4 << 10
 )
 
