@@ -14,7 +14,8 @@
 //     show (LogValue).
 //   - A parameter parser returns either the parameters or the reply that
 //     refuses them (501 malformed value, 555 unknown parameter or a value on a
-//     parameter that takes none, 552 SIZE over the limit), never both.
+//     parameter that takes none, 552 SIZE over the limit); with a reply, the
+//     parameters returned are not to be used.
 //   - The package has no mutable state: the standard replies are functions that
 //     return a fresh *Reply each time, so no caller can change another's reply.
 package smtp
