@@ -2,7 +2,9 @@ package smtpserver
 
 import (
 	"crypto/tls"
+	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -108,4 +110,49 @@ func TestLineLength(t *testing.T) {
 	if got := subjects(e.inbox(e.alice)); len(got) != 1 || got[0] != "ok" {
 		t.Errorf("alice has %q", got)
 	}
+}
+
+// countingConn counts the writes the server makes.
+type countingConn struct {
+	net.Conn
+	writes *atomic.Int32
+}
+
+func (c countingConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(p)
+}
+
+// TestPipelinedRepliesOneWrite: RFC 2920 3.1, replies are buffered while the
+// client has more commands pipelined, and sent together: EHLO, MAIL, two RCPTs
+// and DATA sent in one write get their five replies in one write (go-smtp's
+// server flushed each reply, and each line of EHLO's).
+func TestPipelinedRepliesOneWrite(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, MX)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var writes atomic.Int32
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		e.srv.serveConn(e.srv.ctx, countingConn{Conn: c, writes: &writes}, false)
+	}()
+	w := dialWire(t, ln.Addr().String(), true)
+	w.write("EHLO client.example.net\r\nMAIL FROM:<s@remote.example>\r\n" +
+		"RCPT TO:<alice@example.org>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n")
+	for _, code := range []int{250, 250, 250, 250, 354} {
+		w.expect(code, "")
+	}
+	if n := writes.Load(); n != 2 {
+		t.Errorf("%d writes for the greeting and five pipelined replies, want 2", n)
+	}
+	w.write("Subject: piped\r\n\r\nx\r\n.\r\nQUIT\r\n")
+	w.expect(250, "2.0.0")
+	w.expect(221, "")
 }
