@@ -371,12 +371,17 @@ func (c *conn) drain() {
 }
 
 // end makes the connection end now with rep: a read in progress, even of
-// message data, fails at once.
-func (c *conn) end(rep *smtp.Reply) {
+// message data, fails at once. It reports false when the connection was
+// already ending.
+func (c *conn) end(rep *smtp.Reply) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.ended != nil || c.shut {
+		return false
+	}
 	c.ended = rep
 	c.raw.SetReadDeadline(past())
+	return true
 }
 
 // close closes the connection once and gives back its per-IP slot.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -46,10 +47,7 @@ func (c *conn) data(arg string) {
 	rep := c.readData(buf)
 	defer c.reset()
 	if rep != nil {
-		c.refuse("data", rep)
-		if rep.Code == 421 {
-			c.closed = true
-		}
+		c.dataFailed("data", rep)
 		return
 	}
 	msg := buf.Bytes()
@@ -116,6 +114,19 @@ func (c *conn) readData(buf *bytes.Buffer) *smtp.Reply {
 		return smtp.LineTooLong()
 	}
 	return nil
+}
+
+// dataFailed answers a message that was not received whole: a 421 ends the
+// session; a client that went away is only noted.
+func (c *conn) dataFailed(cmd string, rep *smtp.Reply) {
+	if rep.Code == 421 {
+		c.closed = true
+	}
+	if errors.Is(rep, io.EOF) || errors.Is(rep, io.ErrUnexpectedEOF) || errors.Is(rep, net.ErrClosed) {
+		c.log.Debug("connection ended during the message", "cmd", cmd, "err", rep.Cause)
+		return
+	}
+	c.refuse(cmd, rep)
 }
 
 // dataReadError maps a failed read of message data to a reply: 421 for a
@@ -193,7 +204,7 @@ func (c *conn) bdat(arg string) {
 		err = errShortChunk
 	}
 	if err != nil {
-		c.refuse("bdat", c.dataReadError(err))
+		c.dataFailed("bdat", c.dataReadError(err))
 		c.closed = true
 		return
 	}
@@ -210,7 +221,7 @@ func (c *conn) bdat(arg string) {
 	c.deliver(tx, msg)
 }
 
-var errShortChunk = errors.New("connection ended inside a BDAT chunk")
+var errShortChunk = fmt.Errorf("connection ended inside a BDAT chunk: %w", io.ErrUnexpectedEOF)
 
 // skipChunk reads and drops a chunk that is refused.
 func (c *conn) skipChunk(n int64) {

@@ -412,8 +412,8 @@ func (s *Server) untrack(c *conn) {
 // EndAccount ends every authenticated session of the account: each gets
 // 421 4.7.0 and is closed at once, even in the middle of a message (whose
 // delivery, if it already began, completes first). It returns how many
-// sessions it ended. Call it when an account is deleted or disabled or its
-// password changes.
+// sessions it ended; one already ending is not counted again. Call it when an
+// account is deleted or disabled or its password changes.
 func (s *Server) EndAccount(accountID int64) int {
 	s.mu.Lock()
 	var hit []*conn
@@ -423,13 +423,16 @@ func (s *Server) EndAccount(accountID int64) int {
 		}
 	}
 	s.mu.Unlock()
+	n := 0
 	for _, c := range hit {
-		c.end(smtp.NewReply(421, smtp.EnhancedCode{4, 7, 0}, "Your session has ended, log in again"))
+		if c.end(smtp.NewReply(421, smtp.EnhancedCode{4, 7, 0}, "Your session has ended, log in again")) {
+			n++
+		}
 	}
-	if len(hit) > 0 {
-		s.log.Info("ended sessions", "account_id", accountID, "count", len(hit))
+	if n > 0 {
+		s.log.Info("ended sessions", "account_id", accountID, "count", n)
 	}
-	return len(hit)
+	return n
 }
 
 // begin marks the start of session work that touches the store or the queue;
