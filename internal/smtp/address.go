@@ -33,7 +33,7 @@ type Address struct {
 
 // ParseAddress parses "local@domain" without angle brackets. The local part may
 // be a dot-string, a quoted-string, or the unquoted content of a quoted-string
-// (what go-smtp hands over after removing the quotes); UTF-8 is accepted
+// (as some callers hand it over after removing the quotes); UTF-8 is accepted
 // (RFC 6531 3.3). The domain is split at the last "@", since a domain never
 // contains one.
 func ParseAddress(s string) (Address, error) {

@@ -19,7 +19,7 @@ func TestParseAddress(t *testing.T) {
 		{in: "alice@example.org", local: "alice", domain: "example.org", str: "alice@example.org", key: "alice@example.org", ascii: true},
 		{in: "Alice.Liddell@Example.ORG", local: "Alice.Liddell", domain: "Example.ORG", str: "Alice.Liddell@Example.ORG", key: "alice.liddell@example.org", ascii: true},
 		{in: "user+tag@example.org", local: "user+tag", domain: "example.org", str: "user+tag@example.org", key: "user+tag@example.org", ascii: true},
-		// go-smtp hands over quoted local parts unquoted; String quotes again.
+		// Quoted local parts may come unquoted; String quotes again.
 		{in: "a b@example.org", local: "a b", domain: "example.org", str: `"a b"@example.org`, key: "a b@example.org", ascii: true},
 		{in: `"a b"@example.org`, local: "a b", domain: "example.org", str: `"a b"@example.org`, key: "a b@example.org", ascii: true},
 		{in: `"a\"b"@example.org`, local: `a"b`, domain: "example.org", str: `"a\"b"@example.org`, key: `a"b@example.org`, ascii: true},

@@ -1,10 +1,9 @@
 package smtpserver
 
 import (
+	"encoding/base64"
 	"errors"
 	"strings"
-
-	gosasl "github.com/emersion/go-sasl"
 
 	"gannet/internal/authlimit"
 	"gannet/internal/sasl"
@@ -12,102 +11,156 @@ import (
 	"gannet/internal/store"
 )
 
-// authAllowed: AUTH only under TLS (RFC 8314, RFC 4954 4: no plaintext
-// passwords in the clear), except from loopback in Dev mode.
-func (ss *session) authAllowed() bool {
-	return ss.tls != nil || (ss.s.opts.Dev && ss.c.ip.IsLoopback())
-}
-
-// AuthMechanisms is what EHLO offers: nothing on the MX, and nothing before
-// STARTTLS, so that clients are not tempted to send passwords in the clear.
-func (ss *session) AuthMechanisms() []string {
-	if ss.s.opts.Mode != Submission || !ss.authAllowed() {
-		return nil
-	}
-	// SCRAM last: RFC 4954 gives the order no meaning, clients pick the
-	// strongest they know.
-	return []string{sasl.Plain, sasl.Login, sasl.SCRAMSHA256}
-}
-
-// Auth starts an AUTH exchange (RFC 4954).
-func (ss *session) Auth(mech string) (gosasl.Server, error) {
+// auth handles AUTH (RFC 4954): the mechanism's exchange of 334 challenges
+// and client responses, then 235 or the refusal.
+func (c *conn) auth(arg string) {
+	mech, ir, hasIR := strings.Cut(arg, " ")
 	switch {
-	case ss.c.expired():
-		return nil, ss.timeout("auth")
-	case ss.s.opts.Mode != Submission:
-		return nil, ss.refuse("auth", smtp.AuthUnavailable())
-	case !ss.authAllowed():
-		return nil, ss.refuse("auth", smtp.EncryptionRequired())
+	case c.s.opts.Mode != Submission:
+		c.refuse("auth", smtp.AuthUnavailable())
+		return
+	case c.sess.helo == "":
+		c.reply(502, smtp.EnhancedCode{5, 5, 1}, "Please introduce yourself first")
+		return
+	case c.sess.account != nil:
+		c.reply(503, smtp.EnhancedCode{5, 5, 1}, "Already authenticated")
+		return
+	case c.sess.tx != nil:
+		// RFC 4954 4: not during a mail transaction.
+		c.reply(503, smtp.EnhancedCode{5, 5, 1}, "AUTH not allowed during a mail transaction")
+		return
+	case mech == "":
+		c.reply(501, smtp.EnhancedCode{5, 5, 4}, "Syntax: AUTH mechanism [initial-response]")
+		return
+	case !c.authAllowed():
+		c.refuse("auth", smtp.EncryptionRequired())
+		return
 	}
+	var m sasl.Server
 	switch strings.ToUpper(mech) {
 	case sasl.Plain:
-		return sasl.NewPlain(ss.authenticate), nil
+		m = sasl.NewPlain(c.authenticate)
 	case sasl.Login:
-		return sasl.NewLogin(ss.authenticate), nil
+		m = sasl.NewLogin(c.authenticate)
 	case sasl.SCRAMSHA256:
-		return ss.newSCRAM(), nil
+		m = c.newSCRAM()
+	default:
+		c.refuse("auth", smtp.UnknownMechanism())
+		return
 	}
-	return nil, ss.refuse("auth", smtp.UnknownMechanism())
+	var resp []byte
+	if hasIR {
+		var ok bool
+		if resp, ok = decodeSASL(strings.TrimSpace(ir)); !ok {
+			c.reply(501, smtp.EnhancedCode{5, 5, 2}, "Invalid base64 data")
+			return
+		}
+	}
+	for {
+		ch, done, err := m.Next(resp)
+		if err != nil {
+			var r *smtp.Reply
+			if !errors.As(err, &r) {
+				// The mechanism's own errors (malformed message, channel
+				// binding required) are failed logins.
+				r = smtp.AuthFailed()
+			}
+			c.replyR(r)
+			return
+		}
+		if done {
+			c.reply(235, smtp.EnhancedCode{2, 0, 0}, "Authentication succeeded")
+			return
+		}
+		c.reply(334, smtp.EnhancedCode{}, base64.StdEncoding.EncodeToString(ch))
+		c.startCommandWait()
+		line, err := c.readLine()
+		if err != nil {
+			c.readFailed(err)
+			c.closed = true
+			return
+		}
+		if string(line) == "*" {
+			// RFC 4954 4: the client cancelled.
+			c.reply(501, smtp.EnhancedCode{5, 0, 0}, "Authentication cancelled")
+			return
+		}
+		var ok bool
+		if resp, ok = decodeSASL(string(line)); !ok {
+			c.reply(501, smtp.EnhancedCode{5, 5, 2}, "Invalid base64 data")
+			return
+		}
+	}
 }
+
+// decodeSASL decodes a response; "=" is an empty one (RFC 4954 4).
+func decodeSASL(s string) ([]byte, bool) {
+	if s == "=" {
+		return []byte{}, true
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	return b, err == nil
+}
+
+// The login sequence below (admit, check, count the failure or the success)
+// is SMTP's one copy of it, for PLAIN, LOGIN and SCRAM alike.
 
 // authenticate checks credentials through the shared failed-login limiter:
 // a blocked client is refused without a password check (454 4.7.0), a client
 // with recent failures waits before its answer, and each failure is counted.
 // Neither the password nor the attempted user name is logged: users type
 // passwords into the user name field.
-func (ss *session) authenticate(identity, username, password string) error {
-	if err := ss.admit(username); err != nil {
+func (c *conn) authenticate(identity, username, password string) error {
+	if err := c.admit(username); err != nil {
 		return err
 	}
-	if !ss.s.begin() {
-		return reply(smtp.ShuttingDown())
+	if !c.s.begin() {
+		return smtp.ShuttingDown()
 	}
-	defer ss.s.end()
+	defer c.s.end()
 	// RFC 4616 2: we do not let one user act as another, so an authorization
 	// identity other than the user's own fails like a wrong password.
 	var acc *store.Account
 	var err error
 	if identity == "" || strings.EqualFold(identity, username) {
-		acc, err = ss.s.opts.Store.Authenticate(ss.ctx(), username, password)
+		acc, err = c.s.opts.Store.Authenticate(c.ctx, username, password)
 	} else {
 		err = store.ErrAuthFailed
 	}
 	switch {
 	case errors.Is(err, store.ErrAuthFailed):
-		return ss.authFailed(username)
+		return c.authFailed(username)
 	case err != nil:
-		ss.log.Error("auth error", "err", err)
-		return reply(smtp.AuthTemporaryFailure())
+		c.log.Error("auth error", "err", err)
+		return smtp.AuthTemporaryFailure()
 	}
-	ss.loggedIn(username, acc)
+	c.loggedIn(username, acc)
 	return nil
 }
 
 // admit asks the failed-login limiter whether this client may try username:
 // a blocked client is refused without a password check (454 4.7.0), a client
 // with recent failures waits before its answer.
-func (ss *session) admit(username string) error {
-	delay, err := ss.s.authLim.Check(ss.c.ip, username)
+func (c *conn) admit(username string) error {
+	delay, err := c.s.authLim.Check(c.ip, username)
 	if errors.Is(err, authlimit.ErrBlocked) {
-		ss.log.Warn("auth blocked", "reason", "too many failures")
-		return reply(smtp.AuthTemporaryFailure().WithText("Too many failed logins, try again later"))
+		c.log.Warn("auth blocked", "reason", "too many failures")
+		return smtp.AuthTemporaryFailure().WithText("Too many failed logins, try again later")
 	}
-	ss.s.sleep(ss.ctx(), delay)
+	c.s.sleep(c.ctx, delay)
 	return nil
 }
 
 // authFailed counts a failure with the limiter and returns the 535 answer.
-func (ss *session) authFailed(username string) error {
-	blocked := ss.s.authLim.Failure(ss.c.ip, username)
-	ss.log.Info("auth failed", "blocked", blocked)
-	return reply(smtp.AuthFailed())
+func (c *conn) authFailed(username string) error {
+	blocked := c.s.authLim.Failure(c.ip, username)
+	c.log.Info("auth failed", "blocked", blocked)
+	return smtp.AuthFailed()
 }
 
 // loggedIn records a successful login of acc.
-func (ss *session) loggedIn(username string, acc *store.Account) {
-	ss.s.authLim.Success(ss.c.ip, username)
-	ss.mu.Lock()
-	ss.account = acc
-	ss.mu.Unlock()
-	ss.log.Info("authenticated", "account", acc.Address)
+func (c *conn) loggedIn(username string, acc *store.Account) {
+	c.s.authLim.Success(c.ip, username)
+	c.setAccount(acc)
+	c.log.Info("authenticated", "account", acc.Address)
 }

@@ -1,179 +1,233 @@
 package smtpserver
 
 import (
+	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
-	"time"
-
-	gosmtp "github.com/emersion/go-smtp"
 
 	"gannet/internal/connlimit"
-	"gannet/internal/delivery"
-	"gannet/internal/mailauth"
 	"gannet/internal/smtp"
 )
 
-// Data receives the message (DATA, RFC 5321 4.1.1.4, or BDAT, RFC 3030) and
-// delivers it. go-smtp writes what Data returns as the one reply: a
-// *gosmtp.SMTPError, which for success carries our 250 with the message id.
-func (ss *session) Data(r io.Reader) error {
-	ss.c.enter()
-	defer ss.c.leave()
-	ss.mu.Lock()
-	tx := ss.tx
-	account := ss.account
-	ss.mu.Unlock()
-	if tx == nil || len(tx.rcpts) == 0 {
-		io.Copy(io.Discard, r)
-		return reply(smtp.NewReply(503, smtp.EnhancedCode{5, 5, 1}, "No valid recipients"))
+// data handles DATA (RFC 5321 4.1.1.4): 354, the message up to CRLF "."
+// CRLF, then delivery and one reply.
+func (c *conn) data(arg string) {
+	tx := c.sess.tx
+	switch {
+	case arg != "":
+		c.reply(501, smtp.EnhancedCode{5, 5, 4}, "DATA takes no parameters")
+		return
+	case tx != nil && tx.bdat != nil:
+		c.reply(503, smtp.EnhancedCode{5, 5, 1}, "DATA not allowed during BDAT transfer")
+		return
+	case tx == nil || len(tx.rcpts) == 0:
+		c.reply(502, smtp.EnhancedCode{5, 5, 1}, "Missing RCPT TO command")
+		return
 	}
-
-	// With BDAT, go-smtp reads each chunk with the deadline of its command;
-	// with DATA the whole message follows one command, so we move the read
-	// deadline on while bytes arrive (RFC 5321 4.5.3.2.5), within DataTimeout.
-	if _, isBDAT := r.(*io.PipeReader); !isBDAT {
-		// go-smtp has just sent 354; a client writing the message and the
-		// final "." separately would otherwise wait for our delayed ACK.
-		connlimit.QuickAck(ss.c)
-		r = &deadlineReader{r: r, c: ss.c, idle: ss.s.opts.Timeout,
-			end: time.Now().Add(ss.s.opts.DataTimeout)}
+	c.reply(354, smtp.EnhancedCode{}, "Go ahead, end your data with <CR><LF>.<CR><LF>")
+	if c.flush() != nil {
+		c.closed = true
+		return
 	}
+	// A client writing the message and the final "." separately would
+	// otherwise wait for our delayed ACK (Nagle on its side).
+	connlimit.QuickAck(c.raw)
 	buf := getBuffer()
-	// Nothing keeps msg past Data: delivery copies it (with its trace fields)
-	// into the store or the queue before it returns.
+	// Nothing keeps msg past this call: delivery copies it (with its trace
+	// fields) into the store or the queue before it returns.
 	defer putBuffer(buf)
-	msg, rerr := readMessage(buf, r, tx.size, ss.s.opts.MaxMessageBytes)
-	if rerr != nil {
-		if rerr.Code == 421 {
-			ss.c.hangUp()
-		}
-		return ss.refuse("data", rerr)
-	}
-	if !ss.s.begin() {
-		return reply(smtp.ShuttingDown())
-	}
-	defer ss.s.end()
-	d := ss.s.opts.Deliverer
-	if ss.s.opts.Mode == Submission {
-		if account == nil {
-			return ss.refuse("data", smtp.AuthRequired())
-		}
-		var err error
-		if msg, err = d.PrepareSubmission(ss.ctx(), account, msg); err != nil {
-			return ss.refuse("data", asReply(err))
-		}
-	}
-	junk := false
-	if ss.s.opts.Mode == MX && account == nil && ss.s.opts.Checker != nil {
-		var rep *smtp.Reply
-		if msg, junk, rep = ss.authCheck(tx, msg); rep != nil {
-			return ss.refuse("data", rep)
-		}
-	}
-	env := &delivery.Envelope{
-		Junk:       junk,
-		From:       tx.from,
-		Recipients: tx.rcpts,
-		Account:    account,
-		UTF8:       tx.utf8,
-		EnvID:      tx.envID,
-		Ret:        tx.ret,
-		Trace: delivery.Trace{
-			Helo:     ss.helo,
-			RemoteIP: ss.c.ip,
-			TLS:      ss.tls,
-			// go-smtp does not say whether the client used EHLO or HELO; a
-			// client that sends a message through us almost always uses EHLO.
-			ESMTP: true,
-		},
-	}
-	out, err := d.Deliver(ss.ctx(), env, msg)
-	if err != nil {
-		return ss.refuse("data", asReply(err))
-	}
-	if rep := out.Reply(); rep != nil {
-		return ss.refuse("data", rep)
-	}
-	failed := 0
-	for _, res := range out.Results {
-		if res.Err != nil {
-			failed++
-		}
-	}
-	args := []any{"id", out.ID, "from", tx.from.String(), "rcpts", len(out.Results), "failed", failed, "size", len(msg)}
-	if account != nil {
-		args = append(args, "account", account.Address)
-	}
-	ss.log.Info("delivered", args...)
-	return &gosmtp.SMTPError{Code: 250, EnhancedCode: gosmtp.EnhancedCode{2, 0, 0},
-		Message: "OK: message accepted, id " + out.ID}
-}
-
-// authCheckTimeout bounds the DNS work of SPF, DKIM and DMARC for one message.
-const authCheckTimeout = 20 * time.Second
-
-// authCheck runs the inbound checks and returns the message stamped with
-// Authentication-Results (forged ones claiming our name removed, RFC 8601 5),
-// whether DMARC asks for quarantine, or a refusal when DMARC says reject: 550
-// 5.7.1 at the end of DATA (RFC 7489 6.7, 7.3).
-func (ss *session) authCheck(tx *transaction, msg []byte) ([]byte, bool, *smtp.Reply) {
-	c := ss.s.opts.Checker
-	ctx, cancel := context.WithTimeout(ss.ctx(), authCheckTimeout)
-	defer cancel()
-	from := ""
-	if !tx.from.IsNull() {
-		from = tx.from.String()
-	}
-	res := c.Check(ctx, mailauth.Input{RemoteIP: ss.c.ip, Helo: ss.helo, MailFrom: from, Raw: msg})
-	ss.log.Info("authentication", "spf", res.SPF.Status, "dmarc", res.DMARC.Status, "disposition", res.Disposition.String())
-	if res.Disposition == mailauth.Reject {
-		return nil, false, smtp.NewReply(550, smtp.EnhancedCode{5, 7, 1}, "Message rejected by the sender domain's DMARC policy").
-			WithCause(fmt.Errorf("dmarc %s for %s", res.DMARC.Status, res.DMARC.From))
-	}
-	return c.Stamp(msg, res), res.Disposition == mailauth.Quarantine, nil
-}
-
-// About go-smtp's DATA reader (v0.25.1, data.go), which we cannot replace:
-//   - It ends DATA only at a real CRLF "." CRLF (or "." CRLF first), so a
-//     look-alike such as "\n.\n" or "\r.\r" never ends a message early: no
-//     SMTP smuggling into a second message. We then refuse the bare LF or CR.
-//   - It drops the CR of a line that starts with "." followed by a CR that is
-//     not followed by LF (".\rX" becomes "X"), and after "\r\r\n" it does not
-//     recognise the line start, so a CRLF "." CRLF right after that is taken as
-//     data and the reader waits for the next one. Both need a bare CR that no
-//     conforming client (which dot-stuffs and sends CRLF) produces; the first
-//     hides the CR from hasBareLineEnding, the second makes the client time out.
-//     Neither can split one message into two.
-//
-// readMessage reads the whole message and refuses what we do not store: more
-// than max bytes (552 5.3.4, enforced while reading by go-smtp for DATA and
-// per chunk for BDAT, and here again), and bare CR or LF (554 5.6.0). sizeHint
-// is MAIL SIZE=, used only to size the buffer. The message is read into buf,
-// which must be empty.
-func readMessage(buf *bytes.Buffer, r io.Reader, sizeHint, maxBytes int64) ([]byte, *smtp.Reply) {
-	if sizeHint > 0 {
-		buf.Grow(int(min(sizeHint, maxBytes) + 512))
-	}
-	n, err := buf.ReadFrom(io.LimitReader(r, maxBytes+1))
-	if err == nil && n > maxBytes {
-		err = gosmtp.ErrDataTooLarge
-	}
-	if err != nil {
-		// Drain what the client still sends so that go-smtp can answer
-		// after the end of data; for DATA go-smtp does this itself too.
-		io.Copy(io.Discard, r)
-		return nil, dataError(err)
+	c.startData()
+	rep := c.readData(buf)
+	defer c.reset()
+	if rep != nil {
+		c.dataFailed("data", rep)
+		return
 	}
 	msg := buf.Bytes()
 	if hasBareLineEnding(msg) {
-		return nil, smtp.BareLineEnding()
+		c.refuse("data", smtp.BareLineEnding())
+		return
 	}
-	return msg, nil
+	c.deliver(tx, msg)
+}
+
+// readData reads a message sent with DATA into buf, undoing dot-stuffing
+// (RFC 5321 4.5.2), line by line as the reader holds them, so that buf grows
+// only from what arrived. The message ends at a line "." that follows a
+// CRLF (or is the first line): after a bare LF, ".\r\n" is data, so that a
+// message cannot be cut short by a line ending other servers read differently
+// (SMTP smuggling). It reads to the end even when the message is refused, and
+// returns the refusal: too big (552 5.3.4), a line too long (554 5.6.0), or
+// a read error (421 and the connection ends).
+func (c *conn) readData(buf *bytes.Buffer) *smtp.Reply {
+	maxBytes := c.s.opts.MaxMessageBytes
+	maxLine := int64(c.s.opts.MaxLineLength) + 2
+	var (
+		lineLen   int64 // bytes of the current line so far
+		realStart = true
+		lastCR    bool // the last byte read was CR
+		tooBig    bool
+		tooLong   bool
+	)
+	for {
+		chunk, err := c.br.ReadSlice('\n')
+		if err != nil && err != bufio.ErrBufferFull {
+			return c.dataReadError(err)
+		}
+		whole := err == nil // chunk ends the line
+		if lineLen == 0 && realStart && len(chunk) > 0 && chunk[0] == '.' {
+			if whole && len(chunk) == 3 && chunk[1] == '\r' {
+				break
+			}
+			chunk = chunk[1:]
+		}
+		lineLen += int64(len(chunk))
+		if lineLen > maxLine {
+			tooLong = true
+		}
+		if int64(buf.Len()+len(chunk)) > maxBytes {
+			tooBig = true
+		}
+		if !tooBig && !tooLong {
+			buf.Write(chunk)
+		}
+		if whole {
+			n := len(chunk)
+			realStart = n >= 2 && chunk[n-2] == '\r' || n == 1 && lastCR
+			lineLen = 0
+		}
+		if n := len(chunk); n > 0 {
+			lastCR = chunk[n-1] == '\r'
+		}
+	}
+	switch {
+	case tooBig:
+		return smtp.MessageTooBig()
+	case tooLong:
+		return smtp.LineTooLong()
+	}
+	return nil
+}
+
+// dataFailed answers a message that was not received whole: a 421 ends the
+// session; a client that went away is only noted.
+func (c *conn) dataFailed(cmd string, rep *smtp.Reply) {
+	if rep.Code == 421 {
+		c.closed = true
+	}
+	if errors.Is(rep, io.EOF) || errors.Is(rep, io.ErrUnexpectedEOF) || errors.Is(rep, net.ErrClosed) {
+		c.log.Debug("connection ended during the message", "cmd", cmd, "err", rep.Cause)
+		return
+	}
+	c.refuse(cmd, rep)
+}
+
+// dataReadError maps a failed read of message data to a reply: 421 for a
+// timeout (or the session's end), nothing to say after EOF.
+func (c *conn) dataReadError(err error) *smtp.Reply {
+	c.mu.Lock()
+	ended := c.ended
+	c.mu.Unlock()
+	if ended != nil {
+		return ended
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) {
+		return smtp.Timeout().WithCause(err)
+	}
+	c.closed = true
+	return smtp.NewReply(421, smtp.EnhancedCode{4, 4, 0}, "Connection error").WithCause(err)
+}
+
+// bdatBuf holds the chunks of a BDAT transfer.
+type bdatBuf struct{ b *bytes.Buffer }
+
+func (b *bdatBuf) release() {
+	if b.b != nil {
+		putBuffer(b.b)
+		b.b = nil
+	}
+}
+
+// bdat handles BDAT (RFC 3030 2): the chunk of the given size follows the
+// command line at once, whatever the reply; LAST ends the message.
+func (c *conn) bdat(arg string) {
+	f := strings.Fields(arg)
+	var size int64 = -1
+	last := false
+	if len(f) == 1 || len(f) == 2 {
+		n, err := strconv.ParseInt(f[0], 10, 64)
+		if err == nil && n >= 0 && f[0][0] != '+' {
+			size = n
+		}
+		if len(f) == 2 {
+			last = strings.EqualFold(f[1], "LAST")
+			if !last {
+				size = -1
+			}
+		}
+	}
+	if size < 0 {
+		// Without a size we cannot tell where the chunk ends: what follows
+		// would be read as commands. Refuse and end the session.
+		c.reply(501, smtp.EnhancedCode{5, 5, 4}, "Syntax: BDAT <size> [LAST]; closing connection")
+		c.closed = true
+		return
+	}
+	tx := c.sess.tx
+	c.startData()
+	if tx == nil || len(tx.rcpts) == 0 {
+		c.reply(502, smtp.EnhancedCode{5, 5, 1}, "Missing RCPT TO command")
+		c.skipChunk(size)
+		return
+	}
+	if c.sess.bdatBytes+size > c.s.opts.MaxMessageBytes {
+		c.skipChunk(size)
+		c.refuse("bdat", smtp.MessageTooBig())
+		c.reset()
+		return
+	}
+	if tx.bdat == nil {
+		tx.bdat = &bdatBuf{b: getBuffer()}
+	}
+	// ReadFrom grows the buffer as bytes arrive, never to the announced size.
+	n, err := tx.bdat.b.ReadFrom(io.LimitReader(c.br, size))
+	c.sess.bdatBytes += n
+	if err == nil && n < size {
+		err = errShortChunk
+	}
+	if err != nil {
+		c.dataFailed("bdat", c.dataReadError(err))
+		c.closed = true
+		return
+	}
+	if !last {
+		c.reply(250, smtp.EnhancedCode{2, 0, 0}, "Chunk accepted, "+strconv.FormatInt(size, 10)+" octets")
+		return
+	}
+	defer c.reset()
+	msg := tx.bdat.b.Bytes()
+	if hasBareLineEnding(msg) {
+		c.refuse("bdat", smtp.BareLineEnding())
+		return
+	}
+	c.deliver(tx, msg)
+}
+
+var errShortChunk = fmt.Errorf("connection ended inside a BDAT chunk: %w", io.ErrUnexpectedEOF)
+
+// skipChunk reads and drops a chunk that is refused.
+func (c *conn) skipChunk(n int64) {
+	if err := c.discard(n); err != nil {
+		c.closed = true
+	}
 }
 
 // bufPool holds message buffers: growing a fresh one to the size of each
@@ -191,23 +245,6 @@ func putBuffer(b *bytes.Buffer) {
 	}
 	b.Reset()
 	bufPool.Put(b)
-}
-
-// dataError maps an error from reading the message to a reply.
-func dataError(err error) *smtp.Reply {
-	var se *gosmtp.SMTPError
-	var ne net.Error
-	switch {
-	case errors.As(err, &se) && se.Code == 552:
-		return smtp.MessageTooBig().WithCause(err)
-	case errors.Is(err, gosmtp.ErrTooLongLine):
-		return smtp.LineTooLong().WithCause(err)
-	case errors.As(err, &ne) && ne.Timeout():
-		return smtp.Timeout().WithCause(err)
-	case errors.Is(err, gosmtp.ErrDataReset):
-		return smtp.NewReply(451, smtp.EnhancedCode{4, 3, 0}, "Message transfer aborted").WithCause(err)
-	}
-	return smtp.LocalError().WithCause(fmt.Errorf("read message: %w", err))
 }
 
 // hasBareLineEnding reports a CR not followed by LF or an LF not preceded by
@@ -228,37 +265,4 @@ func hasBareLineEnding(b []byte) bool {
 		i += j + 1
 	}
 	return bytes.Count(b, []byte{'\r'}) != lf
-}
-
-// deadlineReader moves the connection's read deadline on before each read:
-// Timeout from now, but never past end. Reads are capped at dataChunk bytes
-// because go-smtp's DATA reader returns only when the buffer is full: so each
-// dataChunk bytes must arrive within Timeout.
-type deadlineReader struct {
-	r    io.Reader
-	c    *conn
-	idle time.Duration
-	end  time.Time
-	set  time.Time // when the deadline was last moved
-}
-
-// dataChunk is the most one read of DATA asks for.
-const dataChunk = 4 << 10
-
-func (d *deadlineReader) Read(p []byte) (int, error) {
-	if len(p) > dataChunk {
-		p = p[:dataChunk]
-	}
-	now := time.Now()
-	// Moving the deadline costs a little; doing it when a tenth of the idle
-	// time has passed keeps the bound within 10% of Timeout.
-	if now.Sub(d.set) > d.idle/10 {
-		dl := now.Add(d.idle)
-		if dl.After(d.end) {
-			dl = d.end
-		}
-		d.c.SetReadDeadline(dl)
-		d.set = now
-	}
-	return d.r.Read(p)
 }

@@ -186,7 +186,7 @@ func TestShutdownForced(t *testing.T) {
 func TestPanicRecovered(t *testing.T) {
 	t.Parallel()
 	// A nil Deliverer makes the first MAIL panic inside a session callback:
-	// go-smtp recovers at the top of the command, answers 421, and closes;
+	// the loop recovers at the top of the command, answers 421, and closes;
 	// the server keeps serving others.
 	e := newEnv(t, Submission, func(o *Options) { o.Dev = true; o.Deliverer = nil })
 	w := e.dial()

@@ -91,7 +91,7 @@ func TestMXUnknownRecipient(t *testing.T) {
 	w.cmd("MAIL FROM:<sender@remote.example>", 250, "")
 	w.cmd("RCPT TO:<nobody@example.org>", 550, "5.1.1")
 	w.cmd("RCPT TO:<bad address@@example.org>", 501, "")
-	w.cmd("DATA", 502, "") // go-smtp: no recipients yet
+	w.cmd("DATA", 502, "") // no recipients yet
 	w.cmd("RCPT TO:<alice@example.org>", 250, "")
 	w.cmd("DATA", 354, "")
 	w.write(testMsg("s@remote.example", "after refusal") + ".\r\n")

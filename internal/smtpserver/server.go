@@ -1,27 +1,33 @@
-// Package smtpserver is Gannet's SMTP server on github.com/emersion/go-smtp, in
-// two modes: the MX (RFC 5321, port 25) that accepts mail for local recipients
-// only, and submission (RFC 6409, ports 587 with STARTTLS and 465 with implicit
-// TLS, RFC 8314) for authenticated users.
+// Package smtpserver is Gannet's SMTP server, on its own protocol loop over the
+// codec in internal/smtp, in two modes: the MX (RFC 5321, port 25) that
+// accepts mail for local recipients only, and submission (RFC 6409, ports 587
+// with STARTTLS and 465 with implicit TLS, RFC 8314) for authenticated users.
 //
 // Invariants:
 //   - 250 after DATA/BDAT LAST is sent only after delivery.Deliver returned,
 //     that is after the store commit (and the queue's) is durable.
 //   - A message is refused (5xx), never normalised, when it holds a CR or LF
-//     that is not part of a CRLF pair; DATA ends only at CRLF "." CRLF (go-smtp's
-//     reader), so a smuggled "\n.\n" cannot end a message early.
+//     that is not part of a CRLF pair; DATA ends only at CRLF "." CRLF (or "."
+//     CRLF as its first line), so a smuggled "\n.\n" cannot end a message early.
+//   - Message buffers grow only from the bytes that arrive, never from what
+//     the client announces (SIZE=, BDAT sizes).
 //   - The MX never relays: without authentication only local recipients pass.
 //     AUTH is offered on submission only, and only under TLS (or from loopback
 //     in Dev mode).
-//   - Every read and write has a deadline: go-smtp sets one per command line
-//     and per reply, the DATA reader moves the read deadline forward while bytes
-//     keep arriving, up to DataTimeout in all.
+//   - Every read and write has a deadline: a command line must arrive whole
+//     within Timeout of the wait's start; message data may pause at most
+//     Timeout, and one message may take at most DataTimeout.
+//   - Replies are buffered and flushed only when the client has nothing more
+//     pipelined, that is before a read that would wait for the network
+//     (RFC 2920 3.1).
+//   - After STARTTLS, nothing read before the handshake is used (RFC 3207 4.2).
 //   - Connections are counted per client IP below TLS (connlimit); each
 //     connection's slot is returned when it closes.
 //   - Shutdown closes the listeners, lets a command in progress (a message being
 //     received or delivered) finish, answers every idle or finished connection
 //     with 421 and closes it; when its context ends it closes what is left.
-//   - go-smtp recovers panics at the top of each command (421, close, log).
-//   - The Server has no global state; sessions share only the Deliverer, the
+//   - A panic in a command is recovered: 421, close, log; others go on.
+//   - The Server has no global state; connections share only the Deliverer, the
 //     store and the limiters, all safe for concurrent use.
 package smtpserver
 
@@ -34,11 +40,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"strings"
 	"sync"
 	"time"
-
-	gosmtp "github.com/emersion/go-smtp"
 
 	"gannet/internal/authlimit"
 	"gannet/internal/connlimit"
@@ -108,7 +111,8 @@ type Options struct {
 	// Timeout bounds each command line and reply, and each pause while a
 	// message is received (RFC 5321 4.5.3.2).
 	Timeout time.Duration
-	// DataTimeout bounds the whole reception of one message with DATA.
+	// DataTimeout bounds the whole reception of one message with DATA, and
+	// of one BDAT chunk.
 	DataTimeout time.Duration
 	// Checker, on the MX, evaluates SPF, DKIM and DMARC for mail from
 	// unauthenticated clients after DATA (RFC 7208, 6376, 7489) and stamps
@@ -123,7 +127,6 @@ type Options struct {
 type Server struct {
 	opts    Options
 	log     *slog.Logger
-	gs      *gosmtp.Server
 	authLim *authlimit.Limiter
 	connLim *connlimit.Limiter
 	// scramSecret keys SCRAM's fake credentials for unknown users (see
@@ -139,10 +142,12 @@ type Server struct {
 	conns     map[*conn]struct{}
 	shutting  bool
 	shutdown  chan struct{} // made by the first Shutdown, closed when it returns
-	busy      int           // session callbacks doing store or queue work
+	gone      chan struct{} // made by Shutdown, closed when the last connection ends
+	busy      int           // session work doing store or queue work
 	idle      chan struct{} // made when busy leaves 0, closed when it returns to 0
 
-	// sleep waits before an AUTH answer; tests replace it to observe delays.
+	// sleep waits before an AUTH answer and before answering a harvester's
+	// RCPT; tests replace it to observe delays.
 	sleep func(ctx context.Context, d time.Duration)
 }
 
@@ -163,6 +168,9 @@ func New(o Options) *Server {
 	if o.MaxLineLength <= 0 {
 		o.MaxLineLength = DefaultMaxLineLength
 	}
+	// RFC 5321 4.5.3.1.4-6: a command line may be 512 octets, a text line
+	// 1000; less would refuse conforming clients.
+	o.MaxLineLength = max(o.MaxLineLength, 1000)
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
 	}
@@ -189,22 +197,6 @@ func New(o Options) *Server {
 		s.authLim = authlimit.New(authlimit.Config{})
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-
-	gs := gosmtp.NewServer(backend{s})
-	gs.Domain = o.Hostname
-	gs.TLSConfig = o.TLS
-	gs.MaxMessageBytes = o.MaxMessageBytes
-	gs.MaxRecipients = o.MaxRecipients
-	gs.MaxLineLength = o.MaxLineLength
-	gs.ReadTimeout = o.Timeout
-	gs.WriteTimeout = o.Timeout
-	// We decide per connection (TLS, or loopback in Dev mode) in
-	// AuthMechanisms and Auth; go-smtp's switch is server-wide.
-	gs.AllowInsecureAuth = true
-	gs.EnableSMTPUTF8 = true
-	gs.EnableDSN = true
-	gs.ErrorLog = errorLog{log}
-	s.gs = gs
 	return s
 }
 
@@ -220,28 +212,87 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	}
 }
 
+// listener is a listener given to Serve, closed once by whoever comes first.
+type listener struct {
+	net.Listener
+	once sync.Once
+}
+
+func (l *listener) Close() error {
+	var err error
+	l.once.Do(func() { err = l.Listener.Close() })
+	return err
+}
+
 // Serve accepts connections on ln until Shutdown or Close. ln may be a plain
 // TCP listener (MX, port 587) or one made by tls.NewListener (port 465).
 func (s *Server) Serve(ln net.Listener) error {
-	l := &listener{Listener: ln, s: s}
+	l := &listener{Listener: ln}
 	s.mu.Lock()
 	if s.shutting {
 		s.mu.Unlock()
 		ln.Close()
 		return ErrServerClosed
 	}
-	// Registered here as well as in go-smtp, so that a Shutdown racing this
-	// call still closes ln (go-smtp adds it only once Serve runs).
 	s.listeners = append(s.listeners, l)
 	s.mu.Unlock()
-	err := s.gs.Serve(l)
-	s.mu.Lock()
-	shutting := s.shutting
-	s.mu.Unlock()
-	if shutting || err == nil {
-		return ErrServerClosed
+	defer l.Close()
+	var backoff time.Duration
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			s.mu.Lock()
+			shutting := s.shutting
+			s.mu.Unlock()
+			if shutting || errors.Is(err, net.ErrClosed) {
+				return ErrServerClosed
+			}
+			// Out of file descriptors and the like: wait, then try again,
+			// rather than spin (as net/http does).
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.log.Warn("accept", "err", err, "retry_in", backoff)
+			sleepCtx(s.ctx, backoff)
+			continue
+		}
+		backoff = 0
+		s.accept(c)
 	}
-	return fmt.Errorf("smtpserver: serve: %w", err)
+}
+
+// accept takes a new connection: a TLS listener's connection is taken apart
+// so that the per-IP count and our deadlines work below TLS; the handshake
+// runs in the connection's goroutine.
+func (s *Server) accept(c net.Conn) {
+	raw, implicit := c, false
+	if tc, ok := c.(*tls.Conn); ok {
+		// No I/O has happened on tc yet: tls.NewListener's Accept only wraps.
+		raw, implicit = tc.NetConn(), true
+	}
+	if implicit && s.opts.TLS == nil {
+		s.log.Error("TLS listener but Options.TLS is nil; closing connection")
+		raw.Close()
+		return
+	}
+	limited, ok := s.connLim.Wrap(raw)
+	if !ok {
+		s.log.Info("too many connections", "remote", raw.RemoteAddr().String())
+		go s.reject(raw, implicit)
+		return
+	}
+	go s.serveConn(s.ctx, limited, implicit)
+}
+
+// reject refuses a connection over the per-IP limit: 421 on plain SMTP
+// (RFC 5321 3.1 allows 421 instead of the greeting); under implicit TLS a
+// handshake would cost more than the refusal is worth, so it is just closed.
+func (s *Server) reject(c net.Conn, implicit bool) {
+	defer c.Close()
+	if implicit {
+		return
+	}
+	c.SetWriteDeadline(time.Now().Add(min(s.opts.Timeout, 10*time.Second)))
+	r := smtp.TooManyConnections()
+	io.WriteString(c, fmt.Sprintf("%d %s %s %s\r\n", r.Code, r.Enhanced, s.opts.Hostname, r.Text))
 }
 
 // stop marks the server as shutting down, closes its listeners and, when
@@ -285,40 +336,37 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	defer close(done)
 
 	s.stop(true)
-	err := s.gs.Shutdown(ctx)
-	if ctx.Err() == nil || !errors.Is(err, ctx.Err()) {
-		// Every connection ended. What else go-smtp reports (a listener we
-		// closed already, ErrServerClosed after Close) does not matter now.
-		err = nil
+	// No connection is tracked from here on (track refuses while shutting).
+	s.mu.Lock()
+	s.gone = make(chan struct{})
+	if len(s.conns) == 0 {
+		close(s.gone)
 	}
-	if err != nil {
+	gone := s.gone
+	s.mu.Unlock()
+	select {
+	case <-gone:
+	case <-ctx.Done():
 		s.closeConns()
 		s.cancel()
 		s.waitIdle(context.Background())
-		return fmt.Errorf("smtpserver: shutdown: %w", err)
+		return fmt.Errorf("smtpserver: shutdown: %w", ctx.Err())
 	}
-	if werr := s.waitIdle(ctx); werr != nil {
+	if err := s.waitIdle(ctx); err != nil {
 		s.cancel()
-		return fmt.Errorf("smtpserver: shutdown: %w", werr)
+		return fmt.Errorf("smtpserver: shutdown: %w", err)
 	}
 	s.cancel()
 	return nil
 }
 
 // Close closes the listeners and every connection at once, cancels work in
-// progress and waits for session callbacks to return.
+// progress and waits for session work to return.
 func (s *Server) Close() error {
 	s.stop(false)
-	err := s.gs.Close()
-	if errors.Is(err, gosmtp.ErrServerClosed) {
-		err = nil
-	}
 	s.closeConns()
 	s.cancel()
 	s.waitIdle(context.Background())
-	if err != nil && !errors.Is(err, net.ErrClosed) {
-		return fmt.Errorf("smtpserver: close: %w", err)
-	}
 	return nil
 }
 
@@ -330,8 +378,61 @@ func (s *Server) closeConns() {
 	}
 	s.mu.Unlock()
 	for _, c := range conns {
-		c.Close()
+		c.close()
 	}
+}
+
+// track registers a connection; it fails once the server is shutting down.
+func (s *Server) track(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shutting {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.conns[c]; !ok {
+		return
+	}
+	delete(s.conns, c)
+	if len(s.conns) == 0 && s.gone != nil {
+		select {
+		case <-s.gone:
+		default:
+			close(s.gone)
+		}
+	}
+}
+
+// EndAccount ends every authenticated session of the account: each gets
+// 421 4.7.0 and is closed at once, even in the middle of a message (whose
+// delivery, if it already began, completes first). It returns how many
+// sessions it ended; one already ending is not counted again. Call it when an
+// account is deleted or disabled or its password changes.
+func (s *Server) EndAccount(accountID int64) int {
+	s.mu.Lock()
+	var hit []*conn
+	for c := range s.conns {
+		if c.accountID() == accountID {
+			hit = append(hit, c)
+		}
+	}
+	s.mu.Unlock()
+	n := 0
+	for _, c := range hit {
+		if c.end(smtp.NewReply(421, smtp.EnhancedCode{4, 7, 0}, "Your session has ended, log in again")) {
+			n++
+		}
+	}
+	if n > 0 {
+		s.log.Info("ended sessions", "account_id", accountID, "count", n)
+	}
+	return n
 }
 
 // begin marks the start of session work that touches the store or the queue;
@@ -375,80 +476,4 @@ func (s *Server) waitIdle(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
-}
-
-// listener hands go-smtp connections that are counted per IP and tracked for
-// Shutdown. A connection from a TLS listener is taken apart and put together
-// again over our accounting, so that go-smtp still sees a *tls.Conn (it decides
-// "TLS or not" by that type).
-type listener struct {
-	net.Listener
-	s    *Server
-	once sync.Once
-}
-
-// Close closes the listener once; go-smtp and stop may both call it.
-func (l *listener) Close() error {
-	var err error
-	l.once.Do(func() { err = l.Listener.Close() })
-	return err
-}
-
-func (l *listener) Accept() (net.Conn, error) {
-	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		raw, implicit := c, false
-		if tc, ok := c.(*tls.Conn); ok {
-			// No I/O has happened on tc yet: tls.NewListener's Accept only wraps.
-			raw, implicit = tc.NetConn(), true
-		}
-		if implicit && l.s.opts.TLS == nil {
-			l.s.log.Error("TLS listener but Options.TLS is nil; closing connection")
-			raw.Close()
-			continue
-		}
-		limited, ok := l.s.connLim.Wrap(raw)
-		if !ok {
-			l.s.log.Info("too many connections", "remote", raw.RemoteAddr().String())
-			go l.s.reject(raw, implicit)
-			continue
-		}
-		wc := l.s.track(limited)
-		if implicit {
-			return tls.Server(wc, l.s.opts.TLS), nil
-		}
-		wc.pm = newPMFilter(l.s.oldestDomain)
-		return wc, nil
-	}
-}
-
-// reject refuses a connection over the per-IP limit: 421 on plain SMTP
-// (RFC 5321 3.1 allows 421 instead of the greeting); under implicit TLS a
-// handshake would cost more than the refusal is worth, so it is just closed.
-func (s *Server) reject(c net.Conn, implicit bool) {
-	defer c.Close()
-	if implicit {
-		return
-	}
-	c.SetWriteDeadline(time.Now().Add(min(s.opts.Timeout, 10*time.Second)))
-	r := smtp.TooManyConnections()
-	io.WriteString(c, fmt.Sprintf("%d %s %s %s\r\n", r.Code, r.Enhanced, s.opts.Hostname, r.Text))
-}
-
-// errorLog adapts go-smtp's logger: its messages are about broken client
-// connections (debug), except recovered panics (error).
-type errorLog struct{ log *slog.Logger }
-
-func (l errorLog) Printf(format string, v ...any) { l.print(fmt.Sprintf(format, v...)) }
-func (l errorLog) Println(v ...any)               { l.print(strings.TrimSuffix(fmt.Sprintln(v...), "\n")) }
-
-func (l errorLog) print(msg string) {
-	if strings.HasPrefix(msg, "panic") {
-		l.log.Error("go-smtp", "msg", msg)
-		return
-	}
-	l.log.Debug("go-smtp", "msg", msg)
 }

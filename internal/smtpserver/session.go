@@ -1,187 +1,230 @@
 package smtpserver
 
 import (
-	"context"
-	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
-
-	gosmtp "github.com/emersion/go-smtp"
+	"time"
 
 	"gannet/internal/delivery"
 	"gannet/internal/smtp"
 	"gannet/internal/store"
 )
 
-// backend makes a session per EHLO/HELO (go-smtp makes a new one after
-// STARTTLS, so a session's TLS state never changes).
-type backend struct{ s *Server }
+// Recipient harvesting limits, after Postfix's smtpd_soft_error_limit (10),
+// smtpd_hard_error_limit (20) and smtpd_error_sleep_time: from the soft limit
+// on, each refused recipient is answered after a delay that grows by
+// harvestStep; at the hard limit the client gets 421 4.7.0 and is
+// disconnected. A sender with a typo or two never gets near them.
+const (
+	harvestSoft = 10
+	harvestHard = 20
+	harvestStep = 250 * time.Millisecond
+)
 
-func (b backend) NewSession(gc *gosmtp.Conn) (gosmtp.Session, error) {
-	c := connOf(gc)
-	if c == nil {
-		return nil, reply(smtp.LocalError())
+// setAccount records the authenticated account (nil: none).
+func (c *conn) setAccount(a *store.Account) {
+	c.sess.account = a
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.account = 0
+	if a != nil {
+		c.account = a.ID
 	}
-	ss := &session{s: b.s, c: c, log: c.log, helo: gc.Hostname()}
-	if st, ok := gc.TLSConnectionState(); ok {
-		ss.tls = &st
+}
+
+// mail starts a transaction (RFC 5321 4.1.1.2).
+func (c *conn) mail(arg string) {
+	switch {
+	case c.sess.helo == "":
+		c.reply(502, smtp.EnhancedCode{5, 5, 1}, "Please introduce yourself first")
+		return
+	case c.sess.tx != nil:
+		// RFC 5321 4.1.4: MAIL inside a transaction is out of sequence.
+		c.reply(503, smtp.EnhancedCode{5, 5, 1}, "Nested MAIL command")
+		return
 	}
-	return ss, nil
-}
-
-// session is one SMTP session between EHLO and QUIT (or STARTTLS).
-type session struct {
-	s    *Server
-	c    *conn
-	log  *slog.Logger
-	helo string
-	tls  *tls.ConnectionState // nil without TLS
-
-	// mu guards the fields below: with BDAT, go-smtp runs Data in its own
-	// goroutine while the connection's goroutine may call Reset.
-	mu      sync.Mutex
-	account *store.Account // set by a successful AUTH
-	tx      *transaction   // nil between transactions
-}
-
-// transaction is the state of one MAIL ... DATA sequence.
-type transaction struct {
-	from  smtp.Address
-	utf8  bool
-	size  int64
-	envID string
-	ret   string
-	rcpts []*delivery.Recipient
-}
-
-func (ss *session) ctx() context.Context { return ss.s.ctx }
-
-func (ss *session) authenticated() *store.Account {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	return ss.account
-}
-
-// Reset ends the transaction (RSET, a new EHLO, the end of DATA).
-func (ss *session) Reset() {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	ss.tx = nil
-}
-
-// Logout is called when the connection closes or STARTTLS begins.
-func (ss *session) Logout() error { return nil }
-
-// Mail starts a transaction (RFC 5321 4.1.1.2).
-func (ss *session) Mail(from string, opts *gosmtp.MailOptions) error {
-	if ss.c.expired() {
-		return ss.timeout("mail")
+	rest, ok := cutPrefixFold(arg, "FROM:")
+	if !ok {
+		c.reply(501, smtp.EnhancedCode{5, 5, 2}, "Syntax: MAIL FROM:<address>")
+		return
 	}
-	if !ss.s.begin() {
-		return reply(smtp.ShuttingDown())
+	path, params, err := smtp.ParsePath(strings.TrimLeft(rest, " "))
+	if err != nil {
+		c.reply(501, smtp.EnhancedCode{5, 5, 2}, "Syntax: MAIL FROM:<address>")
+		return
 	}
-	defer ss.s.end()
-	account := ss.authenticated()
-	if ss.s.opts.Mode == Submission && account == nil {
-		return ss.refuse("mail", smtp.AuthRequired())
+	mp, rep := smtp.ParseMailParams(params, c.s.opts.MaxMessageBytes, false)
+	if rep != nil {
+		c.refuse("mail", rep)
+		return
+	}
+	if !c.s.begin() {
+		c.replyR(smtp.ShuttingDown())
+		return
+	}
+	defer c.s.end()
+	account := c.sess.account
+	if c.s.opts.Mode == Submission && account == nil {
+		c.refuse("mail", smtp.AuthRequired())
+		return
 	}
 	var addr smtp.Address
-	if from != "" {
-		var err error
-		if addr, err = smtp.ParseAddress(from); err != nil {
-			return ss.refuse("mail", smtp.BadSenderSyntax().WithCause(err))
+	if path != "" {
+		if addr, err = smtp.ParseAddress(path); err != nil {
+			c.refuse("mail", smtp.BadSenderSyntax().WithCause(err))
+			return
 		}
 		// RFC 6531 3.4: a non-ASCII address needs MAIL ... SMTPUTF8.
-		if !addr.IsASCII() && !opts.UTF8 {
-			return ss.refuse("mail", smtp.UTF8Required())
+		if !addr.IsASCII() && !mp.UTF8 {
+			c.refuse("mail", smtp.UTF8Required())
+			return
 		}
 	}
 	if account != nil {
-		if err := ss.s.opts.Deliverer.CheckSender(ss.ctx(), account, addr); err != nil {
-			return ss.refuse("mail", asReply(err))
+		if err := c.s.opts.Deliverer.CheckSender(c.ctx, account, addr); err != nil {
+			c.refuse("mail", asReply(err))
+			return
 		}
 	}
-	if rep := ss.s.checkSpace(); rep != nil {
-		return ss.refuse("mail", rep)
+	if rep := c.s.checkSpace(); rep != nil {
+		c.refuse("mail", rep)
+		return
 	}
-	ss.mu.Lock()
-	ss.tx = &transaction{
-		from:  addr,
-		utf8:  opts.UTF8,
-		size:  opts.Size,
-		envID: opts.EnvelopeID,
-		ret:   string(opts.Return),
+	tx := &transaction{from: addr, params: mp}
+	if c.s.opts.Mode == MX && account == nil && !addr.IsNull() {
+		local := false
+		if !addr.IsLiteral() {
+			if local, err = c.s.opts.Store.IsLocalDomain(c.ctx, addr.ASCIIDomain()); err != nil {
+				c.refuse("mail", smtp.LocalError().WithCause(fmt.Errorf("check sender domain: %w", err)))
+				return
+			}
+		}
+		tx.limitDSN = !local
 	}
-	ss.mu.Unlock()
-	return nil
+	c.sess.tx = tx
+	c.reply(250, smtp.EnhancedCode{2, 0, 0}, "OK")
 }
 
-// Rcpt adds a recipient (RFC 5321 4.1.1.3). go-smtp has already enforced the
-// recipient limit (452 4.5.3) and the DSN parameter syntax.
-func (ss *session) Rcpt(to string, opts *gosmtp.RcptOptions) error {
-	if ss.c.expired() {
-		return ss.timeout("rcpt")
+// rcpt adds a recipient (RFC 5321 4.1.1.3).
+func (c *conn) rcpt(arg string) {
+	tx := c.sess.tx
+	switch {
+	case tx == nil:
+		c.reply(502, smtp.EnhancedCode{5, 5, 1}, "Missing MAIL FROM command")
+		return
+	case tx.bdat != nil:
+		c.reply(503, smtp.EnhancedCode{5, 5, 1}, "RCPT not allowed during message transfer")
+		return
 	}
-	if !ss.s.begin() {
-		return reply(smtp.ShuttingDown())
+	rest, ok := cutPrefixFold(arg, "TO:")
+	if !ok {
+		c.reply(501, smtp.EnhancedCode{5, 5, 2}, "Syntax: RCPT TO:<address>")
+		return
 	}
-	defer ss.s.end()
-	ss.mu.Lock()
-	tx := ss.tx
-	account := ss.account
-	ss.mu.Unlock()
-	if tx == nil {
-		return reply(smtp.NewReply(503, smtp.EnhancedCode{5, 5, 1}, "MAIL first"))
+	path, params, err := smtp.ParsePath(strings.TrimLeft(rest, " "))
+	if err != nil || path == "" {
+		c.badRcpt(smtp.NewReply(501, smtp.EnhancedCode{5, 5, 2}, "Syntax: RCPT TO:<address>"))
+		return
 	}
-	addr, err := smtp.ParseAddress(to)
-	if err != nil {
-		return ss.refuse("rcpt", smtp.BadRecipientSyntax().WithCause(err))
+	if len(tx.rcpts) >= c.s.opts.MaxRecipients {
+		c.replyR(smtp.TooManyRecipients())
+		return
 	}
-	if !addr.IsASCII() && !tx.utf8 {
-		return ss.refuse("rcpt", smtp.UTF8Required())
+	rp, rep := smtp.ParseRcptParams(params)
+	if rep != nil {
+		c.refuse("rcpt", rep)
+		return
 	}
-	r, err := ss.s.opts.Deliverer.CheckRecipient(ss.ctx(), addr, delivery.RcptPolicy{
-		Relay: account != nil,
-		Size:  tx.size,
+	if !c.s.begin() {
+		c.replyR(smtp.ShuttingDown())
+		return
+	}
+	defer c.s.end()
+	var addr smtp.Address
+	if !strings.Contains(path, "@") && strings.EqualFold(path, "postmaster") {
+		// RFC 5321 4.1.1.3: "<Postmaster>" without a domain MUST be
+		// accepted; it goes where postmaster@ our oldest domain goes.
+		d := c.s.oldestDomain(c.ctx)
+		if d == "" {
+			c.badRcpt(smtp.NoSuchUser())
+			return
+		}
+		addr = smtp.Address{Local: path, Domain: d}
+	} else if addr, err = smtp.ParseAddress(path); err != nil {
+		c.badRcpt(smtp.BadRecipientSyntax().WithCause(err))
+		return
+	}
+	if !addr.IsASCII() && !tx.params.UTF8 {
+		c.refuse("rcpt", smtp.UTF8Required())
+		return
+	}
+	r, err := c.s.opts.Deliverer.CheckRecipient(c.ctx, addr, delivery.RcptPolicy{
+		Relay: c.sess.account != nil,
+		Size:  tx.params.Size,
 	})
 	if err != nil {
-		return ss.refuse("rcpt", asReply(err))
-	}
-	if len(opts.Notify) > 0 {
-		n := make([]string, len(opts.Notify))
-		for i, v := range opts.Notify {
-			n[i] = string(v)
+		rep := asReply(err)
+		if rep.Permanent() {
+			c.badRcpt(rep)
+		} else {
+			c.refuse("rcpt", rep)
 		}
-		r.Notify = strings.Join(n, ",")
+		return
 	}
-	if opts.OriginalRecipient != "" {
-		r.ORcpt = strings.ToLower(string(opts.OriginalRecipientType)) + ";" + opts.OriginalRecipient
+	r.Notify, r.ORcpt = rp.Notify, rp.ORcpt
+	if tx.limitDSN {
+		r.Notify = withoutSuccess(r.Notify)
 	}
-	ss.mu.Lock()
-	if ss.tx == tx {
-		tx.rcpts = append(tx.rcpts, r)
-	}
-	ss.mu.Unlock()
-	return nil
+	tx.rcpts = append(tx.rcpts, r)
+	c.reply(250, smtp.EnhancedCode{2, 0, 0}, "OK")
 }
 
-// timeout refuses a command read from a line that timed out (see conn.Read)
-// with 421 and ends the connection.
-func (ss *session) timeout(cmd string) error {
-	ss.c.hangUp()
-	return ss.refuse(cmd, smtp.Timeout())
+// withoutSuccess removes SUCCESS from a NOTIFY list; NOTIFY=SUCCESS alone
+// becomes NEVER (the sender asked for no failure notice either).
+func withoutSuccess(notify string) string {
+	if notify == "" || notify == "NEVER" {
+		return notify
+	}
+	var keep []string
+	for _, k := range strings.Split(notify, ",") {
+		if k != "SUCCESS" {
+			keep = append(keep, k)
+		}
+	}
+	if len(keep) == 0 {
+		return "NEVER"
+	}
+	return strings.Join(keep, ",")
 }
 
-// refuse logs a refusal and converts it for go-smtp.
-func (ss *session) refuse(cmd string, r *smtp.Reply) error {
+// badRcpt answers a refused recipient and applies the harvesting limits.
+func (c *conn) badRcpt(rep *smtp.Reply) {
+	c.sess.badRcpts++
+	n := c.sess.badRcpts
+	if n > harvestSoft {
+		// Send what is pending first, so that the delay is the client's to
+		// wait, not a stall of replies it already earned.
+		c.flush()
+		c.s.sleep(c.ctx, time.Duration(n-harvestSoft)*harvestStep)
+	}
+	c.refuse("rcpt", rep)
+	if n >= harvestHard {
+		c.log.Warn("too many refused recipients", "count", n)
+		c.reply(421, smtp.EnhancedCode{4, 7, 0}, "Too many errors, closing connection")
+		c.closed = true
+	}
+}
+
+// refuse logs a refusal and writes it.
+func (c *conn) refuse(cmd string, r *smtp.Reply) {
 	level := slog.LevelInfo
 	if r.Code == 451 || r.Code == 421 || r.Enhanced == (smtp.EnhancedCode{4, 3, 1}) {
 		level = slog.LevelWarn
 	}
-	ss.log.Log(ss.ctx(), level, "refused", "cmd", cmd, "reply", r)
-	return reply(r)
+	c.log.Log(c.ctx, level, "refused", "cmd", cmd, "reply", r)
+	c.replyR(r)
 }
 
 // asReply turns any error into a reply; errors that are not replies are
@@ -194,12 +237,10 @@ func asReply(err error) *smtp.Reply {
 	return smtp.LocalError().WithCause(err)
 }
 
-// reply converts our reply to go-smtp's, which writes Code, EnhancedCode and
-// Message verbatim.
-func reply(r *smtp.Reply) error {
-	e := &gosmtp.SMTPError{Code: r.Code, Message: r.Text}
-	if !r.Enhanced.IsZero() {
-		e.EnhancedCode = gosmtp.EnhancedCode(r.Enhanced)
+// cutPrefixFold is strings.CutPrefix, ignoring ASCII case.
+func cutPrefixFold(s, prefix string) (string, bool) {
+	if len(s) < len(prefix) || !strings.EqualFold(s[:len(prefix)], prefix) {
+		return s, false
 	}
-	return e
+	return s[len(prefix):], true
 }

@@ -174,7 +174,7 @@ func TestSubmissionLocalAndRemote(t *testing.T) {
 		m.AccountID != e.alice.ID || m.EnvID != "env42" || m.Ret != "HDRS" {
 		t.Errorf("queued: From %q Recipients %q AccountID %d EnvID %q Ret %q", m.From, m.Recipients, m.AccountID, m.EnvID, m.Ret)
 	}
-	if m.Notify["friend@remote.example"] != "SUCCESS,FAILURE" || m.ORcpt["friend@remote.example"] != "rfc822;friend@remote.example" /* go-smtp upper-cases the type; we lower-case it */ {
+	if m.Notify["friend@remote.example"] != "SUCCESS,FAILURE" || m.ORcpt["friend@remote.example"] != "rfc822;friend@remote.example" /* the type is lower-cased */ {
 		t.Errorf("queued DSN parameters: %v %v", m.Notify, m.ORcpt)
 	}
 	if _, ok := m.ORcpt["other@elsewhere.example"]; ok {
