@@ -116,3 +116,42 @@ func Benchmark100kFetchOne(b *testing.B) {
 		rc.Close()
 	}
 }
+
+// BenchmarkOpenInline: read a 16 KB message kept inside the database (the
+// POP3 RETR and IMAP FETCH BODY[] path), 200 distinct messages in turn.
+func BenchmarkOpenInline(b *testing.B) {
+	s, id := benchStore(b)
+	ctx := context.Background()
+	var blobs []string
+	var sizes []int64
+	for i := range 200 {
+		raw := message4K(int64(i))
+		raw = append(raw, []byte(strings.Repeat(fmt.Sprintf("line %d of a longer body, with some words in it.\r\n", i), 240))...)
+		if _, err := s.Deliver(ctx, store.Delivery{Raw: raw, Recipients: []store.Recipient{{AccountID: id}}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	mb, _ := s.Mailbox(ctx, id, "INBOX")
+	msgs, err := s.List(ctx, id, mb.ID, nil, store.ListOptions{})
+	if err != nil || len(msgs) != 200 {
+		b.Fatal(len(msgs), err)
+	}
+	for _, m := range msgs {
+		blobs = append(blobs, m.BlobID)
+		sizes = append(sizes, m.Size)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		rc, err := s.Open(ctx, blobs[i%200])
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n, err := io.Copy(io.Discard, rc); err != nil || n != sizes[i%200] {
+			b.Fatal(n, err)
+		}
+		rc.Close()
+		i++
+	}
+}
