@@ -21,10 +21,8 @@ import (
 	"gannet/internal/config"
 	"gannet/internal/connlimit"
 	"gannet/internal/delivery"
-	"gannet/internal/imapserver"
 	"gannet/internal/mailauth"
 	"gannet/internal/netserver"
-	"gannet/internal/pop3server"
 	"gannet/internal/queue"
 	"gannet/internal/store"
 	"gannet/internal/store/sqlstore"
@@ -68,8 +66,12 @@ type App struct {
 	Conns    *connlimit.Limiter
 	Registry *netserver.Registry
 
-	imap *imapserver.Server // set by Start, for EndAccount
-	pop3 *pop3server.Server
+	// enders are the servers with logged-in sessions (IMAP, POP3, SMTP
+	// submission, webmail), set by Start, for EndAccount.
+	enders []sessionEnder
+	// stopWatch ends the revocation watcher; watchDone is closed when it has.
+	stopWatch context.CancelFunc
+	watchDone chan struct{}
 
 	certs *certReloader
 
@@ -193,22 +195,28 @@ func (a *App) Start(ctx context.Context) error {
 		}()
 		a.Log.Info("listening", "server", b.Name, "addr", b.Addr)
 	}
+	wctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	a.mu.Lock()
+	a.stopWatch, a.watchDone = stop, done
+	a.mu.Unlock()
+	go func() {
+		defer close(done)
+		a.watchRevocations(wctx)
+	}()
 	return nil
 }
 
-// EndAccount ends every IMAP and POP3 session of the account at once (the
-// account was deleted or disabled, or its password changed) and returns how
-// many it ended.
+// EndAccount ends every session of the account at once on every protocol
+// (the account was deleted or disabled, or its password changed) and returns
+// how many it ended. The revocation watcher (revoke.go) calls it.
 func (a *App) EndAccount(accountID int64) int {
 	a.mu.Lock()
-	imap, pop3 := a.imap, a.pop3
+	enders := a.enders
 	a.mu.Unlock()
 	n := 0
-	if imap != nil {
-		n += imap.EndAccount(accountID)
-	}
-	if pop3 != nil {
-		n += pop3.EndAccount(accountID)
+	for _, e := range enders {
+		n += e.EndAccount(accountID)
 	}
 	return n
 }
@@ -252,7 +260,13 @@ func (a *App) shutdown(ctx context.Context) error {
 	}
 	a.closed = true
 	bound := a.bound
+	stop, done := a.stopWatch, a.watchDone
 	a.mu.Unlock()
+	if stop != nil {
+		// Before the store closes: the watcher reads it.
+		stop()
+		<-done
+	}
 	var wg sync.WaitGroup
 	for _, b := range bound {
 		wg.Add(1)

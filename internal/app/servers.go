@@ -3,6 +3,7 @@ package app
 import (
 	"crypto/tls"
 	"fmt"
+	"gannet/internal/login"
 	"net"
 	"net/netip"
 
@@ -47,6 +48,10 @@ func (a *App) servers() []serverSpec {
 	cfg := a.Config
 	lim := cfg.Limits
 	proxies := cfg.Listeners.Proxies()
+	// One login service for every protocol: its hashing cap bounds the
+	// memory argon2id may take in the whole process, and its limiter
+	// (a.Limiter, replaced by tests before Start) is the one all share.
+	logins := login.New(a.Store, a.Limiter, login.Config{Logger: a.Log.With("part", "login")})
 	smtpOpts := func(mode smtpserver.Mode, name string) smtpserver.Options {
 		return smtpserver.Options{
 			Mode: mode, Hostname: cfg.Hostname, Store: a.Store, Deliverer: a.Deliverer, TLS: a.TLS, Dev: cfg.Dev,
@@ -63,28 +68,29 @@ func (a *App) servers() []serverSpec {
 	sub := smtpserver.New(smtpOpts(smtpserver.Submission, "submission"))
 	// One IMAP server for 143 and 993: it reads the change feed once for all.
 	imap := imapserver.New(imapserver.Options{
-		Store: a.Store, Hostname: cfg.Hostname, TLS: a.TLS, Dev: cfg.Dev, Limiter: a.Limiter,
+		Store: a.Store, Hostname: cfg.Hostname, TLS: a.TLS, Dev: cfg.Dev, Limiter: a.Limiter, Login: logins,
 		Logger: a.Log.With("server", "imap"), MaxLine: lim.MaxLineLength, MaxLiteral: lim.MaxMessageBytes,
 		IdleTimeout: lim.IMAPIdleTimeout.Duration, PreauthTimeout: lim.IMAPPreauthTimeout.Duration,
 		HandshakeTimeout: lim.TLSHandshakeTimeout.Duration,
 		Conns:            a.Conns, Registry: a.Registry, TrustedProxies: proxies,
 	})
 	pop := pop3server.New(pop3server.Options{
-		Store: a.Store, Hostname: cfg.Hostname, TLS: a.TLS, Dev: cfg.Dev, Limiter: a.Limiter,
+		Store: a.Store, Hostname: cfg.Hostname, TLS: a.TLS, Dev: cfg.Dev, Limiter: a.Limiter, Login: logins,
 		Logger: a.Log.With("server", "pop3"), Timeout: lim.POP3Timeout.Duration,
 		HandshakeTimeout: lim.TLSHandshakeTimeout.Duration,
 		Conns:            a.Conns, Registry: a.Registry, TrustedProxies: proxies,
 	})
-	a.mu.Lock()
-	a.imap, a.pop3 = imap, pop
-	a.mu.Unlock()
 	webTLS := a.webTLS()
 	web := webmail.New(webmail.Options{
-		Store: a.Store, Sender: submitSender{a}, Limiter: a.Limiter, Logger: a.Log.With("server", "webmail"),
+		Store: a.Store, Sender: submitSender{a}, Limiter: a.Limiter, Login: logins, Logger: a.Log.With("server", "webmail"),
 		// Behind a TLS-terminating proxy the browser speaks HTTPS: Secure
 		// cookies still work, and must be used.
 		Secure: webTLS || (cfg.Webmail.AllowPlainHTTP && !cfg.Dev), Hostname: cfg.Hostname,
 	})
+	a.mu.Lock()
+	// Every server that holds logged-in sessions, for EndAccount.
+	a.enders = []sessionEnder{imap, pop, sub, web}
+	a.mu.Unlock()
 	smtpNo := smtpRefusal(cfg.Hostname)
 	return []serverSpec{
 		{name: "smtp", addr: cfg.Listeners.SMTP, srv: mx, proto: "smtp", refusal: smtpNo, shortLived: true},
