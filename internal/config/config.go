@@ -196,7 +196,7 @@ func Default() *Config {
 		Limits: Limits{
 			MaxMessageBytes:        50 * mib,
 			MaxRecipients:          1000,
-			MaxConnectionsPerIP:    20,
+			MaxConnectionsPerIP:    50,
 			MaxLineLength:          64 * kib,
 			SMTPTimeout:            Duration{5 * time.Minute},
 			IMAPIdleTimeout:        Duration{30 * time.Minute},
