@@ -76,7 +76,7 @@ func (a *App) servers() []serverSpec {
 	})
 	pop := pop3server.New(pop3server.Options{
 		Store: a.Store, Hostname: cfg.Hostname, TLS: a.TLS, Dev: cfg.Dev, Limiter: a.Limiter, Login: logins,
-		Logger: a.Log.With("server", "pop3"), Timeout: lim.POP3Timeout.Duration,
+		Logger: a.Log.With("server", "pop3"), Timeout: lim.POP3Timeout.Duration, PreauthTimeout: lim.POP3PreauthTimeout.Duration,
 		HandshakeTimeout: lim.TLSHandshakeTimeout.Duration,
 		Conns:            a.Conns, Registry: a.Registry, TrustedProxies: proxies,
 	})

@@ -119,6 +119,12 @@ type Limits struct {
 	IMAPPreauthTimeout Duration `toml:"imap_preauth_timeout"`
 	// POP3Timeout is the POP3 autologout timer (RFC 1939 3: at least 10 minutes).
 	POP3Timeout Duration `toml:"pop3_timeout"`
+	// POP3PreauthTimeout is the POP3 timer before authentication: a
+	// connection that has not logged in within it is closed, as Dovecot's
+	// login processes do after 3 minutes (RFC 1939 3's 10-minute minimum
+	// is for the autologout of a session; one that never logged in holds a
+	// connection slot for nothing).
+	POP3PreauthTimeout Duration `toml:"pop3_preauth_timeout"`
 	// LoginFailuresPerMinute is how many failed logins one client IP may make
 	// per minute before being refused; 0 = unlimited.
 	LoginFailuresPerMinute int `toml:"login_failures_per_minute"`
@@ -201,6 +207,7 @@ func Default() *Config {
 			SMTPTimeout:            Duration{5 * time.Minute},
 			IMAPIdleTimeout:        Duration{30 * time.Minute},
 			IMAPPreauthTimeout:     Duration{time.Minute},
+			POP3PreauthTimeout:     Duration{time.Minute},
 			POP3Timeout:            Duration{10 * time.Minute},
 			LoginFailuresPerMinute: 5,
 			TLSHandshakeTimeout:    Duration{10 * time.Second},

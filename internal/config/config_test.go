@@ -121,7 +121,7 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("Default().Listeners = %+v", d.Listeners)
 	}
 	wantLim := Limits{50 << 20, 1000, 50, 64 << 10, Duration{5 * time.Minute}, Duration{30 * time.Minute},
-		Duration{time.Minute}, Duration{10 * time.Minute}, 5, 0, Duration{10 * time.Second}}
+		Duration{time.Minute}, Duration{10 * time.Minute}, Duration{time.Minute}, 5, 0, Duration{10 * time.Second}}
 	if d.Limits != wantLim {
 		t.Errorf("Default().Limits = %+v", d.Limits)
 	}

@@ -180,6 +180,7 @@ func (c *Config) validateLimits(p *problems) {
 		{"limits.imap_idle_timeout", l.IMAPIdleTimeout},
 		{"limits.imap_preauth_timeout", l.IMAPPreauthTimeout},
 		{"limits.pop3_timeout", l.POP3Timeout},
+		{"limits.pop3_preauth_timeout", l.POP3PreauthTimeout},
 		{"limits.tls_handshake_timeout", l.TLSHandshakeTimeout},
 	} {
 		if d.d.Duration <= 0 {

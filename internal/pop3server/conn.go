@@ -77,6 +77,15 @@ func (s *Server) newConn(a *netserver.Accepted) *conn {
 	return c
 }
 
+// readTimeout is how long a read may wait: the autologout timer once logged
+// in, the shorter pre-authentication one before.
+func (c *conn) readTimeout() time.Duration {
+	if c.state == stateAuthorization {
+		return c.srv.opts.PreauthTimeout
+	}
+	return c.srv.opts.Timeout
+}
+
 // deadlineReader and deadlineWriter give every read and write on the current
 // connection (plain or TLS) a fresh deadline (house rule 4; RFC 1939 3
 // autologout).
@@ -86,7 +95,7 @@ func (d deadlineReader) Read(p []byte) (int, error) {
 	if d.c.ended.Load() {
 		return 0, errEnded
 	}
-	if err := d.c.nc.SetReadDeadline(time.Now().Add(d.c.srv.opts.Timeout)); err != nil {
+	if err := d.c.nc.SetReadDeadline(time.Now().Add(d.c.readTimeout())); err != nil {
 		return 0, err
 	}
 	// Checked after setting the deadline: Shutdown sets the flag before it

@@ -27,6 +27,9 @@ var ErrServerClosed = fmt.Errorf("pop3server: server closed: %w", net.ErrClosed)
 const (
 	// DefaultTimeout is the autologout timer: RFC 1939 3 asks for at least 10 minutes.
 	DefaultTimeout = 10 * time.Minute
+	// DefaultPreauthTimeout is the idle timeout before login: a client that
+	// has not logged in within it is gone or is holding a slot for nothing.
+	DefaultPreauthTimeout = time.Minute
 	// DefaultMaxLine bounds a command line, CRLF included. RFC 2449 4 allows
 	// 255 octets for a command; SASL responses (RFC 5034 4) may be longer.
 	DefaultMaxLine = 4096
@@ -47,7 +50,10 @@ type Options struct {
 	Login   *login.Service     // shared login service; nil = one over Store and Limiter
 	Logger  *slog.Logger       // nil = discard
 	Timeout time.Duration      // idle and I/O timeout; 0 = DefaultTimeout
-	MaxLine int                // longest command line; 0 = DefaultMaxLine
+	// PreauthTimeout is the idle timeout before login (AUTHORIZATION
+	// state); 0 = DefaultPreauthTimeout. It is never longer than Timeout.
+	PreauthTimeout time.Duration
+	MaxLine        int // longest command line; 0 = DefaultMaxLine
 	// LoginDelay is the minimum time between two logins to one account
 	// (RFC 2449 6.5 LOGIN-DELAY); 0 = none.
 	LoginDelay time.Duration
@@ -101,6 +107,10 @@ func New(opts Options) *Server {
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
+	if opts.PreauthTimeout <= 0 {
+		opts.PreauthTimeout = DefaultPreauthTimeout
+	}
+	opts.PreauthTimeout = min(opts.PreauthTimeout, opts.Timeout)
 	if opts.MaxLine <= 0 {
 		opts.MaxLine = DefaultMaxLine
 	}
