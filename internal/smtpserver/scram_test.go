@@ -4,8 +4,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/netip"
-	"strings"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
