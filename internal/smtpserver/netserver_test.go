@@ -328,3 +328,49 @@ func (r *recordingConn) String() string {
 	defer r.mu.Unlock()
 	return r.got.String()
 }
+
+// gateStore holds the first Authenticate until release is closed.
+type gateStore struct {
+	store.Store
+	once    sync.Once
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gateStore) Authenticate(ctx context.Context, user, pw string) (*store.Account, error) {
+	g.once.Do(func() {
+		close(g.entered)
+		<-g.release
+	})
+	return g.Store.Authenticate(ctx, user, pw)
+}
+
+// TestEndAccountDuringAuth: an account changed (EndAccount) while an AUTH of
+// it was being checked: the password was checked against the account as it
+// was, so the session must not be let in. netserver remembers the
+// EndAccount and ends the session when it logs in: 421 4.7.0, not 235. On
+// the old code the session was not yet counted as the account's, so
+// EndAccount missed it and it stayed logged in (checked: fails there).
+func TestEndAccountDuringAuth(t *testing.T) {
+	t.Parallel()
+	g := &gateStore{entered: make(chan struct{}), release: make(chan struct{})}
+	e := newEnv(t, Submission, func(o *Options) {
+		o.Dev = true
+		g.Store = o.Store
+		o.Store = g
+	})
+	w := e.dial()
+	w.ehlo()
+	w.write("AUTH PLAIN " + plain("alice@example.org", alicePW) + "\r\n")
+	<-g.entered
+	if n := e.srv.EndAccount(e.alice.ID); n != 0 {
+		t.Errorf("EndAccount = %d, want 0 (no session logged in yet)", n)
+	}
+	close(g.release)
+	w.expect(421, "4.7.0")
+	w.closed()
+	// A new login after the change works.
+	w2 := e.dial()
+	w2.ehlo()
+	w2.cmd("AUTH PLAIN "+plain("alice@example.org", alicePW), 235, "2.0.0")
+}
