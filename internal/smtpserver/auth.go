@@ -187,12 +187,13 @@ func (c *conn) loggedIn(acct *store.Account) {
 	c.reply(235, smtp.EnhancedCode{2, 0, 0}, "Authentication succeeded")
 }
 
-// setAccount records the authenticated account (nil: none), here and in
-// netserver's registry of logged-in sessions.
+// setAccount records the authenticated account; nil (after STARTTLS, which
+// forgets the session: RFC 3207 4.2) also takes the session out of
+// netserver's registry of logged-in sessions. A login registers with
+// netserver.LoggedIn (loggedIn).
 func (c *conn) setAccount(a *store.Account) {
-	had := c.sess.account != nil
 	c.sess.account = a
-	if a == nil && had {
+	if a == nil {
 		c.s.ns.SetAccount(c.acc, 0)
 	}
 }

@@ -374,3 +374,21 @@ func TestEndAccountDuringAuth(t *testing.T) {
 	w2.ehlo()
 	w2.cmd("AUTH PLAIN "+plain("alice@example.org", alicePW), 235, "2.0.0")
 }
+
+// TestSTARTTLSForgetsLogin: STARTTLS forgets the session, login included (RFC
+// 3207 4.2), so the session is no longer one of the account's: EndAccount
+// leaves it alone.
+func TestSTARTTLSForgetsLogin(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Submission, func(o *Options) { o.Dev = true })
+	w := e.dial()
+	w.ehlo()
+	w.cmd("AUTH PLAIN "+plain("alice@example.org", alicePW), 235, "2.0.0")
+	w.startTLS(e.clientTLS)
+	w.ehlo()
+	if n := e.srv.EndAccount(e.alice.ID); n != 0 {
+		t.Errorf("EndAccount = %d after STARTTLS, want 0", n)
+	}
+	w.cmd("MAIL FROM:<alice@example.org>", 530, "5.7.0")
+	w.cmd("NOOP", 250, "")
+}
