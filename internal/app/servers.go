@@ -3,11 +3,11 @@ package app
 import (
 	"crypto/tls"
 	"fmt"
-	"gannet/internal/login"
 	"net"
 	"net/netip"
 
 	"gannet/internal/imapserver"
+	"gannet/internal/login"
 	"gannet/internal/netserver"
 	"gannet/internal/pop3server"
 	"gannet/internal/smtpserver"
@@ -26,20 +26,16 @@ type serverSpec struct {
 	refusal []byte
 	// clientFirst: the client speaks first (HTTP), see netserver.Config.
 	clientFirst bool
-	// native servers run on netserver themselves (IMAP, POP3): they get the
-	// raw listener, marked for implicit TLS. The others get it wrapped in a
-	// netserver.Listener (and tls.NewListener for implicit TLS).
+	// native servers run on netserver themselves (SMTP, IMAP, POP3): they
+	// get the raw listener, marked for implicit TLS, and apply the limits,
+	// PROXY headers, refusal and registry themselves. The others (HTTP) get
+	// it wrapped in a netserver.Listener (and tls.NewListener for implicit
+	// TLS).
 	native bool
 	// shortLived sessions (SMTP, POP3) have their own read timeouts and no use
 	// for TCP keepalive, whose four setsockopt calls per accepted connection
 	// showed in the MX's profile under load.
 	shortLived bool
-}
-
-// smtpRefusal is SMTP's answer to a connection over the limits (RFC 5321
-// 3.8, RFC 3463 4.7.0).
-func smtpRefusal(host string) []byte {
-	return []byte("421 4.7.0 " + host + " Too many connections, try again later\r\n")
 }
 
 // servers builds the protocol servers that exist, with their configured
@@ -55,9 +51,10 @@ func (a *App) servers() []serverSpec {
 	smtpOpts := func(mode smtpserver.Mode, name string) smtpserver.Options {
 		return smtpserver.Options{
 			Mode: mode, Hostname: cfg.Hostname, Store: a.Store, Deliverer: a.Deliverer, TLS: a.TLS, Dev: cfg.Dev,
-			Limiter: a.Limiter, Logger: a.Log.With("server", name),
+			Limiter: a.Limiter, Login: logins, Logger: a.Log.With("server", name),
 			MaxMessageBytes: lim.MaxMessageBytes, MaxRecipients: lim.MaxRecipients, MaxLineLength: lim.MaxLineLength,
-			MaxConnsPerIP: lim.MaxConnectionsPerIP, Timeout: lim.SMTPTimeout.Duration,
+			Timeout: lim.SMTPTimeout.Duration, HandshakeTimeout: lim.TLSHandshakeTimeout.Duration,
+			Conns: a.Conns, Registry: a.Registry, TrustedProxies: proxies,
 			FreeSpace: a.Store.FreeBytes,
 		}
 	}
@@ -91,11 +88,10 @@ func (a *App) servers() []serverSpec {
 	// Every server that holds logged-in sessions, for EndAccount.
 	a.enders = []sessionEnder{imap, pop, sub, web}
 	a.mu.Unlock()
-	smtpNo := smtpRefusal(cfg.Hostname)
 	return []serverSpec{
-		{name: "smtp", addr: cfg.Listeners.SMTP, srv: mx, proto: "smtp", refusal: smtpNo, shortLived: true},
-		{name: "submission", addr: cfg.Listeners.Submission, srv: sub, proto: "submission", refusal: smtpNo, shortLived: true},
-		{name: "submissions", addr: cfg.Listeners.Submissions, implicitTLS: true, srv: sub, proto: "submission", refusal: smtpNo, shortLived: true},
+		{name: "smtp", addr: cfg.Listeners.SMTP, srv: mx, native: true, shortLived: true},
+		{name: "submission", addr: cfg.Listeners.Submission, srv: sub, native: true, shortLived: true},
+		{name: "submissions", addr: cfg.Listeners.Submissions, implicitTLS: true, srv: sub, native: true, shortLived: true},
 		{name: "imap", addr: cfg.Listeners.IMAP, srv: imap, native: true},
 		{name: "imaps", addr: cfg.Listeners.IMAPS, implicitTLS: true, srv: imap, native: true},
 		{name: "pop3", addr: cfg.Listeners.POP3, srv: pop, native: true, shortLived: true},
@@ -142,8 +138,11 @@ func loopbackAddr(addr string) bool {
 	return err == nil && ip.IsLoopback()
 }
 
-// wrap wraps a bound listener for its server: the shared limits, PROXY
-// headers and connection registry, then implicit TLS.
+// wrap wraps a bound listener for its server: a native server (SMTP, IMAP,
+// POP3) gets it as it is, marked for implicit TLS, and applies the shared
+// limits, PROXY headers and registry itself (wrapping it here too would count
+// each connection twice); the HTTP servers get the shared limits, PROXY
+// headers and connection registry here, then implicit TLS.
 func (a *App) wrap(s serverSpec, ln net.Listener) net.Listener {
 	if s.native {
 		if s.implicitTLS {
@@ -160,7 +159,7 @@ func (a *App) wrap(s serverSpec, ln net.Listener) net.Listener {
 	}
 	nl := netserver.NewListener(ln, cfg)
 	if s.implicitTLS {
-		// net/http and smtpserver run the handshake themselves.
+		// net/http runs the handshake itself.
 		return tls.NewListener(nl, a.TLS)
 	}
 	return nl

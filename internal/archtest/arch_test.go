@@ -18,7 +18,7 @@ var sqlOnly = []string{"database/sql", "modernc.org/sqlite", "github.com/jackc/p
 var leaves = []string{
 	"internal/smtp", "internal/imapwire", "internal/message", "internal/mailauth", "internal/dnsx",
 	"internal/config", "internal/password", "internal/authlimit", "internal/sasl", "internal/connlimit",
-	"internal/notify", "internal/store", "internal/store/blobstore", "internal/login",
+	"internal/notify", "internal/store", "internal/store/blobstore", "internal/login", "internal/netserver",
 }
 
 // upper are application packages a leaf may never import.
@@ -26,6 +26,15 @@ var upper = []string{
 	"internal/app", "internal/smtpserver", "internal/imapserver", "internal/pop3server", "internal/webmail",
 	"internal/delivery", "internal/queue", "internal/smtpclient", "internal/store/sqlstore",
 }
+
+// goSMTP is emersion's go-smtp: its server side is no longer Gannet's (SMTP
+// runs on internal/smtpserver's own loop), and since the package holds client
+// and server together, only test support may depend on it.
+const goSMTP = "github.com/emersion/go-smtp"
+
+// goSMTPAllowed are the packages that may depend on go-smtp: test support only
+// (a go-smtp server that internal/smtpclient's tests talk to).
+var goSMTPAllowed = []string{mod + "internal/smtpclient/smtptest"}
 
 type pkg struct {
 	path    string
@@ -97,6 +106,26 @@ func TestOnlyCmdImportsApp(t *testing.T) {
 	for _, p := range list(t) {
 		if has(p.imports, mod+"internal/app") && !strings.HasPrefix(p.path, mod+"cmd/") {
 			t.Errorf("%s imports internal/app: only cmd/ may", p.path)
+		}
+	}
+}
+
+// TestNoGoSMTPServer: no package but test support depends on go-smtp, so no
+// binary links its server; in particular internal/smtpserver's non-test
+// imports (transitively) do not include it. go list's Deps leave out test
+// files, which may still use go-smtp's client to talk to our server.
+func TestNoGoSMTPServer(t *testing.T) {
+	t.Parallel()
+	pkgs := list(t)
+	if _, ok := pkgs[mod+"internal/smtpserver"]; !ok {
+		t.Fatalf("internal/smtpserver not found")
+	}
+	for _, p := range pkgs {
+		if has(goSMTPAllowed, p.path) {
+			continue
+		}
+		if has(p.deps, goSMTP) || has(p.imports, goSMTP) {
+			t.Errorf("%s depends on %s: only test support may (the SMTP server is internal/smtpserver)", p.path, goSMTP)
 		}
 	}
 }

@@ -4,15 +4,20 @@ import (
 	"encoding/base64"
 	"errors"
 	"strings"
+	"time"
 
-	"gannet/internal/authlimit"
+	"gannet/internal/login"
 	"gannet/internal/sasl"
 	"gannet/internal/smtp"
 	"gannet/internal/store"
 )
 
 // auth handles AUTH (RFC 4954): the mechanism's exchange of 334 challenges
-// and client responses, then 235 or the refusal.
+// and client responses, then 235 or the refusal. Every mechanism checks the
+// credentials through the login service (Options.Login), the one login
+// sequence of every protocol: failed-login limiter (attempts in flight
+// counted), its delay, bounded password hashing, a typed outcome that
+// loginAnswer turns into SMTP's reply.
 func (c *conn) auth(arg string) {
 	mech, ir, hasIR := strings.Cut(arg, " ")
 	switch {
@@ -36,14 +41,32 @@ func (c *conn) auth(arg string) {
 		c.refuse("auth", smtp.EncryptionRequired())
 		return
 	}
-	var m sasl.Server
+	// An EndAccount after this instant ends the session once it is logged
+	// in (netserver.Server.LoggedIn): the credentials may have been checked
+	// against the account as it was before.
+	c.authStart = time.Now()
+	var (
+		m     sasl.Server
+		acct  *store.Account
+		scram *login.SCRAM
+	)
+	password := func(identity, user, pw string) error {
+		res := c.s.opts.Login.Password(c.ctx, c.ip, identity, user, pw)
+		if err := c.loginAnswer(res); err != nil {
+			return err
+		}
+		acct = res.Account
+		return nil
+	}
 	switch strings.ToUpper(mech) {
 	case sasl.Plain:
-		m = sasl.NewPlain(c.authenticate)
+		m = sasl.NewPlain(password)
 	case sasl.Login:
-		m = sasl.NewLogin(c.authenticate)
+		m = sasl.NewLogin(password)
 	case sasl.SCRAMSHA256:
-		m = c.newSCRAM()
+		scram = c.newSCRAM()
+		defer scram.Close()
+		m = scram
 	default:
 		c.refuse("auth", smtp.UnknownMechanism())
 		return
@@ -57,7 +80,15 @@ func (c *conn) auth(arg string) {
 		}
 	}
 	for {
+		// The store is read inside Next (the password check, SCRAM's
+		// lookup): session work that Close waits for.
+		if !c.s.begin() {
+			c.replyR(smtp.ShuttingDown())
+			c.closed = true
+			return
+		}
 		ch, done, err := m.Next(resp)
+		c.s.end()
 		if err != nil {
 			var r *smtp.Reply
 			if !errors.As(err, &r) {
@@ -66,10 +97,16 @@ func (c *conn) auth(arg string) {
 				r = smtp.AuthFailed()
 			}
 			c.replyR(r)
+			if r.Code == 421 {
+				c.closed = true
+			}
 			return
 		}
 		if done {
-			c.reply(235, smtp.EnhancedCode{2, 0, 0}, "Authentication succeeded")
+			if scram != nil {
+				acct = scram.Account()
+			}
+			c.loggedIn(acct)
 			return
 		}
 		c.reply(334, smtp.EnhancedCode{}, base64.StdEncoding.EncodeToString(ch))
@@ -102,65 +139,61 @@ func decodeSASL(s string) ([]byte, bool) {
 	return b, err == nil
 }
 
-// The login sequence below (admit, check, count the failure or the success)
-// is SMTP's one copy of it, for PLAIN, LOGIN and SCRAM alike.
-
-// authenticate checks credentials through the shared failed-login limiter:
-// a blocked client is refused without a password check (454 4.7.0), a client
-// with recent failures waits before its answer, and each failure is counted.
-// Neither the password nor the attempted user name is logged: users type
-// passwords into the user name field.
-func (c *conn) authenticate(identity, username, password string) error {
-	if err := c.admit(username); err != nil {
-		return err
-	}
-	if !c.s.begin() {
-		return smtp.ShuttingDown()
-	}
-	defer c.s.end()
-	// RFC 4616 2: we do not let one user act as another, so an authorization
-	// identity other than the user's own fails like a wrong password.
-	var acc *store.Account
-	var err error
-	if identity == "" || strings.EqualFold(identity, username) {
-		acc, err = c.s.opts.Store.Authenticate(c.ctx, username, password)
-	} else {
-		err = store.ErrAuthFailed
-	}
-	switch {
-	case errors.Is(err, store.ErrAuthFailed):
-		return c.authFailed(username)
-	case err != nil:
-		c.log.Error("auth error", "err", err)
-		return smtp.AuthTemporaryFailure()
-	}
-	c.loggedIn(username, acc)
-	return nil
-}
-
-// admit asks the failed-login limiter whether this client may try username:
-// a blocked client is refused without a password check (454 4.7.0), a client
-// with recent failures waits before its answer.
-func (c *conn) admit(username string) error {
-	delay, err := c.s.authLim.Check(c.ip, username)
-	if errors.Is(err, authlimit.ErrBlocked) {
-		c.log.Warn("auth blocked", "reason", "too many failures")
+// loginAnswer is SMTP's answer to a login outcome (RFC 4954 6), nil for OK:
+// 535 5.7.8 for wrong credentials, 454 4.7.0 for a client blocked after too
+// many failures or credentials that cannot be checked now, 421 when the
+// server is closing. Failures log the login's Result, which names no user
+// (only a hash of the name); passwords are never logged.
+func (c *conn) loginAnswer(res login.Result) error {
+	switch res.Outcome {
+	case login.OK:
+		return nil
+	case login.Wrong:
+		if res.NowBlocked {
+			c.log.Warn("auth failed; client now blocked", "login", res)
+		} else {
+			c.log.Info("auth failed", "login", res)
+		}
+		return smtp.AuthFailed()
+	case login.Blocked:
+		c.log.Warn("auth refused: too many failed logins", "login", res)
 		return smtp.AuthTemporaryFailure().WithText("Too many failed logins, try again later")
 	}
-	c.s.sleep(c.ctx, delay)
-	return nil
+	if c.ctx.Err() != nil {
+		// The server is closing (Close, or a Shutdown out of time).
+		return smtp.ShuttingDown()
+	}
+	c.log.Warn("auth could not be checked", "login", res)
+	return smtp.AuthTemporaryFailure()
 }
 
-// authFailed counts a failure with the limiter and returns the 535 answer.
-func (c *conn) authFailed(username string) error {
-	blocked := c.s.authLim.Failure(c.ip, username)
-	c.log.Info("auth failed", "blocked", blocked)
-	return smtp.AuthFailed()
+// loggedIn makes acct the session's account, answers 235, and registers the
+// session with netserver for EndAccount. If the account was ended since the
+// AUTH began, the session ends at once instead (421 4.7.0).
+func (c *conn) loggedIn(acct *store.Account) {
+	c.setAccount(acct)
+	c.s.ns.LoggedIn(c.acc, acct.ID, c.authStart)
+	c.mu.Lock()
+	ended := c.ended
+	c.mu.Unlock()
+	if ended != nil {
+		c.log.Info("authenticated, but the account changed meanwhile", "account", acct.Address)
+		c.setAccount(nil)
+		c.replyR(ended)
+		c.closed = true
+		return
+	}
+	c.log.Info("authenticated", "account", acct.Address)
+	c.reply(235, smtp.EnhancedCode{2, 0, 0}, "Authentication succeeded")
 }
 
-// loggedIn records a successful login of acc.
-func (c *conn) loggedIn(username string, acc *store.Account) {
-	c.s.authLim.Success(c.ip, username)
-	c.setAccount(acc)
-	c.log.Info("authenticated", "account", acc.Address)
+// setAccount records the authenticated account; nil (after STARTTLS, which
+// forgets the session: RFC 3207 4.2) also takes the session out of
+// netserver's registry of logged-in sessions. A login registers with
+// netserver.LoggedIn (loggedIn).
+func (c *conn) setAccount(a *store.Account) {
+	c.sess.account = a
+	if a == nil {
+		c.s.ns.SetAccount(c.acc, 0)
+	}
 }

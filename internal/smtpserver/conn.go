@@ -11,13 +11,13 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
 
 	"gannet/internal/connlimit"
 	"gannet/internal/delivery"
+	"gannet/internal/netserver"
 	"gannet/internal/smtp"
 	"gannet/internal/store"
 )
@@ -35,18 +35,19 @@ const (
 // errLineTooLong: a line longer than MaxLineLength.
 var errLineTooLong = errors.New("line too long")
 
-// conn is one client connection and its SMTP session.
+// conn is one client connection and its SMTP session; it is the
+// netserver.Handler of the connection.
 //
 // Only the connection's goroutine touches the session fields; mu guards what
-// Shutdown and EndAccount reach from other goroutines.
+// Shutdown and EndAccount reach from other goroutines (Interrupt, End).
 type conn struct {
 	s      *Server
-	raw    net.Conn // below TLS; holds the per-IP slot
+	acc    *netserver.Accepted
+	raw    net.Conn // the accepted connection, below any TLS of ours; holds the limiter slot
 	nc     net.Conn // raw, or the TLS connection over it
 	br     *bufio.Reader
 	bw     *bufio.Writer
-	ip     netip.Addr
-	cid    string
+	ip     netip.Addr // the client's (after a PROXY header)
 	log    *slog.Logger
 	ctx    context.Context
 	tls    *tls.ConnectionState // nil without TLS
@@ -54,13 +55,16 @@ type conn struct {
 	nr     netReader
 	sess   session
 	closed bool // by the connection's goroutine, after QUIT or a fatal error
+	// handshaking: a STARTTLS handshake is running; a plain-text reply now
+	// would be garbage to the client.
+	handshaking bool
+	// authStart is when the running AUTH began (for netserver.LoggedIn).
+	authStart time.Time
 
 	mu       sync.Mutex
 	busy     bool        // handling a command: Shutdown lets it finish
 	draining bool        // Shutdown: end at the next pause between commands
 	ended    *smtp.Reply // EndAccount: end now, with this reply
-	account  int64       // the authenticated account, 0 if none
-	shut     bool        // closed once, by whoever comes first
 }
 
 // session is the SMTP state between commands.
@@ -157,35 +161,59 @@ func (c *conn) setReadDeadline(t time.Time) {
 	c.raw.SetReadDeadline(t)
 }
 
-// serveConn runs one connection until it ends: the TLS handshake under
-// implicit TLS, the greeting, then commands. It closes nc.
-func (s *Server) serveConn(ctx context.Context, nc net.Conn, implicitTLS bool) {
-	ip, _ := connlimit.AddrIP(nc.RemoteAddr())
-	c := &conn{s: s, raw: nc, nc: nc, ip: ip, cid: delivery.NewID()[:10], ctx: ctx}
-	c.log = s.log.With("cid", c.cid, "remote", nc.RemoteAddr().String())
-	c.nr.c = c
-	if !s.track(c) {
-		nc.Close()
-		return
+// newConn makes the handler of a connection netserver accepted (and, under
+// implicit TLS, ran the handshake of).
+func (s *Server) newConn(a *netserver.Accepted) *conn {
+	c := &conn{s: s, acc: a, raw: a.Raw, nc: a.Conn, ctx: a.Ctx}
+	c.ip, _ = connlimit.AddrIP(a.Raw.RemoteAddr())
+	c.log = s.log.With("cid", a.ID, "remote", a.Raw.RemoteAddr().String())
+	if a.TLS {
+		c.tls = tlsState(a.Conn)
 	}
-	defer c.close()
-	defer s.untrack(c)
+	c.nr.c = c
+	c.br = bufio.NewReaderSize(&c.nr, readBufSize)
+	c.bw = bufio.NewWriterSize(c.nc, writeBufSize)
+	return c
+}
+
+// tlsState finds the TLS connection in nc (itself, or below a
+// netserver.Conn when the listener was a tls.NewListener) and returns its
+// state after the handshake.
+func tlsState(nc net.Conn) *tls.ConnectionState {
+	for {
+		switch c := nc.(type) {
+		case *tls.Conn:
+			st := c.ConnectionState()
+			return &st
+		case interface{ Unwrap() net.Conn }:
+			nc = c.Unwrap()
+		default:
+			return nil
+		}
+	}
+}
+
+// Serve runs the connection until it ends: the greeting, then commands
+// (netserver.Handler; netserver ran any implicit TLS handshake and closes
+// the connection when Serve returns).
+func (c *conn) Serve() {
 	defer func() {
 		// Under TLS, end with close_notify (RFC 8446 6.1); OpenSSL's
 		// s_client reports an error without it.
 		if c.nc != c.raw {
 			c.nc.Close()
 		}
+		c.log.Debug("disconnected")
 	}()
 	c.log.Debug("connected")
-	c.br = bufio.NewReaderSize(&c.nr, readBufSize)
-	c.bw = bufio.NewWriterSize(nc, writeBufSize)
-	if implicitTLS {
-		if !c.handshake() {
-			return
-		}
+	if rep := c.stopping(); rep != nil {
+		// Shutdown came during the implicit TLS handshake: RFC 5321 3.1
+		// allows 421 instead of the greeting.
+		c.replyR(rep)
+		c.flush()
+		return
 	}
-	c.reply(220, smtp.EnhancedCode{}, s.opts.Hostname+" ESMTP Gannet ready")
+	c.reply(220, smtp.EnhancedCode{}, c.s.opts.Hostname+" ESMTP Gannet ready")
 	c.loop()
 }
 
@@ -206,7 +234,7 @@ func (c *conn) loop() {
 		c.mu.Lock()
 		c.busy = true
 		c.mu.Unlock()
-		c.handle(line)
+		c.dispatch(line)
 		c.mu.Lock()
 		c.busy = false
 		c.mu.Unlock()
@@ -340,28 +368,10 @@ func (c *conn) flush() error {
 	return nil
 }
 
-// handle runs one command, recovering a panic: 421, close, log.
-func (c *conn) handle(line []byte) {
-	defer func() {
-		if v := recover(); v != nil {
-			c.log.Error("panic", "panic", v, "stack", string(debug.Stack()))
-			c.reply(421, smtp.EnhancedCode{4, 0, 0}, "Internal server error")
-			c.flush()
-			c.closed = true
-		}
-	}()
-	c.dispatch(line)
-}
-
-// accountID is the authenticated account's id, 0 if none.
-func (c *conn) accountID() int64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.account
-}
-
-// drain makes the connection end at its next pause between commands.
-func (c *conn) drain() {
+// Interrupt makes the connection end at its next pause between commands
+// (netserver.Handler, called by Shutdown): a command in progress, a message
+// being received or delivered, finishes first; then the client gets 421.
+func (c *conn) Interrupt() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.draining = true
@@ -370,44 +380,52 @@ func (c *conn) drain() {
 	}
 }
 
-// end makes the connection end now with rep: a read in progress, even of
-// message data, fails at once. It reports false when the connection was
-// already ending.
-func (c *conn) end(rep *smtp.Reply) bool {
+// endReply is the answer of a session whose account changed.
+func endReply() *smtp.Reply {
+	return smtp.NewReply(421, smtp.EnhancedCode{4, 7, 0}, "Your session has ended, log in again")
+}
+
+// End makes the connection end now with 421 4.7.0: its account was deleted
+// or disabled, or its password changed (netserver.Handler, called by
+// EndAccount). A read in progress, even of message data, fails at once; a
+// delivery already under way completes first. netserver closes the
+// connection if the session has not ended within a second.
+func (c *conn) End() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.ended != nil || c.shut {
-		return false
+	if c.ended == nil {
+		c.ended = endReply()
 	}
-	c.ended = rep
 	c.raw.SetReadDeadline(past())
-	return true
 }
 
-// close closes the connection once and gives back its per-IP slot.
-func (c *conn) close() {
-	c.mu.Lock()
-	if c.shut {
-		c.mu.Unlock()
+// Recovered answers 421 after a panic in the session (netserver.Handler;
+// netserver logged the panic with its stack and closes the connection). The
+// answer reveals nothing of the panic.
+func (c *conn) Recovered() {
+	if c.handshaking {
+		// Plain text in the middle of a TLS handshake would be garbage.
 		return
 	}
-	c.shut = true
-	c.mu.Unlock()
-	// raw, not nc: another goroutine may call this while the connection's
-	// own switches nc to TLS; closing below TLS ends both.
-	c.raw.Close()
-	c.log.Debug("disconnected")
+	c.raw.SetWriteDeadline(time.Now().Add(noticeTimeout))
+	c.reply(421, smtp.EnhancedCode{4, 0, 0}, "Internal server error")
+	c.bw.Flush()
+	if c.nc != c.raw {
+		c.nc.Close() // close_notify
+	}
 }
 
-// handshake runs the TLS handshake (implicit TLS, or after STARTTLS) within
-// a short deadline: garbage instead of a ClientHello must not hold a
-// connection for long.
+// noticeTimeout bounds the write of a last reply after a panic.
+const noticeTimeout = 5 * time.Second
+
+// handshake runs the TLS handshake after STARTTLS under netserver's short
+// deadline: garbage instead of a ClientHello must not hold a connection for
+// long.
 func (c *conn) handshake() bool {
-	tc := tls.Server(c.raw, c.s.opts.TLS)
-	d := time.Now().Add(min(c.s.opts.Timeout, handshakeTimeout))
-	c.setReadDeadline(d)
-	c.raw.SetWriteDeadline(d)
-	if err := tc.HandshakeContext(c.ctx); err != nil {
+	c.handshaking = true
+	tc, err := netserver.Handshake(c.ctx, c.raw, c.s.opts.TLS, c.s.opts.HandshakeTimeout)
+	c.handshaking = false
+	if err != nil {
 		c.log.Debug("TLS handshake failed", "err", err)
 		return false
 	}
@@ -420,9 +438,6 @@ func (c *conn) handshake() bool {
 	c.bw.Reset(tc)
 	return true
 }
-
-// handshakeTimeout bounds a TLS handshake.
-const handshakeTimeout = 10 * time.Second
 
 // discard reads and drops n bytes (a refused BDAT chunk).
 func (c *conn) discard(n int64) error {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gannet/internal/connlimit"
 )
 
 // The slow-loris tests use a short Timeout; they assert that the server ends
@@ -101,7 +103,8 @@ func TestSlowLorisData(t *testing.T) {
 
 func TestConnectionLimit(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, MX, func(o *Options) { o.MaxConnsPerIP = 2 })
+	lim := connlimit.New(2)
+	e := newEnv(t, MX, func(o *Options) { o.Conns = lim })
 	w1 := e.dial()
 	e.dial()
 	w3 := dialWire(t, e.addr, false)
@@ -112,7 +115,7 @@ func TestConnectionLimit(t *testing.T) {
 	w1.closed()
 	// The server closes its side after writing 221; wait until it has
 	// counted the slot free (the condition, not a duration, ends the wait).
-	for e.srv.connLim.Open(e.dialIP()) >= 2 {
+	for lim.Open(e.dialIP()) >= 2 {
 		time.Sleep(5 * time.Millisecond)
 	}
 	w4 := e.dial()

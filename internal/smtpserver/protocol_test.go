@@ -118,6 +118,20 @@ type countingConn struct {
 	writes *atomic.Int32
 }
 
+// countingListener hands out countingConns.
+type countingListener struct {
+	net.Listener
+	writes *atomic.Int32
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return countingConn{Conn: c, writes: l.writes}, nil
+}
+
 func (c countingConn) Write(p []byte) (int, error) {
 	c.writes.Add(1)
 	return c.Conn.Write(p)
@@ -134,15 +148,8 @@ func TestPipelinedRepliesOneWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
 	var writes atomic.Int32
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		e.srv.serveConn(e.srv.ctx, countingConn{Conn: c, writes: &writes}, false)
-	}()
+	e.serve(countingListener{Listener: ln, writes: &writes})
 	w := dialWire(t, ln.Addr().String(), true)
 	w.write("EHLO client.example.net\r\nMAIL FROM:<s@remote.example>\r\n" +
 		"RCPT TO:<alice@example.org>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n")

@@ -1,42 +1,12 @@
 package smtpserver
 
-import (
-	"gannet/internal/password"
-	"gannet/internal/sasl"
-	"gannet/internal/smtp"
-	"gannet/internal/store"
-)
+import "gannet/internal/login"
 
 // newSCRAM returns SCRAM-SHA-256 (RFC 7677; RFC 4954 4 for the exchange,
-// the server's signature going out as a last 334 challenge) checked through
-// the same failed-login limiter as PLAIN and LOGIN.
-func (c *conn) newSCRAM() sasl.Server {
-	var found *store.Account
-	lookup := func(username string) (password.SCRAMKeys, bool, error) {
-		if err := c.admit(username); err != nil {
-			return password.SCRAMKeys{}, false, err
-		}
-		if !c.s.begin() {
-			return password.SCRAMKeys{}, false, smtp.ShuttingDown()
-		}
-		defer c.s.end()
-		keys, acc, err := sasl.SCRAMAccount(c.ctx, c.s.opts.Store, username, c.log)
-		if err != nil {
-			c.log.Error("auth error", "err", err)
-			return password.SCRAMKeys{}, false, smtp.AuthTemporaryFailure()
-		}
-		if acc == nil {
-			return password.SCRAMKeys{}, false, nil
-		}
-		found = acc
-		return keys, true, nil
-	}
-	result := func(username string, ok bool) error {
-		if !ok {
-			return c.authFailed(username)
-		}
-		c.loggedIn(username, found)
-		return nil
-	}
-	return sasl.NewSCRAMSHA256(c.s.scramSecret, lookup, result)
+// the server's signature going out as a last 334 challenge) through the login
+// service like PLAIN and LOGIN: refusals come back from Next as SMTP replies
+// (loginAnswer). When the exchange has succeeded, its Account is the
+// account; the caller closes the exchange in any case.
+func (c *conn) newSCRAM() *login.SCRAM {
+	return c.s.opts.Login.SCRAM(c.ctx, c.ip, c.loginAnswer)
 }

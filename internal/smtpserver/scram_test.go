@@ -1,12 +1,11 @@
 package smtpserver
 
 import (
-	"context"
 	"encoding/base64"
 	"errors"
 	"net/netip"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -167,28 +166,22 @@ func TestSubmissionSCRAMRefusals(t *testing.T) {
 func TestSCRAMBruteForce(t *testing.T) {
 	t.Parallel()
 	lim := authlimit.New(authlimit.Config{PerMinute: 3, MaxDelay: time.Millisecond})
-	e := newEnv(t, Submission, func(o *Options) { o.Limiter = lim })
-	var mu sync.Mutex
-	var delays []time.Duration
-	e.srv.sleep = func(ctx context.Context, d time.Duration) {
-		mu.Lock()
-		delays = append(delays, d)
-		mu.Unlock()
-	}
+	d := &delayLog{}
+	e := newEnv(t, Submission, d.options(lim))
 	w := e.login2()
 	for i := range 4 {
+		d.attempt(i)
 		if code, enh := scramWire(t, w, "alice@example.org", "guess"); code != 535 || enh != "5.7.8" {
 			t.Fatalf("failure %d: %d %s", i, code, enh)
 		}
 	}
+	d.attempt(4)
 	if code, enh := scramWire(t, w, "alice@example.org", alicePW); code != 454 || enh != "4.7.0" {
 		t.Errorf("blocked client: %d %s, want 454 4.7.0", code, enh)
 	}
 	e.login2().cmd("AUTH PLAIN "+plain("bob@example.org", bobPW), 454, "4.7.0")
-	mu.Lock()
-	defer mu.Unlock()
-	if len(delays) != 4 || delays[0] != 0 || delays[1] != 0 || delays[2] == 0 || delays[3] == 0 {
-		t.Errorf("delays: %v; want none for the first two failures, then some", delays)
+	if got := d.delayed(); !slices.Equal(got, []int{2, 3}) {
+		t.Errorf("attempts delayed: %v; want none of the first two failures, then the next ones [2 3]", got)
 	}
 	if _, err := lim.Check(netip.MustParseAddr("127.0.0.1"), ""); !errors.Is(err, authlimit.ErrBlocked) {
 		t.Errorf("limiter: %v, want blocked", err)

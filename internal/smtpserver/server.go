@@ -21,33 +21,43 @@
 //     pipelined, that is before a read that would wait for the network
 //     (RFC 2920 3.1).
 //   - After STARTTLS, nothing read before the handshake is used (RFC 3207 4.2).
-//   - Connections are counted per client IP below TLS (connlimit); each
-//     connection's slot is returned when it closes.
+//   - Connections come through internal/netserver, like IMAP's and POP3's: the
+//     shared connection limits (a refused client gets 421 4.7.0, inside TLS on
+//     port 465), PROXY headers from trusted proxies only (the client's address
+//     is then what limits, logs and Received see), TLS handshakes under a short
+//     deadline (implicit, and after STARTTLS), the registry of live
+//     connections and of logged-in accounts (EndAccount), panic recovery.
+//   - AUTH goes through internal/login, like every protocol's login: the
+//     failed-login limiter counts attempts in flight, password hashing runs
+//     under the service's cap, and the outcome becomes 235, 535 5.7.8, 454
+//     4.7.0 or 421 (shutting down). A failed login's user name is never logged.
 //   - Shutdown closes the listeners, lets a command in progress (a message being
 //     received or delivered) finish, answers every idle or finished connection
 //     with 421 and closes it; when its context ends it closes what is left.
-//   - A panic in a command is recovered: 421, close, log; others go on.
+//     Close and Shutdown return only once no session work touches the store.
+//   - A panic in a session is recovered by netserver: logged with its stack,
+//     answered 421 4.0.0, the connection closed; others go on.
 //   - The Server has no global state; connections share only the Deliverer, the
-//     store and the limiters, all safe for concurrent use.
+//     store, the login service and the limiters, all safe for concurrent use.
 package smtpserver
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
 	"gannet/internal/authlimit"
 	"gannet/internal/connlimit"
 	"gannet/internal/delivery"
+	"gannet/internal/login"
 	"gannet/internal/mailauth"
-	"gannet/internal/smtp"
+	"gannet/internal/netserver"
 	"gannet/internal/store"
 )
 
@@ -90,30 +100,40 @@ type Options struct {
 	Hostname  string // our name in the greeting and Received fields
 	Store     store.Store
 	Deliverer *delivery.Deliverer
-	// TLS enables STARTTLS (RFC 3207). It is also the configuration used for
-	// connections from a listener made by tls.NewListener (implicit TLS): Serve
-	// re-creates them over its own accounting of the raw connection.
+	// TLS enables STARTTLS (RFC 3207). Implicit TLS (port 465, RFC 8314) is
+	// the listener's job: pass Serve a netserver.TLSListener (or a
+	// tls.NewListener, which cannot take PROXY headers).
 	TLS *tls.Config
 	// Dev allows AUTH without TLS from loopback addresses.
 	Dev bool
 	// Limiter counts failed logins; nil uses a private one with defaults.
 	Limiter *authlimit.Limiter
-	Logger  *slog.Logger
+	// Login is the login service shared by every protocol of the process;
+	// nil = one over Store and Limiter.
+	Login  *login.Service
+	Logger *slog.Logger
 	// MaxMessageBytes is the SIZE limit (RFC 1870), enforced while reading.
 	MaxMessageBytes int64
 	// MaxRecipients per transaction; more get 452 4.5.3 (RFC 5321 4.5.3.1.10).
 	MaxRecipients int
 	// MaxLineLength bounds command and message lines, in octets.
 	MaxLineLength int
-	// MaxConnsPerIP bounds concurrent connections per client address; 0 = no
-	// limit. Further connections get 421 4.7.0 and are closed.
-	MaxConnsPerIP int
 	// Timeout bounds each command line and reply, and each pause while a
 	// message is received (RFC 5321 4.5.3.2).
 	Timeout time.Duration
 	// DataTimeout bounds the whole reception of one message with DATA, and
 	// of one BDAT chunk.
 	DataTimeout time.Duration
+	// HandshakeTimeout bounds a TLS handshake (implicit or after STARTTLS);
+	// 0 = netserver.DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
+	// Conns is the connection limiter shared by every listener of the
+	// process; nil = none. Further connections get 421 4.7.0 and are
+	// closed. Registry counts connections per protocol; nil = a private one.
+	// TrustedProxies may send PROXY protocol headers.
+	Conns          *connlimit.Limiter
+	Registry       *netserver.Registry
+	TrustedProxies []netip.Prefix
 	// Checker, on the MX, evaluates SPF, DKIM and DMARC for mail from
 	// unauthenticated clients after DATA (RFC 7208, 6376, 7489) and stamps
 	// Authentication-Results (RFC 8601); nil skips the checks.
@@ -123,31 +143,29 @@ type Options struct {
 	FreeSpace func() (int64, error)
 }
 
-// Server is an SMTP server. Create it with New.
+// Refusal is SMTP's answer to a connection over the limits: RFC 5321 3.1
+// allows 421 instead of the greeting; RFC 3463 4.7.0.
+func Refusal(hostname string) []byte {
+	return []byte("421 4.7.0 " + hostname + " Too many connections, try again later\r\n")
+}
+
+// Server is an SMTP server. Create it with New. It looks like http.Server:
+// Serve, Shutdown, Close.
 type Server struct {
-	opts    Options
-	log     *slog.Logger
-	authLim *authlimit.Limiter
-	connLim *connlimit.Limiter
-	// scramSecret keys SCRAM's fake credentials for unknown users (see
-	// sasl.NewSCRAMSHA256); random per server.
-	scramSecret []byte
-	space       spaceCheck
+	opts  Options
+	log   *slog.Logger
+	space spaceCheck
 
-	ctx    context.Context // parent of every session's work; cancelled by Close and at the end of Shutdown
-	cancel context.CancelFunc
+	// ns runs the listeners and connections: limits, PROXY, TLS
+	// handshakes, Shutdown and Close, EndAccount, panic recovery.
+	ns *netserver.Server
 
-	mu        sync.Mutex
-	listeners []*listener
-	conns     map[*conn]struct{}
-	shutting  bool
-	shutdown  chan struct{} // made by the first Shutdown, closed when it returns
-	gone      chan struct{} // made by Shutdown, closed when the last connection ends
-	busy      int           // session work doing store or queue work
-	idle      chan struct{} // made when busy leaves 0, closed when it returns to 0
+	mu   sync.Mutex
+	busy int           // session work doing store or queue work
+	idle chan struct{} // made when busy leaves 0, closed when it returns to 0
 
-	// sleep waits before an AUTH answer and before answering a harvester's
-	// RCPT; tests replace it to observe delays.
+	// sleep waits before answering a harvester's RCPT; tests replace it to
+	// observe delays. (AUTH's delays are the login service's.)
 	sleep func(ctx context.Context, d time.Duration)
 }
 
@@ -178,25 +196,29 @@ func New(o Options) *Server {
 		o.DataTimeout = DefaultDataTimeout
 	}
 	o.DataTimeout = max(o.DataTimeout, o.Timeout)
+	if o.Limiter == nil {
+		o.Limiter = authlimit.New(authlimit.Config{})
+	}
+	if o.Login == nil {
+		o.Login = login.New(o.Store, o.Limiter, login.Config{Logger: o.Logger})
+	}
 	log := o.Logger
 	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		log = slog.New(slog.DiscardHandler)
 	}
-	log = log.With("proto", o.Mode.String())
 	s := &Server{
-		opts:    o,
-		log:     log,
-		authLim: o.Limiter,
-		connLim: connlimit.New(o.MaxConnsPerIP),
-		conns:   map[*conn]struct{}{},
-		sleep:   sleepCtx,
+		opts:  o,
+		log:   log.With("proto", o.Mode.String()),
+		sleep: sleepCtx,
 	}
-	s.scramSecret = make([]byte, 32)
-	rand.Read(s.scramSecret) // never fails (crypto/rand, Go 1.24+)
-	if s.authLim == nil {
-		s.authLim = authlimit.New(authlimit.Config{})
-	}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.ns = netserver.NewServer(netserver.ServerConfig{
+		Config: netserver.Config{
+			Proto: o.Mode.String(), Limiter: o.Conns, Registry: o.Registry, TrustedProxies: o.TrustedProxies,
+			Refusal: Refusal(o.Hostname), Logger: log,
+		},
+		HandshakeTimeout: o.HandshakeTimeout,
+		NewHandler:       func(a *netserver.Accepted) netserver.Handler { return s.newConn(a) },
+	})
 	return s
 }
 
@@ -212,223 +234,53 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	}
 }
 
-// listener is a listener given to Serve, closed once by whoever comes first.
-type listener struct {
-	net.Listener
-	once sync.Once
-}
-
-func (l *listener) Close() error {
-	var err error
-	l.once.Do(func() { err = l.Listener.Close() })
-	return err
-}
-
-// Serve accepts connections on ln until Shutdown or Close. ln may be a plain
-// TCP listener (MX, port 587) or one made by tls.NewListener (port 465).
+// Serve accepts connections on ln until Shutdown or Close, then returns
+// ErrServerClosed. ln may be a plain TCP listener (MX, port 587), or one
+// made by netserver.TLSListener or tls.NewListener (port 465). Serve closes
+// ln when it returns.
 func (s *Server) Serve(ln net.Listener) error {
-	l := &listener{Listener: ln}
-	s.mu.Lock()
-	if s.shutting {
-		s.mu.Unlock()
+	if s.ns.ShuttingDown() {
 		ln.Close()
 		return ErrServerClosed
 	}
-	s.listeners = append(s.listeners, l)
-	s.mu.Unlock()
-	defer l.Close()
-	var backoff time.Duration
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			s.mu.Lock()
-			shutting := s.shutting
-			s.mu.Unlock()
-			if shutting || errors.Is(err, net.ErrClosed) {
-				return ErrServerClosed
-			}
-			// Out of file descriptors and the like: wait, then try again,
-			// rather than spin (as net/http does).
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			s.log.Warn("accept", "err", err, "retry_in", backoff)
-			sleepCtx(s.ctx, backoff)
-			continue
-		}
-		backoff = 0
-		s.accept(c)
+	err := s.ns.Serve(ln)
+	if errors.Is(err, netserver.ErrServerClosed) {
+		return ErrServerClosed
 	}
-}
-
-// accept takes a new connection: a TLS listener's connection is taken apart
-// so that the per-IP count and our deadlines work below TLS; the handshake
-// runs in the connection's goroutine.
-func (s *Server) accept(c net.Conn) {
-	raw, implicit := c, false
-	if tc, ok := c.(*tls.Conn); ok {
-		// No I/O has happened on tc yet: tls.NewListener's Accept only wraps.
-		raw, implicit = tc.NetConn(), true
-	}
-	if implicit && s.opts.TLS == nil {
-		s.log.Error("TLS listener but Options.TLS is nil; closing connection")
-		raw.Close()
-		return
-	}
-	limited, ok := s.connLim.Wrap(raw)
-	if !ok {
-		s.log.Info("too many connections", "remote", raw.RemoteAddr().String())
-		go s.reject(raw, implicit)
-		return
-	}
-	go s.serveConn(s.ctx, limited, implicit)
-}
-
-// reject refuses a connection over the per-IP limit: 421 on plain SMTP
-// (RFC 5321 3.1 allows 421 instead of the greeting); under implicit TLS a
-// handshake would cost more than the refusal is worth, so it is just closed.
-func (s *Server) reject(c net.Conn, implicit bool) {
-	defer c.Close()
-	if implicit {
-		return
-	}
-	c.SetWriteDeadline(time.Now().Add(min(s.opts.Timeout, 10*time.Second)))
-	r := smtp.TooManyConnections()
-	io.WriteString(c, fmt.Sprintf("%d %s %s %s\r\n", r.Code, r.Enhanced, s.opts.Hostname, r.Text))
-}
-
-// stop marks the server as shutting down, closes its listeners and, when
-// drain is set, drains every connection.
-func (s *Server) stop(drain bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.shutting = true
-	for _, l := range s.listeners {
-		l.Close()
-	}
-	s.listeners = nil
-	if drain {
-		for c := range s.conns {
-			c.drain()
-		}
-	}
+	return err
 }
 
 // Shutdown stops accepting, lets commands in progress finish, answers 421 to
 // every client as soon as it is between commands, and waits for all
 // connections to end. When ctx ends first it closes the remaining connections
-// and returns ctx's error.
+// and returns ctx's error. One Server may serve several listeners (587 and
+// 465), so Shutdown may be called more than once: every call waits.
 func (s *Server) Shutdown(ctx context.Context) error {
-	// One Server may be bound to several listeners (587 and 465), so Shutdown
-	// may be called more than once: later calls wait for the first.
-	s.mu.Lock()
-	if s.shutdown != nil {
-		done := s.shutdown
-		s.mu.Unlock()
-		select {
-		case <-done:
-			return nil
-		case <-ctx.Done():
-			return fmt.Errorf("smtpserver: shutdown: %w", ctx.Err())
-		}
-	}
-	s.shutdown = make(chan struct{})
-	done := s.shutdown
-	s.mu.Unlock()
-	defer close(done)
-
-	s.stop(true)
-	// No connection is tracked from here on (track refuses while shutting).
-	s.mu.Lock()
-	s.gone = make(chan struct{})
-	if len(s.conns) == 0 {
-		close(s.gone)
-	}
-	gone := s.gone
-	s.mu.Unlock()
-	select {
-	case <-gone:
-	case <-ctx.Done():
-		s.closeConns()
-		s.cancel()
-		s.waitIdle(context.Background())
-		return fmt.Errorf("smtpserver: shutdown: %w", ctx.Err())
-	}
-	if err := s.waitIdle(ctx); err != nil {
-		s.cancel()
+	if err := s.ns.Shutdown(ctx); err != nil {
+		// netserver closed what was left and waited for every connection's
+		// goroutine: no session work remains.
 		return fmt.Errorf("smtpserver: shutdown: %w", err)
 	}
-	s.cancel()
 	return nil
 }
 
 // Close closes the listeners and every connection at once, cancels work in
-// progress and waits for session work to return.
+// progress and waits for session work (store and queue writes) to return,
+// so that nothing writes to the store after Close returned.
 func (s *Server) Close() error {
-	s.stop(false)
-	s.closeConns()
-	s.cancel()
-	s.waitIdle(context.Background())
+	s.ns.Close()
+	s.waitIdle()
 	return nil
-}
-
-func (s *Server) closeConns() {
-	s.mu.Lock()
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-	for _, c := range conns {
-		c.close()
-	}
-}
-
-// track registers a connection; it fails once the server is shutting down.
-func (s *Server) track(c *conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.shutting {
-		return false
-	}
-	s.conns[c] = struct{}{}
-	return true
-}
-
-func (s *Server) untrack(c *conn) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.conns[c]; !ok {
-		return
-	}
-	delete(s.conns, c)
-	if len(s.conns) == 0 && s.gone != nil {
-		select {
-		case <-s.gone:
-		default:
-			close(s.gone)
-		}
-	}
 }
 
 // EndAccount ends every authenticated session of the account: each gets
 // 421 4.7.0 and is closed at once, even in the middle of a message (whose
-// delivery, if it already began, completes first). It returns how many
-// sessions it ended; one already ending is not counted again. Call it when an
+// delivery, if it already began, completes first). An AUTH of the account
+// under way ends the same way when it succeeds. It returns how many sessions
+// it ended; one already ending is not counted again. Call it when an
 // account is deleted or disabled or its password changes.
 func (s *Server) EndAccount(accountID int64) int {
-	s.mu.Lock()
-	var hit []*conn
-	for c := range s.conns {
-		if c.accountID() == accountID {
-			hit = append(hit, c)
-		}
-	}
-	s.mu.Unlock()
-	n := 0
-	for _, c := range hit {
-		if c.end(smtp.NewReply(421, smtp.EnhancedCode{4, 7, 0}, "Your session has ended, log in again")) {
-			n++
-		}
-	}
+	n := s.ns.EndAccount(accountID)
 	if n > 0 {
 		s.log.Info("ended sessions", "account_id", accountID, "count", n)
 	}
@@ -436,12 +288,14 @@ func (s *Server) EndAccount(accountID int64) int {
 }
 
 // begin marks the start of session work that touches the store or the queue;
-// it fails once Close began, so that nothing writes to the store after Close
-// returned.
+// it fails once Close began (or a Shutdown ran out of time), so that nothing
+// writes to the store after Close returned.
 func (s *Server) begin() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ctx.Err() != nil {
+	// Checked under mu: Close cancels this context before waitIdle takes
+	// mu, so work that began before is waited for and none begins after.
+	if s.ns.Context().Err() != nil {
 		return false
 	}
 	if s.busy == 0 {
@@ -461,19 +315,15 @@ func (s *Server) end() {
 }
 
 // waitIdle waits until no session work is in progress.
-func (s *Server) waitIdle(ctx context.Context) error {
+func (s *Server) waitIdle() {
 	for {
 		s.mu.Lock()
 		if s.busy == 0 {
 			s.mu.Unlock()
-			return nil
+			return
 		}
 		idle := s.idle
 		s.mu.Unlock()
-		select {
-		case <-idle:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		<-idle
 	}
 }

@@ -9,7 +9,6 @@ import (
 
 	"gannet/internal/delivery"
 	"gannet/internal/smtp"
-	"gannet/internal/store"
 )
 
 // Recipient harvesting limits, after Postfix's smtpd_soft_error_limit (10),
@@ -22,17 +21,6 @@ const (
 	harvestHard = 20
 	harvestStep = 250 * time.Millisecond
 )
-
-// setAccount records the authenticated account (nil: none).
-func (c *conn) setAccount(a *store.Account) {
-	c.sess.account = a
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.account = 0
-	if a != nil {
-		c.account = a.ID
-	}
-}
 
 // mail starts a transaction (RFC 5321 4.1.1.2).
 func (c *conn) mail(arg string) {

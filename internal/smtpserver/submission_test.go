@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"gannet/internal/authlimit"
+	"gannet/internal/connlimit"
+	"gannet/internal/login"
 )
 
 func plain(user, pw string) string {
@@ -201,7 +203,7 @@ func TestSubmissionLocalAndRemote(t *testing.T) {
 // TestSubmissionImplicitTLS serves a tls.NewListener listener (port 465).
 func TestSubmissionImplicitTLS(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Submission, func(o *Options) { o.MaxConnsPerIP = 1 })
+	e := newEnv(t, Submission, func(o *Options) { o.Conns = connlimit.New(1) })
 	raw, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -224,16 +226,17 @@ func TestSubmissionImplicitTLS(t *testing.T) {
 	if got := e.raw(e.inbox(e.bob)[0]); !strings.Contains(got, " with ESMTPSA id ") || !strings.Contains(got, "\ttls TLS_") {
 		t.Errorf("Received over implicit TLS: %q", got[:min(400, len(got))])
 	}
-	// The per-IP limit counts TLS connections too: a second one is refused.
+	// The per-IP limit counts TLS connections too: a second one is refused
+	// with 421 4.7.0, inside TLS (netserver's refusal).
 	c2, err := tls.Dial("tcp", raw.Addr().String(), e.clientTLS)
-	if err == nil {
-		c2.SetDeadline(deadline())
-		buf := make([]byte, 10)
-		if n, err := c2.Read(buf); err == nil {
-			t.Errorf("second TLS connection read %q, want it closed", buf[:n])
-		}
-		c2.Close()
+	if err != nil {
+		t.Fatalf("second TLS connection: %v", err)
 	}
+	defer c2.Close()
+	c2.SetDeadline(deadline())
+	w2 := &wire{t: t, c: c2, r: newReader(c2)}
+	w2.expect(421, "4.7.0")
+	w2.closed()
 }
 
 // TestBruteForce: failures are counted in the shared limiter; answers are
@@ -242,33 +245,63 @@ func TestSubmissionImplicitTLS(t *testing.T) {
 func TestBruteForce(t *testing.T) {
 	t.Parallel()
 	lim := authlimit.New(authlimit.Config{PerMinute: 3, MaxDelay: time.Millisecond})
-	e := newEnv(t, Submission, func(o *Options) { o.Limiter = lim })
-	var mu sync.Mutex
-	var delays []time.Duration
-	e.srv.sleep = func(ctx context.Context, d time.Duration) {
-		mu.Lock()
-		delays = append(delays, d)
-		mu.Unlock()
-	}
+	d := &delayLog{}
+	e := newEnv(t, Submission, d.options(lim))
 	w := e.dial()
 	w.ehlo()
 	w.startTLS(e.clientTLS)
 	w.ehlo()
-	for range 4 {
+	for i := range 4 {
+		d.attempt(i)
 		w.cmd("AUTH PLAIN "+plain("alice@example.org", "guess"), 535, "5.7.8")
 	}
+	d.attempt(4)
 	w.cmd("AUTH PLAIN "+plain("alice@example.org", alicePW), 454, "4.7.0")
 	// Another connection from the same address is blocked too.
 	w2 := e.login2()
 	w2.cmd("AUTH PLAIN "+plain("bob@example.org", bobPW), 454, "4.7.0")
-	mu.Lock()
-	defer mu.Unlock()
-	if len(delays) != 4 || delays[0] != 0 || delays[1] != 0 || delays[2] == 0 || delays[3] == 0 {
-		t.Errorf("delays before the answers: %v; want none for the first two failures, then some", delays)
+	if got := d.delayed(); !slices.Equal(got, []int{2, 3}) {
+		t.Errorf("attempts delayed before their answers: %v; want none of the first two failures, then the next ones [2 3]", got)
 	}
 	if _, err := lim.Check(netip.MustParseAddr("127.0.0.1"), ""); err == nil {
 		t.Errorf("the shared limiter does not block 127.0.0.1")
 	}
+}
+
+// delayLog records which attempts the login service delayed: the test calls
+// attempt(i) before the i-th attempt, sequentially.
+type delayLog struct {
+	mu  sync.Mutex
+	cur int
+	got []int
+}
+
+// options gives the server a login service over lim that records its delays
+// instead of sleeping.
+func (d *delayLog) options(lim *authlimit.Limiter) func(*Options) {
+	return func(o *Options) {
+		o.Limiter = lim
+		o.Login = login.New(o.Store, lim, login.Config{Sleep: func(ctx context.Context, dur time.Duration) error {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			if dur > 0 {
+				d.got = append(d.got, d.cur)
+			}
+			return nil
+		}})
+	}
+}
+
+func (d *delayLog) attempt(i int) {
+	d.mu.Lock()
+	d.cur = i
+	d.mu.Unlock()
+}
+
+func (d *delayLog) delayed() []int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.got)
 }
 
 // login2 opens a TLS session without authenticating.
