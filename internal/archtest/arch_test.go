@@ -1,5 +1,5 @@
 // Package archtest holds the architecture test: it keeps the import graph in the
-// shape DESIGN.md draws (data flows from protocols through the store interface to
+// shape docs/ARCHITECTURE.md draws (data flows from protocols through the store interface to
 // the one SQL package; leaves never reach up).
 package archtest
 

@@ -11,7 +11,7 @@
 //     (net/http): its Accept returns only connections within the limits, with
 //     the client's address as RemoteAddr.
 //   - Server runs the accept loop and one goroutine per connection for the
-//     line protocols (IMAP, POP3), which supply a Session per connection.
+//     line protocols (SMTP, IMAP, POP3), which supply a Session per connection.
 //
 // Invariants:
 //   - Accept never spins: on EMFILE, ENFILE and every other error but a closed
