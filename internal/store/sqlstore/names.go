@@ -27,12 +27,16 @@ func normDomain(name string) (string, error) {
 	if err != nil || !strings.Contains(a, ".") && a != "localhost" {
 		return "", fmt.Errorf("domain %q: %w", name, store.ErrInvalidName)
 	}
-	for _, label := range strings.Split(a, ".") {
+	for rest := a; ; {
+		label, more, found := strings.Cut(rest, ".")
 		if label == "" || len(label) > 63 {
 			return "", fmt.Errorf("domain %q: %w", name, store.ErrInvalidName)
 		}
+		if !found {
+			return a, nil
+		}
+		rest = more
 	}
-	return a, nil
 }
 
 // plainLDH reports a lower-case name of letters, digits, hyphens and dots whose
