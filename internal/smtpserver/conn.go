@@ -178,8 +178,8 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn, implicitTLS bool) {
 		}
 	}()
 	c.log.Debug("connected")
-	c.br, c.bw = getReader(&c.nr), getWriter(nc)
-	defer c.releaseBuffers()
+	c.br = bufio.NewReaderSize(&c.nr, readBufSize)
+	c.bw = bufio.NewWriterSize(nc, writeBufSize)
 	if implicitTLS {
 		if !c.handshake() {
 			return
