@@ -144,20 +144,24 @@ const asciiPrefix = 4 * PreviewRunes
 // once the ASCII prefix has filled the preview the rest cannot change it.
 // Converting and copying up to 4 KB of text that the preview does not use
 // was most of the cost of a preview at delivery. ok is false when the prefix
-// does not fill it; partPreview then reads the text as before.
+// neither fills it nor is the whole text; partPreview then reads the text as
+// before.
 func asciiPreview(b []byte, cs string) (string, bool) {
 	cs = strings.ToLower(strings.TrimSpace(cs))
 	if !isDefaultCharset(cs) && !isUTF8Charset(cs) {
 		return "", false
 	}
-	n := min(len(b), asciiPrefix)
+	whole := min(len(b), previewPlainBytes) // what partPreview reads
+	n := min(whole, asciiPrefix)
 	for i := 0; i < n; i++ {
 		if b[i] >= utf8.RuneSelf {
 			n = i
 			break
 		}
 	}
-	return collapseFull(string(b[:n]), PreviewRunes)
+	s, full := collapseFull(string(b[:n]), PreviewRunes)
+	// A short ASCII text is read whole here: nothing is left to change it.
+	return s, full || n == whole
 }
 
 // collapseFull is collapse; full reports that the preview filled before the
