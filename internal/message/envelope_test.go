@@ -181,3 +181,21 @@ func TestParseDatePostfix(t *testing.T) {
 		t.Fatalf("parseDate with comment = %v", got)
 	}
 }
+
+// BenchmarkParseDatePostfix: the Date: smtp-source and Postfix write, through
+// parseDate (the fast path) and through net/mail's path it used to take.
+func BenchmarkParseDatePostfix(b *testing.B) {
+	const in = "Mon,  7 Dec 2026 14:43:12 +0000 (UTC)"
+	b.Run("parseDate", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			parseDate(in)
+		}
+	})
+	b.Run("net/mail", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			parseDateSlow("Mon,  7 Dec 2026 14:43:12 +0000")
+		}
+	})
+}
