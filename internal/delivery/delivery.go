@@ -105,6 +105,10 @@ type Deliverer struct {
 	now        func() time.Time
 	maxHops    int
 	sign       func(ctx context.Context, domain string, msg []byte) ([]byte, error)
+	// rawBufs holds *[]byte for the message with its trace fields, as handed
+	// to the store: a fresh one per message was a tenth of the bytes the MX
+	// allocated. Store.Deliver keeps nothing of Raw once it returns.
+	rawBufs sync.Pool
 }
 
 // New returns a Deliverer.
@@ -282,11 +286,12 @@ func (d *Deliverer) Deliver(ctx context.Context, env *Envelope, msg []byte) (*Ou
 	// has already grown (a fresh one grew again through parsing and compressing
 	// on every message).
 	deliverLocal := func() {
-		raw := make([]byte, 0, len(msg)+len(received)+256)
-		raw = append(raw, returnPathField(env)...)
+		bp := d.getRaw()
+		raw := append((*bp)[:0], returnPathField(env)...)
 		raw = append(raw, received...)
 		raw = append(raw, msg...)
 		d.deliverLocal(ctx, raw, now, accounts, local, env.Junk)
+		d.putRaw(bp, raw)
 	}
 	var outbound store.Outbound
 	if len(remotes) == 0 {
@@ -341,6 +346,26 @@ func (d *Deliverer) Deliver(ctx context.Context, env *Envelope, msg []byte) (*Ou
 	}
 	d.report(ctx, env, out, received, msg, accounts, names, local, remotes, remote)
 	return out, nil
+}
+
+// maxPooledRaw keeps a rare big message's buffer from being held for reuse.
+const maxPooledRaw = 1 << 20
+
+func (d *Deliverer) getRaw() *[]byte {
+	if bp, ok := d.rawBufs.Get().(*[]byte); ok {
+		return bp
+	}
+	return new([]byte)
+}
+
+// putRaw returns a buffer once the store is done with it; raw is what was
+// built in it (append may have moved it).
+func (d *Deliverer) putRaw(bp *[]byte, raw []byte) {
+	if cap(raw) > maxPooledRaw {
+		return
+	}
+	*bp = raw[:0]
+	d.rawBufs.Put(bp)
 }
 
 func (d *Deliverer) deliverLocal(ctx context.Context, raw []byte, now time.Time, accounts []int64, local map[int64]*target, junk bool) {

@@ -1,7 +1,6 @@
 package message
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,13 +22,7 @@ func (p *Parsed) Marshal() []byte {
 }
 
 func encode(p *Parsed) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(p); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
+	return appendParsed(make([]byte, 0, 1024), p)
 }
 
 // Unmarshal decodes what Marshal produced.

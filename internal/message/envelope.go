@@ -416,7 +416,8 @@ func parseDate(s string) time.Time {
 }
 
 // parseDateFast parses the form nearly every message uses, "[Mon, ]2 Jan 2006
-// 15:04:05 -0700" (RFC 5322 3.3) with single spaces, by hand: net/mail tries
+// 15:04:05 -0700" (RFC 5322 3.3) with single spaces (two before a one-digit
+// day, as Postfix writes it), by hand: net/mail tries
 // layouts in turn, allocating an error for each miss, and was a twentieth of
 // the parse at delivery. ok is false for anything else, which parseDateSlow
 // then reads as before.
@@ -428,6 +429,11 @@ func parseDateFast(s string) (t time.Time, ok bool) {
 		default:
 			return time.Time{}, false
 		}
+	}
+	// Postfix (and strftime's %e) pad a one-digit day with a space:
+	// "Mon,  7 Dec 2026"; folding white space is allowed there (RFC 5322 3.3).
+	if len(s) > 2 && s[0] == ' ' && s[1] != ' ' {
+		s = s[1:]
 	}
 	// D[D] Mon YYYY HH:MM:SS +hhmm
 	dl := strings.IndexByte(s, ' ')

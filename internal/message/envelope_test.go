@@ -119,7 +119,7 @@ func TestParseDateFastAgrees(t *testing.T) {
 				for _, rest := range []string{"00:00:00 +0000", "23:59:59 -0000", "10:52:37 +0200",
 					"24:00:00 +0000", "12:60:00 +0000", "12:00:60 +0000", "12:00:00 +1400", "12:00:00 -1259",
 					"12:00:00 +1500", "12:00:00 +0099", "1:00:00 +0000", "12:00:00 0000"} {
-					for _, prefix := range []string{"", "Sat, ", "Xyz, "} {
+					for _, prefix := range []string{"", "Sat, ", "Xyz, ", "Sat,  ", " "} {
 						for _, d := range []string{fmt.Sprint(day), fmt.Sprintf("%02d", day)} {
 							in := prefix + d + " " + mon + " " + year + " " + rest
 							fast, ok := parseDateFast(in)
@@ -143,7 +143,8 @@ func TestParseDateFastAgrees(t *testing.T) {
 		t.Fatalf("fast path answered only %d inputs", n)
 	}
 	for _, in := range []string{"Tue, 1 Jul 2003 10:52:37 +0200 CEST", "Tue,1 Jul 2003 10:52:37 -0000",
-		"1 Jul 03 10:52:37 +0000", "31 Feb 2024 10:00:00 +0000", "1  Jul 2003 10:52:37 +0000", "Xyz, 1 Jul 2003 10:52:37 +0000"} {
+		"1 Jul 03 10:52:37 +0000", "31 Feb 2024 10:00:00 +0000", "1  Jul 2003 10:52:37 +0000", "Xyz, 1 Jul 2003 10:52:37 +0000",
+		"Tue,   1 Jul 2003 10:52:37 +0000", "Tue,  1  Jul 2003 10:52:37 +0000"} {
 		if _, ok := parseDateFast(in); ok {
 			t.Errorf("parseDateFast(%q) answered; want it left to net/mail", in)
 		}
@@ -163,6 +164,38 @@ func FuzzParseDateFast(f *testing.F) {
 		_, so := slow.Zone()
 		if !fast.Equal(slow) || fo != so {
 			t.Fatalf("%q: fast %v, net/mail %v", in, fast, slow)
+		}
+	})
+}
+
+// TestParseDatePostfix: the padded day Postfix writes takes the fast path.
+func TestParseDatePostfix(t *testing.T) {
+	t.Parallel()
+	in := "Mon,  7 Dec 2026 14:43:12 +0000"
+	got, ok := parseDateFast(in)
+	want := time.Date(2026, 12, 7, 14, 43, 12, 0, time.UTC)
+	if !ok || !got.Equal(want) {
+		t.Fatalf("parseDateFast(%q) = %v, %v; want %v", in, got, ok, want)
+	}
+	if got := parseDate(in + " (UTC)"); !got.Equal(want) {
+		t.Fatalf("parseDate with comment = %v", got)
+	}
+}
+
+// BenchmarkParseDatePostfix: the Date: smtp-source and Postfix write, through
+// parseDate (the fast path) and through net/mail's path it used to take.
+func BenchmarkParseDatePostfix(b *testing.B) {
+	const in = "Mon,  7 Dec 2026 14:43:12 +0000 (UTC)"
+	b.Run("parseDate", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			parseDate(in)
+		}
+	})
+	b.Run("net/mail", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			parseDateSlow("Mon,  7 Dec 2026 14:43:12 +0000")
 		}
 	})
 }

@@ -66,6 +66,11 @@ func partPreview(raw []byte, p *Part, isHTML bool) string {
 	}
 	start, end := clamp(raw, p.BodyStart, p.End)
 	b, _ := transferDecode(p.Encoding, raw[start:end], limit)
+	if !isHTML {
+		if s, ok := asciiPreview(b, p.Params["charset"]); ok {
+			return s
+		}
+	}
 	cut := len(b) > limit
 	if cut {
 		b = b[:limit]
@@ -125,6 +130,43 @@ func isHiddenTag(z *html.Tokenizer) bool {
 // collapse trims s, turns every run of whitespace and control characters into
 // one space, drops zero-width characters and keeps at most n runes.
 func collapse(s string, n int) string {
+	out, _ := collapseFull(s, n)
+	return out
+}
+
+// asciiPrefix bounds what asciiPreview reads: 4 bytes per rune of the preview.
+const asciiPrefix = 4 * PreviewRunes
+
+// asciiPreview is the preview of a plain text part whose first bytes are
+// ASCII, read from those bytes only: for the charsets it accepts (the default
+// and UTF-8) every way convert may read the whole text, as UTF-8 or as
+// windows-1252, maps ASCII to itself, and collapse reads runes in order, so
+// once the ASCII prefix has filled the preview the rest cannot change it.
+// Converting and copying up to 4 KB of text that the preview does not use
+// was most of the cost of a preview at delivery. ok is false when the prefix
+// neither fills it nor is the whole text; partPreview then reads the text as
+// before.
+func asciiPreview(b []byte, cs string) (string, bool) {
+	cs = strings.ToLower(strings.TrimSpace(cs))
+	if !isDefaultCharset(cs) && !isUTF8Charset(cs) {
+		return "", false
+	}
+	whole := min(len(b), previewPlainBytes) // what partPreview reads
+	n := min(whole, asciiPrefix)
+	for i := 0; i < n; i++ {
+		if b[i] >= utf8.RuneSelf {
+			n = i
+			break
+		}
+	}
+	s, full := collapseFull(string(b[:n]), PreviewRunes)
+	// A short ASCII text is read whole here: nothing is left to change it.
+	return s, full || n == whole
+}
+
+// collapseFull is collapse; full reports that the preview filled before the
+// end of s, so that more text after s could not have changed it.
+func collapseFull(s string, n int) (out string, full bool) {
 	var b strings.Builder
 	b.Grow(min(len(s), 4*n))
 	count := 0
@@ -140,6 +182,7 @@ func collapse(s string, n int) string {
 		}
 		if space {
 			if count+1 >= n {
+				full = true
 				break
 			}
 			b.WriteByte(' ')
@@ -148,8 +191,9 @@ func collapse(s string, n int) string {
 		}
 		b.WriteRune(r)
 		if count++; count >= n {
+			full = true
 			break
 		}
 	}
-	return b.String()
+	return b.String(), full
 }

@@ -155,3 +155,71 @@ func BenchmarkBareLineEnding(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMXConnPerMessage is what smtp-source does by default: one
+// connection per message, each command waiting for its reply (no
+// pipelining), 20 sessions on two cores, a 4 KiB message with the header
+// fields smtp-source writes. Besides the delivery it measures what a
+// connection costs: accept, greeting, buffers, the session's logger, close.
+func BenchmarkMXConnPerMessage(b *testing.B) {
+	ln := benchMX(b)
+	body := strings.Repeat(strings.Repeat("x", 62)+"\r\n", 4096/64)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	b.SetParallelism(10)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			i++
+			if err := benchOneConn(ln.Addr().String(), i, body); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// benchOneConn sends one message on its own connection, as smtp-source does.
+func benchOneConn(addr string, i int, body string) error {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Minute))
+	r := bufio.NewReader(c)
+	step := func(send string, want int) error {
+		if send != "" {
+			if _, err := io.WriteString(c, send); err != nil {
+				return err
+			}
+		}
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return err
+			}
+			if len(line) > 3 && line[3] == ' ' {
+				if !strings.HasPrefix(line, fmt.Sprint(want)) {
+					return fmt.Errorf("after %q: %q, want %d", send, line, want)
+				}
+				return nil
+			}
+		}
+	}
+	msg := fmt.Sprintf("From: <a@remote.example>\r\nTo: <alice@example.org>\r\nDate: Mon,  7 Dec 2026 14:43:12 +0000 (UTC)\r\n"+
+		"Message-Id: <%d.bench@remote.example>\r\n\r\n%s.\r\n", i, body)
+	for _, s := range []struct {
+		send string
+		want int
+	}{{"", 220}, {"EHLO bench.remote.example\r\n", 250}, {"MAIL FROM:<a@remote.example>\r\n", 250},
+		{"RCPT TO:<alice@example.org>\r\n", 250}, {"DATA\r\n", 354}, {msg, 250}, {"QUIT\r\n", 221}} {
+		if err := step(s.send, s.want); err != nil {
+			return err
+		}
+	}
+	return nil
+}
