@@ -171,8 +171,7 @@ func (s *Server) newConn(a *netserver.Accepted) *conn {
 		c.tls = tlsState(a.Conn)
 	}
 	c.nr.c = c
-	c.br = bufio.NewReaderSize(&c.nr, readBufSize)
-	c.bw = bufio.NewWriterSize(c.nc, writeBufSize)
+	c.br, c.bw = getReader(&c.nr), getWriter(c.nc)
 	return c
 }
 
@@ -205,6 +204,14 @@ func (c *conn) Serve() {
 		}
 		c.log.Debug("disconnected")
 	}()
+	c.serve()
+	// Not deferred: after a panic Recovered still writes through bw, and
+	// releases the buffers itself.
+	c.releaseBuffers()
+}
+
+// serve is Serve but for the buffers' release: the greeting, then commands.
+func (c *conn) serve() {
 	c.log.Debug("connected")
 	if rep := c.stopping(); rep != nil {
 		// Shutdown came during the implicit TLS handshake: RFC 5321 3.1
@@ -403,6 +410,7 @@ func (c *conn) End() {
 // netserver logged the panic with its stack and closes the connection). The
 // answer reveals nothing of the panic.
 func (c *conn) Recovered() {
+	defer c.releaseBuffers()
 	if c.handshaking {
 		// Plain text in the middle of a TLS handshake would be garbage.
 		return

@@ -10,7 +10,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 
 	"gannet/internal/connlimit"
 	"gannet/internal/smtp"
@@ -228,23 +227,6 @@ func (c *conn) skipChunk(n int64) {
 	if err := c.discard(n); err != nil {
 		c.closed = true
 	}
-}
-
-// bufPool holds message buffers: growing a fresh one to the size of each
-// message was a third of the SMTP server's allocations.
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// maxPooled keeps a rare big message's buffer from being held for reuse.
-const maxPooled = 1 << 20
-
-func getBuffer() *bytes.Buffer { return bufPool.Get().(*bytes.Buffer) }
-
-func putBuffer(b *bytes.Buffer) {
-	if b.Cap() > maxPooled {
-		return
-	}
-	b.Reset()
-	bufPool.Put(b)
 }
 
 // hasBareLineEnding reports a CR not followed by LF or an LF not preceded by
