@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -471,67 +470,83 @@ func (s *Store) Changes(ctx context.Context, accountID, mailboxID int64, since u
 
 // Open implements store.Store.
 func (s *Store) Open(ctx context.Context, blobID string) (io.ReadCloser, error) {
+	return s.open(ctx, blobID, 0, -1)
+}
+
+// OpenRange implements store.Store.
+func (s *Store) OpenRange(ctx context.Context, blobID string, off, n int64) (io.ReadCloser, error) {
+	if off < 0 || n < 0 {
+		return nil, fmt.Errorf("open message range (%d, %d): %w", off, n, store.ErrInvalidName)
+	}
+	return s.open(ctx, blobID, off, n)
+}
+
+// open returns bytes [off, off+n) of a message; n < 0 means all of it.
+func (s *Store) open(ctx context.Context, blobID string, off, n int64) (io.ReadCloser, error) {
 	if err := s.alive(); err != nil {
 		return nil, err
 	}
-	data, inline, err := s.inline(ctx, blobID)
+	whole := n < 0
+	buf, data, inline, err := s.inline(ctx, blobID)
 	if err != nil {
 		return nil, err
 	}
 	if inline {
-		return io.NopCloser(bytes.NewReader(data)), nil
+		if buf == nil {
+			return io.NopCloser(bytes.NewReader(nil)), nil // an empty message
+		}
+		if !whole {
+			off = min(off, int64(len(data)))
+			data = data[off : off+min(n, int64(len(data))-off)]
+		}
+		return s.bodies.reader(buf, data), nil
 	}
-	rc, err := s.blobs.Open(blobID)
+	var rc io.ReadCloser
+	if whole {
+		rc, err = s.blobs.Open(blobID)
+	} else {
+		rc, err = s.blobs.OpenRange(blobID, off, n)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open message: %w", store.ErrNotFound)
 	}
 	return rc, nil
 }
 
-// OpenRange implements store.Store.
-func (s *Store) OpenRange(ctx context.Context, blobID string, off, n int64) (io.ReadCloser, error) {
-	if err := s.alive(); err != nil {
-		return nil, err
-	}
-	if off < 0 || n < 0 {
-		return nil, fmt.Errorf("open message range (%d, %d): %w", off, n, store.ErrInvalidName)
-	}
-	data, inline, err := s.inline(ctx, blobID)
+// inline returns the message bytes when they are kept in the database, decoded
+// into a pooled buffer (nil for an empty message) that the caller gives back.
+//
+// The compressed bytes are scanned as sql.RawBytes and decoded before the rows
+// are closed: the driver already hands database/sql a copy of its own, and
+// scanning into a []byte copied them once more.
+func (s *Store) inline(ctx context.Context, blobID string) (buf *[]byte, raw []byte, inline bool, err error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT data, size FROM bodies WHERE blob = ?`, blobID)
 	if err != nil {
-		return nil, err
+		return nil, nil, false, fmt.Errorf("open message: %w", err)
 	}
-	if inline {
-		off = min(off, int64(len(data)))
-		end := off + min(n, int64(len(data))-off)
-		return io.NopCloser(bytes.NewReader(data[off:end])), nil
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, nil, false, fmt.Errorf("open message: %w", err)
+		}
+		return nil, nil, false, fmt.Errorf("open message: %w", store.ErrNotFound)
 	}
-	rc, err := s.blobs.OpenRange(blobID, off, n)
-	if err != nil {
-		return nil, fmt.Errorf("open message range: %w", store.ErrNotFound)
-	}
-	return rc, nil
-}
-
-// inline returns the message bytes when they are kept in the database.
-func (s *Store) inline(ctx context.Context, blobID string) ([]byte, bool, error) {
-	var data []byte
+	var data sql.RawBytes
 	var size int64
-	err := s.r.QueryRowContext(ctx, `SELECT data, size FROM bodies WHERE blob = ?`, blobID).Scan(&data, &size)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, false, fmt.Errorf("open message: %w", store.ErrNotFound)
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("open message: %w", err)
+	if err := rows.Scan(&data, &size); err != nil {
+		return nil, nil, false, fmt.Errorf("open message: %w", err)
 	}
 	if size == 0 {
-		return []byte{}, true, nil // an empty message: nothing was compressed or filed
+		return nil, nil, true, nil // an empty message: nothing was compressed or filed
 	}
 	if data == nil {
-		return nil, false, nil
+		return nil, nil, false, nil
 	}
-	raw, err := s.blobs.Decompress(data, size)
+	buf = s.bodies.get(size)
+	raw, err = s.blobs.DecompressInto(*buf, data, size)
 	if err != nil {
-		return nil, false, fmt.Errorf("open message %s: %w", blobID, err)
+		s.bodies.put(buf)
+		return nil, nil, false, fmt.Errorf("open message %s: %w", blobID, err)
 	}
-	return raw, true, nil
+	return buf, raw, true, nil
 }

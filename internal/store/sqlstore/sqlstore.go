@@ -84,6 +84,8 @@ type Store struct {
 	domains domainCache
 	// resolved caches recipient resolutions for RCPT checks.
 	resolved resolveCache
+	// bodies recycles the buffers inline messages are decoded into (bodybuf.go).
+	bodies bodyPool
 }
 
 var _ store.Store = (*Store)(nil)
