@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"gannet/internal/message"
@@ -549,4 +550,71 @@ func (s *Store) inline(ctx context.Context, blobID string) (buf *[]byte, raw []b
 		return nil, nil, false, fmt.Errorf("open message %s: %w", blobID, err)
 	}
 	return buf, raw, true, nil
+}
+
+// maxOpenInline bounds the blob IDs of one OpenInline call (and so the
+// distinct query texts it prepares).
+const maxOpenInline = 16
+
+// OpenInline opens several messages kept in the database with one query: the
+// result has one entry per ID, nil for a message that is not inline (it lives
+// in a blob file: use Open), is unknown, or repeats an earlier ID. Each query
+// is a read transaction, whose locking costs SQLite three system calls, and
+// database/sql adds its own per-query work: a POP3 session that downloads a
+// maildrop in order reads the next few messages at once (pop3server
+// cmd_retr.go). At most maxOpenInline IDs; close every reader returned.
+func (s *Store) OpenInline(ctx context.Context, blobIDs []string) ([]io.ReadCloser, error) {
+	if err := s.alive(); err != nil {
+		return nil, err
+	}
+	if len(blobIDs) > maxOpenInline {
+		return nil, fmt.Errorf("open %d messages at once: %w", len(blobIDs), store.ErrInvalidName)
+	}
+	out := make([]io.ReadCloser, len(blobIDs))
+	if len(blobIDs) == 0 {
+		return out, nil
+	}
+	closeAll := func() {
+		for _, rc := range out {
+			if rc != nil {
+				rc.Close()
+			}
+		}
+	}
+	args := make([]any, len(blobIDs))
+	for i, id := range blobIDs {
+		args[i] = id
+	}
+	q := `SELECT blob, data, size FROM bodies WHERE blob IN (?` + strings.Repeat(`, ?`, len(blobIDs)-1) + `)`
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("open messages: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var blob string
+		var data sql.RawBytes
+		var size int64
+		if err := rows.Scan(&blob, &data, &size); err != nil {
+			closeAll()
+			return nil, fmt.Errorf("open messages: %w", err)
+		}
+		i := slices.Index(blobIDs, blob)
+		if i < 0 || out[i] != nil || data == nil || size == 0 {
+			continue // not asked for, a blob file, or empty: Open serves those
+		}
+		buf := s.bodies.get(size)
+		raw, err := s.blobs.DecompressInto(*buf, data, size)
+		if err != nil {
+			s.bodies.put(buf)
+			closeAll()
+			return nil, fmt.Errorf("open message %s: %w", blob, err)
+		}
+		out[i] = s.bodies.reader(buf, raw)
+	}
+	if err := rows.Err(); err != nil {
+		closeAll()
+		return nil, fmt.Errorf("open messages: %w", err)
+	}
+	return out, nil
 }
