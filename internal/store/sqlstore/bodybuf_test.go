@@ -108,3 +108,53 @@ func TestOpenInlineBuffers(t *testing.T) {
 		r2.Close()
 	}
 }
+
+// TestOpenInlineMany: one reader per ID, in the order asked, nil for what
+// Open must serve (a blob file, an empty message, an unknown or repeated ID).
+func TestOpenInlineMany(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openTest(t)
+	if err := s.AddDomain(ctx, "gannet.test"); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.AddAccount(ctx, "u@gannet.test", "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	small1 := append(testMessage("one"), strings.Repeat("first\r\n", 500)...)
+	small2 := append(testMessage("two"), strings.Repeat("second\r\n", 50)...)
+	large := append(testMessage("large"), strings.Repeat("a line kept in a blob file\r\n", 6000)...) // > inlineMax
+	b1 := deliverInline(t, s, a.ID, small1)
+	b2 := deliverInline(t, s, a.ID, small2)
+	bl := deliverInline(t, s, a.ID, large)
+	unknown := strings.Repeat("ab", 32)
+	ids := []string{b2, unknown, bl, b1, b2}
+	rcs, err := s.OpenInline(ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]byte{small2, nil, nil, small1, nil}
+	if len(rcs) != len(want) {
+		t.Fatalf("%d readers for %d IDs", len(rcs), len(ids))
+	}
+	for i, rc := range rcs {
+		if (rc == nil) != (want[i] == nil) {
+			t.Fatalf("reader %d (%s): got %v, want a reader: %v", i, ids[i], rc, want[i] != nil)
+		}
+		if rc == nil {
+			continue
+		}
+		got, err := io.ReadAll(rc)
+		if err != nil || !bytes.Equal(got, want[i]) {
+			t.Errorf("reader %d: %d octets, %v; want %d octets", i, len(got), err, len(want[i]))
+		}
+		rc.Close()
+	}
+	if _, err := s.OpenInline(ctx, make([]string, maxOpenInline+1)); err == nil {
+		t.Error("OpenInline took more than maxOpenInline IDs")
+	}
+	if rcs, err := s.OpenInline(ctx, nil); err != nil || len(rcs) != 0 {
+		t.Errorf("OpenInline(nil) = %v, %v", rcs, err)
+	}
+}
