@@ -18,6 +18,7 @@ type maildrop struct {
 	mailboxID   int64
 	uidValidity uint32
 	msgs        []message // message number n is msgs[n-1]
+	ahead       readAhead // messages RETR read before they were asked for
 }
 
 // message is one message of the snapshot.

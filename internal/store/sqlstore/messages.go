@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"gannet/internal/message"
@@ -471,67 +471,150 @@ func (s *Store) Changes(ctx context.Context, accountID, mailboxID int64, since u
 
 // Open implements store.Store.
 func (s *Store) Open(ctx context.Context, blobID string) (io.ReadCloser, error) {
+	return s.open(ctx, blobID, 0, -1)
+}
+
+// OpenRange implements store.Store.
+func (s *Store) OpenRange(ctx context.Context, blobID string, off, n int64) (io.ReadCloser, error) {
+	if off < 0 || n < 0 {
+		return nil, fmt.Errorf("open message range (%d, %d): %w", off, n, store.ErrInvalidName)
+	}
+	return s.open(ctx, blobID, off, n)
+}
+
+// open returns bytes [off, off+n) of a message; n < 0 means all of it.
+func (s *Store) open(ctx context.Context, blobID string, off, n int64) (io.ReadCloser, error) {
 	if err := s.alive(); err != nil {
 		return nil, err
 	}
-	data, inline, err := s.inline(ctx, blobID)
+	whole := n < 0
+	buf, data, inline, err := s.inline(ctx, blobID)
 	if err != nil {
 		return nil, err
 	}
 	if inline {
-		return io.NopCloser(bytes.NewReader(data)), nil
+		if buf == nil {
+			return io.NopCloser(bytes.NewReader(nil)), nil // an empty message
+		}
+		if !whole {
+			off = min(off, int64(len(data)))
+			data = data[off : off+min(n, int64(len(data))-off)]
+		}
+		return s.bodies.reader(buf, data), nil
 	}
-	rc, err := s.blobs.Open(blobID)
+	var rc io.ReadCloser
+	if whole {
+		rc, err = s.blobs.Open(blobID)
+	} else {
+		rc, err = s.blobs.OpenRange(blobID, off, n)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open message: %w", store.ErrNotFound)
 	}
 	return rc, nil
 }
 
-// OpenRange implements store.Store.
-func (s *Store) OpenRange(ctx context.Context, blobID string, off, n int64) (io.ReadCloser, error) {
+// inline returns the message bytes when they are kept in the database, decoded
+// into a pooled buffer (nil for an empty message) that the caller gives back.
+//
+// The compressed bytes are scanned as sql.RawBytes and decoded before the rows
+// are closed: the driver already hands database/sql a copy of its own, and
+// scanning into a []byte copied them once more.
+func (s *Store) inline(ctx context.Context, blobID string) (buf *[]byte, raw []byte, inline bool, err error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT data, size FROM bodies WHERE blob = ?`, blobID)
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("open message: %w", err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, nil, false, fmt.Errorf("open message: %w", err)
+		}
+		return nil, nil, false, fmt.Errorf("open message: %w", store.ErrNotFound)
+	}
+	var data sql.RawBytes
+	var size int64
+	if err := rows.Scan(&data, &size); err != nil {
+		return nil, nil, false, fmt.Errorf("open message: %w", err)
+	}
+	if size == 0 {
+		return nil, nil, true, nil // an empty message: nothing was compressed or filed
+	}
+	if data == nil {
+		return nil, nil, false, nil
+	}
+	buf = s.bodies.get(size)
+	raw, err = s.blobs.DecompressInto(*buf, data, size)
+	if err != nil {
+		s.bodies.put(buf)
+		return nil, nil, false, fmt.Errorf("open message %s: %w", blobID, err)
+	}
+	return buf, raw, true, nil
+}
+
+// maxOpenInline bounds the blob IDs of one OpenInline call (and so the
+// distinct query texts it prepares).
+const maxOpenInline = 16
+
+// OpenInline opens several messages kept in the database with one query: the
+// result has one entry per ID, nil for a message that is not inline (it lives
+// in a blob file: use Open), is unknown, or repeats an earlier ID. Each query
+// is a read transaction, whose locking costs SQLite three system calls, and
+// database/sql adds its own per-query work: a POP3 session that downloads a
+// maildrop in order reads the next few messages at once (pop3server
+// cmd_retr.go). At most maxOpenInline IDs; close every reader returned.
+func (s *Store) OpenInline(ctx context.Context, blobIDs []string) ([]io.ReadCloser, error) {
 	if err := s.alive(); err != nil {
 		return nil, err
 	}
-	if off < 0 || n < 0 {
-		return nil, fmt.Errorf("open message range (%d, %d): %w", off, n, store.ErrInvalidName)
+	if len(blobIDs) > maxOpenInline {
+		return nil, fmt.Errorf("open %d messages at once: %w", len(blobIDs), store.ErrInvalidName)
 	}
-	data, inline, err := s.inline(ctx, blobID)
+	out := make([]io.ReadCloser, len(blobIDs))
+	if len(blobIDs) == 0 {
+		return out, nil
+	}
+	closeAll := func() {
+		for _, rc := range out {
+			if rc != nil {
+				rc.Close()
+			}
+		}
+	}
+	args := make([]any, len(blobIDs))
+	for i, id := range blobIDs {
+		args[i] = id
+	}
+	q := `SELECT blob, data, size FROM bodies WHERE blob IN (?` + strings.Repeat(`, ?`, len(blobIDs)-1) + `)`
+	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("open messages: %w", err)
 	}
-	if inline {
-		off = min(off, int64(len(data)))
-		end := off + min(n, int64(len(data))-off)
-		return io.NopCloser(bytes.NewReader(data[off:end])), nil
+	defer rows.Close()
+	for rows.Next() {
+		var blob string
+		var data sql.RawBytes
+		var size int64
+		if err := rows.Scan(&blob, &data, &size); err != nil {
+			closeAll()
+			return nil, fmt.Errorf("open messages: %w", err)
+		}
+		i := slices.Index(blobIDs, blob)
+		if i < 0 || out[i] != nil || data == nil || size == 0 {
+			continue // not asked for, a blob file, or empty: Open serves those
+		}
+		buf := s.bodies.get(size)
+		raw, err := s.blobs.DecompressInto(*buf, data, size)
+		if err != nil {
+			s.bodies.put(buf)
+			closeAll()
+			return nil, fmt.Errorf("open message %s: %w", blob, err)
+		}
+		out[i] = s.bodies.reader(buf, raw)
 	}
-	rc, err := s.blobs.OpenRange(blobID, off, n)
-	if err != nil {
-		return nil, fmt.Errorf("open message range: %w", store.ErrNotFound)
+	if err := rows.Err(); err != nil {
+		closeAll()
+		return nil, fmt.Errorf("open messages: %w", err)
 	}
-	return rc, nil
-}
-
-// inline returns the message bytes when they are kept in the database.
-func (s *Store) inline(ctx context.Context, blobID string) ([]byte, bool, error) {
-	var data []byte
-	var size int64
-	err := s.r.QueryRowContext(ctx, `SELECT data, size FROM bodies WHERE blob = ?`, blobID).Scan(&data, &size)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, false, fmt.Errorf("open message: %w", store.ErrNotFound)
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("open message: %w", err)
-	}
-	if size == 0 {
-		return []byte{}, true, nil // an empty message: nothing was compressed or filed
-	}
-	if data == nil {
-		return nil, false, nil
-	}
-	raw, err := s.blobs.Decompress(data, size)
-	if err != nil {
-		return nil, false, fmt.Errorf("open message %s: %w", blobID, err)
-	}
-	return raw, true, nil
+	return out, nil
 }
