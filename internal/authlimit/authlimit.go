@@ -6,12 +6,18 @@
 // Invariants:
 //   - Check and Begin never block; the caller sleeps the returned delay itself
 //     (outside any lock) before it answers, so a slow client cannot hold others up.
-//   - An attempt in flight (Begin called, its verdict not yet given) counts
-//     against its address as if it had failed: a burst of simultaneous attempts
-//     from one address is slowed and then refused before any password is
-//     hashed, just as the same attempts made one after another would be. It
-//     stops counting when it ends: Failure turns it into a failure, Success and
-//     Abandon forget it.
+//   - At most MaxInFlight attempts from one address are in flight (Begin
+//     called, verdict not yet given) at once; Begin answers ErrBusy beyond
+//     that, and the caller waits and tries again. Once an address has failed
+//     recently, its attempts in flight also count as if they had failed, so
+//     a burst of simultaneous guesses is refused before it is hashed, just as
+//     the same guesses made one after another would be: from one address at
+//     most PerMinute+1 attempts are ever checked before it is blocked. An
+//     address without recent failures is neither slowed nor refused for its
+//     concurrency (many clients behind one NAT address, a mail client opening
+//     several connections at once, a poller logging in again and again).
+//     An attempt stops counting when it ends: Failure turns it into a
+//     failure, Success and Abandon forget it.
 //   - A success forgets only the failures its own address made against the
 //     account that logged in (the name typed and the account's address), never
 //     those against other accounts: one good login cannot reset a guesser's
@@ -32,6 +38,10 @@ import (
 // ErrBlocked means the client must be refused without checking the password.
 var ErrBlocked = errors.New("too many failed logins; try again later")
 
+// ErrBusy means the address already has MaxInFlight attempts in flight: the
+// caller should wait a little and call Begin again.
+var ErrBusy = errors.New("too many logins in progress from this address")
+
 // Config tunes a Limiter. Zero fields take defaults.
 type Config struct {
 	// PerMinute is how many failures one IP may make in Window before being
@@ -40,7 +50,10 @@ type Config struct {
 	Window    time.Duration // default 1 minute
 	Block     time.Duration // how long a blocked IP stays blocked (default 5 minutes)
 	MaxDelay  time.Duration // cap of the growing delay (default 5 s)
-	Now       func() time.Time
+	// MaxInFlight is how many attempts one address may have in flight at
+	// once (default 4: a mail client opens a few connections together).
+	MaxInFlight int
+	Now         func() time.Time
 }
 
 // failure is one failed login: when, and the (lower-cased) name it was for.
@@ -82,6 +95,9 @@ func New(cfg Config) *Limiter {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = 4
 	}
 	return &Limiter{cfg: cfg, ips: map[netip.Prefix]*entry{}, acc: map[string]*entry{}, nextGC: 10000}
 }
@@ -125,9 +141,13 @@ func (l *Limiter) check(now time.Time, k netip.Prefix, account string) (time.Dur
 		if now.Before(e.blockedUntil) {
 			return 0, ErrBlocked
 		}
-		// The attempts running now count as failed ones: had they been made
-		// one after another, they would have been counted before this one.
-		n := l.recent(e, now) + e.inFlight
+		// Once the address has failed, the attempts running now count as
+		// failed ones: had they been made one after another, they would have
+		// been counted before this one.
+		n := l.recent(e, now)
+		if n > 0 {
+			n += e.inFlight
+		}
 		if n > l.cfg.PerMinute {
 			// Not a block (the attempts in flight may yet succeed): this
 			// attempt is refused, the next one is checked afresh.
@@ -163,9 +183,11 @@ type Attempt struct {
 
 // Begin starts a login attempt from ip for account (which may be "" when not
 // yet known): it says, as Check does, whether the attempt may proceed and how
-// long to wait first, and when it may, counts it against ip as a failure until
-// it ends. The caller must end it (Failure, Success or Abandon); deferring
-// Abandon right after Begin is the safe way.
+// long to wait first, and when it may, counts it in flight until it ends
+// (see the package invariants). ErrBusy says that the address has MaxInFlight
+// attempts running: wait and try again. The caller must end the attempt
+// (Failure, Success or Abandon); deferring Abandon right after Begin is the
+// safe way.
 func (l *Limiter) Begin(ip netip.Addr, account string) (*Attempt, time.Duration, error) {
 	now := l.cfg.Now()
 	k := key(ip)
@@ -179,6 +201,9 @@ func (l *Limiter) Begin(ip netip.Addr, account string) (*Attempt, time.Duration,
 	if e == nil {
 		e = &entry{}
 		l.ips[k] = e
+	}
+	if e.inFlight >= l.cfg.MaxInFlight {
+		return nil, 0, ErrBusy
 	}
 	e.inFlight++
 	return &Attempt{l: l, k: k, account: account}, delay, nil

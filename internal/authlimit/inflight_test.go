@@ -7,34 +7,59 @@ import (
 	"time"
 )
 
-// TestInFlightCounts: attempts begun and not yet ended count as failures, so
-// a burst of simultaneous attempts from one address is slowed and then refused
-// before any of them is checked (issue 13 finding 4); ending them releases
-// the count.
+// TestInFlightCounts: at most MaxInFlight attempts from one address run at
+// once, and once the address has failed, those in flight count as failures,
+// so a burst of simultaneous guesses from one address reaches the password
+// check at most PerMinute+1 times (issue 13 finding 4); ending attempts
+// releases the count. An address without failures is not slowed.
 func TestInFlightCounts(t *testing.T) {
 	t.Parallel()
 	c := &clock{t: time.Unix(0, 0)}
 	l := New(Config{PerMinute: 5, Now: c.now})
 	ip := netip.MustParseAddr("192.0.2.9")
-	var running []*Attempt
-	var delays []time.Duration
-	for range 200 {
-		a, d, err := l.Begin(ip, "bob@example.org")
-		if err != nil {
-			if !errors.Is(err, ErrBlocked) {
+	begin := func(n int) (admitted []*Attempt, delays []time.Duration, busy, blocked int) {
+		for range n {
+			a, d, err := l.Begin(ip, "bob@example.org")
+			switch {
+			case errors.Is(err, ErrBusy):
+				busy++
+			case errors.Is(err, ErrBlocked):
+				blocked++
+			case err != nil:
 				t.Fatalf("Begin: %v", err)
+			default:
+				admitted = append(admitted, a)
+				delays = append(delays, d)
 			}
-			continue
 		}
-		running = append(running, a)
-		delays = append(delays, d)
+		return
 	}
-	if len(running) != 6 {
-		t.Fatalf("%d of 200 simultaneous attempts admitted, want PerMinute+1 = 6", len(running))
+	first, delays, busy, _ := begin(200)
+	if len(first) != 4 || busy != 196 {
+		t.Fatalf("%d of 200 simultaneous attempts admitted (%d busy), want MaxInFlight = 4", len(first), busy)
 	}
-	if delays[0] != 0 || delays[1] != 0 || delays[2] == 0 || delays[5] <= delays[2] {
-		t.Errorf("delays of simultaneous attempts do not grow as failures' would: %v", delays)
+	for i, d := range delays {
+		if d != 0 {
+			t.Errorf("attempt %d from an address without failures delayed %v", i, d)
+		}
 	}
+	// The four fail; the burst goes on: with failures on record, the
+	// attempts in flight count, so only two more are admitted (6 in all =
+	// PerMinute+1), with growing delays, and the rest are refused.
+	for _, a := range first {
+		a.Failure()
+	}
+	more, delays, _, blocked := begin(200)
+	if len(more) != 2 || blocked != 198 {
+		t.Fatalf("after 4 failures, %d more admitted and %d refused; want 2 and 198", len(more), blocked)
+	}
+	if delays[0] == 0 || delays[1] <= delays[0] {
+		t.Errorf("delays after failures do not grow: %v", delays)
+	}
+	for _, a := range first {
+		a.Abandon() // already ended: does nothing
+	}
+	running := more
 	// Another address is not concerned.
 	if d, err := l.Check(netip.MustParseAddr("192.0.2.10"), ""); err != nil || d != 0 {
 		t.Errorf("other address: %v %v", d, err)
@@ -45,14 +70,22 @@ func TestInFlightCounts(t *testing.T) {
 		a.Abandon() // a second end does nothing
 		a.Failure()
 	}
-	if d, err := l.Check(ip, "bob@example.org"); err != nil || d != 0 {
-		t.Fatalf("after abandoning every attempt: %v %v", d, err)
+	if d, err := l.Check(ip, "bob@example.org"); err != nil || d == 0 {
+		t.Fatalf("after abandoning the attempts: %v %v, want only the 4 failures' delay", d, err)
 	}
+	c.add(2 * time.Minute) // the failures leave the window
+	if d, err := l.Check(ip, "bob@example.org"); err != nil || d != 0 {
+		t.Fatalf("once the failures left the window: %v %v", d, err)
+	}
+	// Attempts that end without a verdict leave nothing behind.
+	other := netip.MustParseAddr("192.0.2.11")
+	a, _, _ := l.Begin(other, "bob@example.org")
+	a.Abandon()
 	l.mu.Lock()
-	n := len(l.ips)
+	_, kept := l.ips[key(other)]
 	l.mu.Unlock()
-	if n != 0 {
-		t.Errorf("%d entries left after every attempt ended without a verdict", n)
+	if kept {
+		t.Errorf("an entry is left after an attempt ended without a verdict")
 	}
 	// Failed attempts turn into failures: six of them block the address.
 	for i := range 6 {

@@ -1,7 +1,8 @@
 // Package login is the one login sequence every protocol uses (IMAP LOGIN and
 // AUTHENTICATE, POP3 USER/PASS and AUTH, SMTP AUTH, the webmail's login):
 //
-//	failed-login limiter (attempts in flight included)
+//	failed-login limiter (attempts in flight: at most a few per address,
+//	counted as failures once the address has failed)
 //	  → the limiter's delay
 //	  → bounded password hashing (store.Authenticate under a semaphore)
 //	  → a typed Result: OK, Wrong, Blocked or Unavailable
@@ -12,9 +13,12 @@
 //
 // Invariants:
 //   - Every attempt is counted by the authlimit.Limiter from before its delay
-//     until its verdict, as if it had failed (authlimit.Limiter.Begin): a burst
-//     of simultaneous attempts from one address is slowed and refused before
-//     anything is hashed. Only a checked wrong password (or unknown user)
+//     until its verdict (authlimit.Limiter.Begin): at most MaxInFlight run at
+//     once per address (the others wait their turn, at most QueueWait), and
+//     once the address has failed they count as failures, so a burst of
+//     simultaneous guesses from one address is refused before it is hashed
+//     (at most PerMinute+1 are ever checked), while good logins from one
+//     address (a NAT, a poller) are neither slowed nor refused. Only a checked wrong password (or unknown user)
 //     becomes a failure; an attempt the server could not check (store error,
 //     hashing queue full, shutdown) is forgotten, and a good login forgets
 //     only its own account's failures from that address.
@@ -241,6 +245,12 @@ func (s *Service) Password(ctx context.Context, ip netip.Addr, identity, user, p
 // ended during the delay).
 func (s *Service) begin(ctx context.Context, ip netip.Addr, user, hash string) (*authlimit.Attempt, Result) {
 	att, delay, err := s.lim.Begin(ip, user)
+	if errors.Is(err, authlimit.ErrBusy) {
+		att, delay, err = s.waitTurn(ctx, ip, user)
+		if errors.Is(err, authlimit.ErrBusy) || ctx.Err() != nil {
+			return nil, Result{Outcome: Unavailable, Err: ErrBusy, UserHash: hash}
+		}
+	}
 	if err != nil {
 		return nil, Result{Outcome: Blocked, UserHash: hash}
 	}
@@ -252,6 +262,32 @@ func (s *Service) begin(ctx context.Context, ip netip.Addr, user, hash string) (
 		}
 	}
 	return att, Result{}
+}
+
+// busyPoll is how often an attempt that found its address's in-flight
+// attempts at the limit tries again. Those attempts are password checks
+// (tens of milliseconds) or cache hits (microseconds), so a short poll keeps
+// a burst of good logins from one address quick.
+const busyPoll = 5 * time.Millisecond
+
+// waitTurn calls Begin again until the address has room for one more
+// attempt in flight, at most QueueWait; it returns Begin's last answer.
+func (s *Service) waitTurn(ctx context.Context, ip netip.Addr, user string) (*authlimit.Attempt, time.Duration, error) {
+	deadline := time.Now().Add(s.cfg.QueueWait)
+	t := time.NewTimer(busyPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, 0, ctx.Err()
+		case <-t.C:
+		}
+		att, delay, err := s.lim.Begin(ip, user)
+		if !errors.Is(err, authlimit.ErrBusy) || time.Now().After(deadline) {
+			return att, delay, err
+		}
+		t.Reset(busyPoll)
+	}
 }
 
 // authenticate runs store.Authenticate (argon2id inside) in a hashing slot,

@@ -322,3 +322,33 @@ func TestDefaultCapacity(t *testing.T) {
 		t.Errorf("Capacity() = %d, want 7", c)
 	}
 }
+
+// TestGoodBurstFromOneAddress: 40 simultaneous correct logins from one
+// address (an office behind one NAT address, a poller, a mail client opening
+// several connections) all succeed, none slowed by the limiter. Counting
+// attempts in flight as failures from the start made the third of them wait
+// 250 ms, the sixth 2 s, and refused the seventh: POP3 logins from 4 clients
+// on one address fell to 7 sessions/s.
+func TestGoodBurstFromOneAddress(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var slept []time.Duration
+	cs := &countingStore{Store: openStore(t, true), hold: 2 * time.Millisecond}
+	svc := login.New(cs, authlimit.New(authlimit.Config{PerMinute: 5}), login.Config{
+		Sleep: func(_ context.Context, d time.Duration) error {
+			mu.Lock()
+			slept = append(slept, d)
+			mu.Unlock()
+			return nil
+		},
+	})
+	outcomes := burstWith(t, 40, func(int) login.Result {
+		return svc.Password(t.Context(), addr(30), "", alice, alicePw)
+	})
+	if outcomes[login.OK] != 40 {
+		t.Errorf("outcomes %v, want 40 OK", outcomes)
+	}
+	if len(slept) != 0 {
+		t.Errorf("good logins were delayed: %v", slept)
+	}
+}

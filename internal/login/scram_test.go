@@ -3,6 +3,7 @@ package login_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/xdg-go/scram"
 
@@ -90,26 +91,27 @@ func TestSCRAM(t *testing.T) {
 
 // TestSCRAMAbandoned: a client that names its user and goes away holds its
 // place in flight only until the protocol closes the exchange; it is not a
-// failure.
+// failure. While MaxInFlight exchanges from one address are open, another
+// waits its turn and then gets Unavailable (ErrBusy), never a check.
 func TestSCRAMAbandoned(t *testing.T) {
 	t.Parallel()
 	lim := fastLimiter()
-	svc := login.New(openStore(t, true), lim, login.Config{})
+	svc := login.New(openStore(t, true), lim, login.Config{QueueWait: 50 * time.Millisecond})
 	ip := addr(21)
 	answer := func(r login.Result) error { return errAnswer{r} }
 	var open []*login.SCRAM
-	for range 6 {
+	for range 4 {
 		x := svc.SCRAM(t.Context(), ip, answer)
 		if err := scramRun(t, x, alice, alicePw, true); err != nil {
 			t.Fatalf("first message: %v", err)
 		}
 		open = append(open, x)
 	}
-	// Six exchanges in flight: a seventh is refused before any lookup.
+	// Four exchanges in flight: a fifth waits, then is turned away.
 	x := svc.SCRAM(t.Context(), ip, answer)
 	var ea errAnswer
-	if err := scramRun(t, x, alice, alicePw, true); !errors.As(err, &ea) || ea.r.Outcome != login.Blocked {
-		t.Fatalf("seventh exchange in flight: %v", err)
+	if err := scramRun(t, x, alice, alicePw, true); !errors.As(err, &ea) || ea.r.Outcome != login.Unavailable || !errors.Is(ea.r.Err, login.ErrBusy) {
+		t.Fatalf("fifth exchange in flight: %v", err)
 	}
 	x.Close()
 	for _, x := range open {
