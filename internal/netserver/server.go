@@ -21,6 +21,19 @@ var ErrServerClosed = fmt.Errorf("netserver: server closed: %w", net.ErrClosed)
 // goodbye before its connection is closed under it.
 const endGrace = time.Second
 
+// endMaxGrace bounds how long a busy session (see Busy) may keep its
+// connection after EndAccount.
+const endMaxGrace = 30 * time.Second
+
+// Busy may be implemented by a Handler whose session can be in the middle of
+// work whose outcome the client must be told, such as an SMTP delivery whose
+// 250 says the message is stored: after EndAccount its connection is closed
+// only once it is no longer busy (or after endMaxGrace), so that the client
+// is not left to send again a message that was already taken.
+type Busy interface {
+	Busy() bool
+}
+
 // endMemory is how long EndAccount is remembered, for logins that were
 // under way when it ran (see LoggedIn): longer than any login takes.
 const endMemory = 5 * time.Minute
@@ -332,7 +345,18 @@ func (s *Server) EndAccount(id int64) int {
 func (s *Server) end(e *entry) {
 	raw := e.a.Raw
 	if e.ended == nil {
-		e.ended = time.AfterFunc(endGrace, func() { raw.Close() })
+		busy, _ := e.h.(Busy)
+		last := time.Now().Add(endMaxGrace)
+		var closeIdle func()
+		closeIdle = func() {
+			if busy != nil && busy.Busy() && time.Now().Before(last) {
+				// A new timer each time: nothing shared with end's caller.
+				time.AfterFunc(50*time.Millisecond, closeIdle)
+				return
+			}
+			raw.Close()
+		}
+		e.ended = time.AfterFunc(endGrace, closeIdle)
 	}
 	e.h.End()
 }

@@ -392,6 +392,15 @@ func endReply() *smtp.Reply {
 	return smtp.NewReply(421, smtp.EnhancedCode{4, 7, 0}, "Your session has ended, log in again")
 }
 
+// Busy reports whether the session is running a command (netserver.Busy):
+// after EndAccount, netserver leaves the connection open until a delivery
+// under way has been answered.
+func (c *conn) Busy() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.busy
+}
+
 // End makes the connection end now with 421 4.7.0: its account was deleted
 // or disabled, or its password changed (netserver.Handler, called by
 // EndAccount). A read in progress, even of message data, fails at once; a

@@ -35,3 +35,37 @@ func TestEndAccount(t *testing.T) {
 		t.Errorf("bob got %d messages", n)
 	}
 }
+
+// TestEndAccountDuringDelivery: an account ended while its message is being
+// stored still gets the 250 for it (the message was taken: a client that
+// never saw the 250 would send it again), then 421 4.7.0, even when the
+// store takes longer than netserver's one-second grace.
+func TestEndAccountDuringDelivery(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Submission)
+	hold := make(chan struct{})
+	waiting := e.q.setHold(hold)
+	w := e.login()
+	w.cmd("MAIL FROM:<alice@example.org>", 250, "")
+	w.cmd("RCPT TO:<someone@remote.example>", 250, "")
+	w.cmd("DATA", 354, "")
+	w.write("From: alice@example.org\r\nSubject: slow\r\n\r\nbody\r\n.\r\n")
+	// Wait until the delivery is under way (the queue write blocks).
+	select {
+	case <-waiting:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the delivery never started")
+	}
+	if n := e.srv.EndAccount(e.alice.ID); n != 1 {
+		t.Fatalf("EndAccount = %d, want 1", n)
+	}
+	time.Sleep(1500 * time.Millisecond) // past netserver's grace
+	close(hold)
+	w.c.SetDeadline(time.Now().Add(5 * time.Second))
+	w.expect(250, "2.0.0")
+	w.expect(421, "4.7.0")
+	w.closed()
+	if n := len(e.q.all()); n != 1 {
+		t.Errorf("%d messages queued, want 1", n)
+	}
+}

@@ -42,9 +42,33 @@ type recorder struct {
 	mu   sync.Mutex
 	msgs []store.Outbound
 	err  error
+	// hold, when set (setHold), makes Enqueue wait until it is closed: a
+	// slow queue write.
+	hold    chan struct{}
+	waiting chan struct{} // gets a value when an Enqueue starts waiting on hold
+}
+
+// setHold makes Enqueue wait until hold is closed; the returned channel gets
+// a value each time an Enqueue starts waiting.
+func (r *recorder) setHold(hold chan struct{}) <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.hold, r.waiting = hold, make(chan struct{}, 16)
+	return r.waiting
 }
 
 func (r *recorder) Enqueue(ctx context.Context, m store.Outbound) error {
+	r.mu.Lock()
+	hold, waiting := r.hold, r.waiting
+	r.mu.Unlock()
+	if hold != nil {
+		waiting <- struct{}{}
+		select {
+		case <-hold:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.err != nil {
