@@ -28,7 +28,7 @@ import (
 	"gannet/internal/store/sqlstore"
 )
 
-// Server is what every protocol server looks like (house rule 5).
+// Server is what every protocol server looks like (docs/ARCHITECTURE.md, house rule 5).
 type Server interface {
 	Serve(ln net.Listener) error
 	Shutdown(ctx context.Context) error
