@@ -76,7 +76,8 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "gannet-pg-")
+	removeStale(os.TempDir(), time.Now())
+	dir, err := os.MkdirTemp("", dirPattern)
 	if err != nil {
 		return nil, fmt.Errorf("pgtest: %w", err)
 	}
