@@ -24,6 +24,12 @@ for t in "${tools[@]}"; do
 		missing+=("$pkg")
 	fi
 done
+# PostgreSQL's server binaries are not in PATH on Debian (/usr/lib/postgresql/N/bin);
+# internal/store/pgstore/pgtest finds them there and starts a throwaway cluster
+# per test binary, so no server needs to be running.
+if ! command -v initdb >/dev/null 2>&1 && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+	missing+=("postgresql")
+fi
 if [ ${#missing[@]} -gt 0 ]; then
 	if [ "$(id -u)" != 0 ]; then
 		echo "test.sh: missing packages: ${missing[*]} (run as root or install them)" >&2
@@ -32,6 +38,12 @@ if [ ${#missing[@]} -gt 0 ]; then
 	echo "test.sh: installing ${missing[*]}"
 	# Postfix asks questions at install time; it is only used for smtp-sink here.
 	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+	# Debian's postgresql package would create and start a "main" cluster on port
+	# 5432; the tests start their own, so have it create none.
+	if [[ " ${missing[*]} " == *" postgresql "* ]]; then
+		mkdir -p /etc/postgresql-common/createcluster.d
+		echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.d/gannet-tests.conf
+	fi
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" fonts-dejavu-core >/dev/null
