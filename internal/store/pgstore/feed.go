@@ -53,7 +53,7 @@ func (s *Store) notifyChanges(ctx context.Context, t *tx) error {
 		if len(batch) == 0 {
 			return nil
 		}
-		b, err := json.Marshal(wireBatch{Node: s.node, Changes: batch})
+		b, err := json.Marshal(wireBatch{Node: s.instance, Changes: batch})
 		if err != nil {
 			return fmt.Errorf("notify: %w", err)
 		}
@@ -70,7 +70,7 @@ func (s *Store) notifyChanges(ctx context.Context, t *tx) error {
 		if n > maxPayload/2 {
 			w.U, n = nil, 64
 		}
-		if size+n > maxPayload-len(s.node)-32 {
+		if size+n > maxPayload-len(s.instance)-32 {
 			if err := flush(); err != nil {
 				return err
 			}
@@ -154,7 +154,7 @@ func (s *Store) received(payload string) {
 		s.log.Warn("change feed: bad payload", "err", err)
 		return
 	}
-	if b.Node == s.node {
+	if b.Node == s.instance {
 		return // published locally at commit
 	}
 	cs := make([]store.Change, len(b.Changes))

@@ -48,8 +48,10 @@ type Options struct {
 	Hub *notify.Hub
 	// FastPasswords uses cheap argon2id parameters: for tests only.
 	FastPasswords bool
-	// Node names this node in the change feed and in queue leases; empty
-	// means hostname-pid-random. Two live nodes must not share a name.
+	// Node names this node (config key node_name) in logs and queue
+	// leases; empty means the host name. The change feed tells nodes apart
+	// by a random instance id instead, so that two nodes given one name by
+	// mistake still hear each other.
 	Node string
 	// MaxConns bounds the connection pool (0 = 32).
 	MaxConns int32
@@ -64,7 +66,10 @@ type Store struct {
 	gcGrace time.Duration
 	fastPw  bool
 	node    string
-	dsn     string
+	// instance identifies this Store in the change feed: node name, pid
+	// and a random suffix, unique among live processes.
+	instance string
+	dsn      string
 
 	closed   atomic.Bool
 	stopFeed context.CancelFunc
@@ -115,8 +120,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		s.gcGrace = time.Hour
 	}
 	if s.node == "" {
-		s.node = defaultNode()
+		s.node, _ = os.Hostname()
 	}
+	s.instance = instanceID(s.node)
 	if err := s.startFeed(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -124,14 +130,12 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// defaultNode is a name unique to this process: hostname, pid and a random
-// suffix (a restarted node must not be taken for its previous life, whose
-// queue leases may still be running).
-func defaultNode() string {
-	h, _ := os.Hostname()
+// instanceID is a name unique to this process: node name, pid and a random
+// suffix (a restarted node must not be taken for its previous life).
+func instanceID(node string) string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
-	return fmt.Sprintf("%s-%d-%s", h, os.Getpid(), hex.EncodeToString(b[:]))
+	return fmt.Sprintf("%s-%d-%s", node, os.Getpid(), hex.EncodeToString(b[:]))
 }
 
 var _ store.Store = (*Store)(nil)
