@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"gannet/internal/store"
-	"gannet/internal/store/sqlstore"
 )
 
 // TestUserDisableEnable: `gannet user disable` stops logins, list shows the
@@ -25,12 +24,9 @@ func TestUserDisableEnable(t *testing.T) {
 	}
 	login := func() error {
 		ctx := context.Background()
-		st, err := sqlstore.Open(ctx, dir, sqlstore.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		st := openData(t, dir)
 		defer st.Close()
-		_, err = st.Authenticate(ctx, "alice@example.org", "pw")
+		_, err := st.Authenticate(ctx, "alice@example.org", "pw")
 		return err
 	}
 	if err := login(); !errors.Is(err, store.ErrAuthFailed) {

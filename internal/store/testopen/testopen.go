@@ -63,6 +63,16 @@ func New(tb testing.TB, opts ...Option) *Location {
 	return l
 }
 
+// RequireSQLite skips tb unless the tests run on SQLite: for a test of a
+// SQLite-only feature (a crash of the process that owns the database file,
+// the WAL writer, sqlstore's search probe), which says why.
+func RequireSQLite(tb testing.TB, why string) {
+	tb.Helper()
+	if b := os.Getenv(EnvVar); b != "" && b != "sqlite" {
+		tb.Skipf("SQLite only (%s); %s=%s", why, EnvVar, b)
+	}
+}
+
 // Backend is the backend's name: "sqlite" or "postgres".
 func (l *Location) Backend() string { return l.backend }
 
