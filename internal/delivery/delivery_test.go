@@ -14,8 +14,8 @@ import (
 
 	"gannet/internal/smtp"
 	"gannet/internal/store"
-	"gannet/internal/store/sqlstore"
 	"gannet/internal/store/storetest"
+	"gannet/internal/store/testopen"
 )
 
 // recorder stands in for the queue only; the store is real.
@@ -48,7 +48,7 @@ func (r *reports) Report(ctx context.Context, rep Report) error {
 }
 
 type fixture struct {
-	st                *sqlstore.Store
+	st                store.Store
 	d                 *Deliverer
 	q                 *recorder
 	rep               *reports
@@ -58,11 +58,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	st, err := sqlstore.Open(t.Context(), t.TempDir(), sqlstore.Options{FastPasswords: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testopen.Open(t, testopen.FastPasswords)
 	f := &fixture{st: st, q: &recorder{}, rep: &reports{}, now: time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)}
 	f.alice = storetest.NewAccount(t, st, "alice@example.org", "pw")
 	f.bob = storetest.NewAccount(t, st, "bob@example.org", "pw")
