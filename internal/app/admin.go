@@ -83,6 +83,7 @@ func (s *adminServer) metrics(w http.ResponseWriter, r *http.Request) {
 		counter("gannet_store_deferred_ops_total", "Large write operations undone and run again first in the next batch.", ws.Deferred)
 	}
 	s.connMetrics(w)
+	fmt.Fprintf(w, "# HELP gannet_node_info This node's name (config key node_name).\n# TYPE gannet_node_info gauge\ngannet_node_info{node=%q} 1\n", s.a.Config.Node())
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	gauge("gannet_goroutines", "Goroutines (about one per open connection).", runtime.NumGoroutine())

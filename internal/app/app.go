@@ -92,6 +92,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	// Several nodes on one PostgreSQL: every log line and Received field
+	// says which node wrote it (config key node_name).
+	node := ""
+	if loc, err := cfg.StoreLocation(); err == nil && loc.Backend == config.StorePostgres {
+		node = cfg.Node()
+		log = log.With("node", node)
+	}
 	st, err := OpenStore(ctx, cfg, log)
 	if err != nil {
 		return nil, err
@@ -114,7 +121,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		a.Checker = c
 	}
 	a.Deliverer = delivery.New(delivery.Options{
-		Store: st, Queue: a.Queue, Reporter: a.Queue, Hostname: cfg.Hostname, Postmaster: cfg.Postmaster,
+		Store: st, Queue: a.Queue, Reporter: a.Queue, Hostname: cfg.Hostname, Node: node, Postmaster: cfg.Postmaster,
 		Logger: log.With("part", "delivery"),
 		Sign:   newDKIMSigners(st).Sign,
 	})

@@ -321,6 +321,12 @@ func TestReceivedField(t *testing.T) {
 			t.Errorf("%d: got\n%q\nwant\n%q", i, got, tt.want)
 		}
 	}
+	// A node of a cluster names itself in a comment after the host name.
+	n := New(Options{Hostname: "mx.example.org", Node: "node2"})
+	want := "Received: from c.example (c.example [192.0.2.1])\r\n\tby mx.example.org (node node2) with ESMTP id ID\r\n\tfor <bob@example.org>;\r\n\tMon, 06 May 2024 07:08:09 +0200\r\n"
+	if got := string(n.receivedField(&tests[0].env, "ID", now)); got != want {
+		t.Errorf("with a node: got\n%q\nwant\n%q", got, want)
+	}
 }
 
 // TestPostmaster: RFC 5321 4.5.1 — postmaster@ every local domain is accepted:
