@@ -9,10 +9,12 @@ import (
 
 	"gannet/internal/app"
 	"gannet/internal/config"
-	"gannet/internal/store/sqlstore"
+	"gannet/internal/store"
 )
 
-// adminFlags are the flags every admin command takes: where the data is.
+// adminFlags are the flags every admin command takes: where the data is. The
+// store is opened by app.OpenStore, so the key `store` of --config chooses the
+// backend as it does for the server.
 type adminFlags struct {
 	data   *string
 	config *string
@@ -21,7 +23,7 @@ type adminFlags struct {
 func addAdminFlags(fs *flag.FlagSet) adminFlags {
 	return adminFlags{
 		data:   fs.String("data", "", "data directory (default ./gannet-data, or data_dir of --config)"),
-		config: fs.String("config", "", "configuration file to take data_dir from"),
+		config: fs.String("config", "", "configuration file to take data_dir and store from"),
 	}
 }
 
@@ -41,7 +43,7 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-func (f adminFlags) open(ctx context.Context) (*sqlstore.Store, error) {
+func (f adminFlags) open(ctx context.Context) (store.Store, error) {
 	cfg := config.Default()
 	switch {
 	case *f.config != "" && *f.data != "":
@@ -85,7 +87,7 @@ func subcommand(e *env, noun string, args []string, verbs map[string]func([]stri
 // withStore parses flags for a verb that needs exactly nargs arguments and runs fn
 // with an open store.
 func withStore(ctx context.Context, e *env, name, argsUsage string, nargs int, args []string,
-	fn func(st *sqlstore.Store, pos []string) error) error {
+	fn func(st store.Store, pos []string) error) error {
 	fs := newFlags(e, name, argsUsage)
 	af := addAdminFlags(fs)
 	pos, err := parseArgs(fs, args)

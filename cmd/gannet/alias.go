@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"strings"
 
-	"gannet/internal/store/sqlstore"
+	"gannet/internal/store"
 )
 
 func cmdAlias(ctx context.Context, e *env, args []string) error {
 	return subcommand(e, "alias", args, map[string]func([]string) error{
 		"add": func(a []string) error {
-			return withStore(ctx, e, "alias add", "ADDRESS|@DOMAIN TARGET [TARGET...]", -1, a, func(st *sqlstore.Store, p []string) error {
+			return withStore(ctx, e, "alias add", "ADDRESS|@DOMAIN TARGET [TARGET...]", -1, a, func(st store.Store, p []string) error {
 				if len(p) < 2 {
 					return fmt.Errorf("usage: gannet alias add ADDRESS|@DOMAIN TARGET [TARGET...]")
 				}
@@ -23,7 +23,7 @@ func cmdAlias(ctx context.Context, e *env, args []string) error {
 			})
 		},
 		"del": func(a []string) error {
-			return withStore(ctx, e, "alias del", "ADDRESS|@DOMAIN", 1, a, func(st *sqlstore.Store, p []string) error {
+			return withStore(ctx, e, "alias del", "ADDRESS|@DOMAIN", 1, a, func(st store.Store, p []string) error {
 				if err := st.DeleteAlias(ctx, p[0]); err != nil {
 					return err
 				}
@@ -32,7 +32,7 @@ func cmdAlias(ctx context.Context, e *env, args []string) error {
 			})
 		},
 		"list": func(a []string) error {
-			return withStore(ctx, e, "alias list", "", 0, a, func(st *sqlstore.Store, _ []string) error {
+			return withStore(ctx, e, "alias list", "", 0, a, func(st store.Store, _ []string) error {
 				as, err := st.Aliases(ctx)
 				if err != nil {
 					return err

@@ -10,18 +10,15 @@ import (
 	"time"
 
 	"gannet/internal/imapserver"
-	"gannet/internal/store/sqlstore"
 	"gannet/internal/store/storetest"
+	"gannet/internal/store/testopen"
 )
 
 // benchServer starts a Gannet IMAP server with user1@example.test on a
 // real listener and returns its address.
 func benchServer(t *testing.T) string {
 	t.Helper()
-	st, err := sqlstore.Open(context.Background(), t.TempDir(), sqlstore.Options{FastPasswords: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := testopen.Open(t, testopen.FastPasswords)
 	storetest.NewAccount(t, st, "user1@example.test", "pass")
 	srv := imapserver.New(imapserver.Options{Store: st, Dev: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -7,14 +7,13 @@ import (
 
 	"gannet/internal/app"
 	"gannet/internal/config"
-
-	"gannet/internal/store/sqlstore"
+	"gannet/internal/store"
 )
 
 func cmdDomain(ctx context.Context, e *env, args []string) error {
 	return subcommand(e, "domain", args, map[string]func([]string) error{
 		"add": func(a []string) error {
-			return withStore(ctx, e, "domain add", "DOMAIN", 1, a, func(st *sqlstore.Store, p []string) error {
+			return withStore(ctx, e, "domain add", "DOMAIN", 1, a, func(st store.Store, p []string) error {
 				if err := app.AddDomain(ctx, st, p[0], time.Now()); err != nil {
 					return err
 				}
@@ -23,7 +22,7 @@ func cmdDomain(ctx context.Context, e *env, args []string) error {
 			})
 		},
 		"del": func(a []string) error {
-			return withStore(ctx, e, "domain del", "DOMAIN", 1, a, func(st *sqlstore.Store, p []string) error {
+			return withStore(ctx, e, "domain del", "DOMAIN", 1, a, func(st store.Store, p []string) error {
 				if err := st.DeleteDomain(ctx, p[0]); err != nil {
 					return err
 				}
@@ -32,7 +31,7 @@ func cmdDomain(ctx context.Context, e *env, args []string) error {
 			})
 		},
 		"list": func(a []string) error {
-			return withStore(ctx, e, "domain list", "", 0, a, func(st *sqlstore.Store, _ []string) error {
+			return withStore(ctx, e, "domain list", "", 0, a, func(st store.Store, _ []string) error {
 				ds, err := st.Domains(ctx)
 				if err != nil {
 					return err

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"io"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -16,7 +18,9 @@ import (
 	"testing"
 	"time"
 
-	"gannet/internal/store/sqlstore"
+	"gannet/internal/app"
+	"gannet/internal/config"
+	"gannet/internal/store"
 )
 
 // gannet runs the CLI in-process and returns exit code, stdout and stderr.
@@ -62,10 +66,7 @@ func TestAdminCommands(t *testing.T) {
 	mustRun(t, "", "user", "pop3-policy", "--data", dir, "alice@example.org", "keep")
 
 	ctx := context.Background()
-	st, err := sqlstore.Open(ctx, dir, sqlstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openData(t, dir)
 	if _, err := st.Authenticate(ctx, "alice@example.org", "newpass"); err != nil {
 		t.Fatalf("password set by passwd does not authenticate: %v", err)
 	}
@@ -168,10 +169,7 @@ func TestDevServer(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
-	st, err := sqlstore.Open(ctx, dir, sqlstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openData(t, dir)
 	defer st.Close()
 	if _, err := st.Authenticate(ctx, "demo@gannet.test", pw1); err != nil {
 		t.Fatalf("printed demo password does not authenticate: %v", err)
@@ -270,4 +268,20 @@ func TestServerGC(t *testing.T) {
 	if got := debug.SetGCPercent(-1); got != 400 {
 		t.Fatalf("GC percent %d, want 400", got)
 	}
+}
+
+// openData opens the store of the data directory dir the way the admin
+// commands' --data does (app.OpenStore), for a test to check what a command
+// did. --data names a directory, so this is SQLite.
+func openData(t *testing.T, dir string) store.Store {
+	t.Helper()
+	cfg := config.Default()
+	cfg.DataDir = dir
+	cfg.Domains = nil
+	st, err := app.OpenStore(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }

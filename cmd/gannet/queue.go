@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"gannet/internal/store"
-	"gannet/internal/store/sqlstore"
 )
 
 // cmdQueue inspects and manages the outbound queue in the store. It works
@@ -17,7 +16,7 @@ import (
 func cmdQueue(ctx context.Context, e *env, args []string) error {
 	return subcommand(e, "queue", args, map[string]func([]string) error{
 		"list": func(a []string) error {
-			return withStore(ctx, e, "queue list", "", 0, a, func(st *sqlstore.Store, _ []string) error {
+			return withStore(ctx, e, "queue list", "", 0, a, func(st store.Store, _ []string) error {
 				msgs, err := st.QueueList(ctx)
 				if err != nil {
 					return err
@@ -43,7 +42,7 @@ func cmdQueue(ctx context.Context, e *env, args []string) error {
 			})
 		},
 		"show": func(a []string) error {
-			return withStore(ctx, e, "queue show", "ID", 1, a, func(st *sqlstore.Store, p []string) error {
+			return withStore(ctx, e, "queue show", "ID", 1, a, func(st store.Store, p []string) error {
 				id, err := queueID(p[0])
 				if err != nil {
 					return err
@@ -61,7 +60,7 @@ func cmdQueue(ctx context.Context, e *env, args []string) error {
 			})
 		},
 		"retry": func(a []string) error {
-			return withStore(ctx, e, "queue retry", "[ID]  (no ID: every message)", -1, a, func(st *sqlstore.Store, p []string) error {
+			return withStore(ctx, e, "queue retry", "[ID]  (no ID: every message)", -1, a, func(st store.Store, p []string) error {
 				var id int64
 				switch len(p) {
 				case 0:
@@ -82,7 +81,7 @@ func cmdQueue(ctx context.Context, e *env, args []string) error {
 			})
 		},
 		"drop": func(a []string) error {
-			return withStore(ctx, e, "queue drop", "ID", 1, a, func(st *sqlstore.Store, p []string) error {
+			return withStore(ctx, e, "queue drop", "ID", 1, a, func(st store.Store, p []string) error {
 				id, err := queueID(p[0])
 				if err != nil {
 					return err

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"gannet/internal/store"
-	"gannet/internal/store/sqlstore"
 )
 
 // runQueue runs "gannet queue ARGS --data dir" in-process.
@@ -27,10 +26,7 @@ func seedQueue(t *testing.T) (string, []int64) {
 	t.Helper()
 	dir := t.TempDir()
 	ctx := context.Background()
-	st, err := sqlstore.Open(ctx, dir, sqlstore.Options{FastPasswords: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openData(t, dir)
 	defer st.Close()
 	future := time.Now().Add(time.Hour)
 	var ids []int64
@@ -45,7 +41,7 @@ func seedQueue(t *testing.T) (string, []int64) {
 		}
 		ids = append(ids, id)
 	}
-	err = st.QueueUpdate(ctx, []store.QueueUpdate{{MessageID: ids[0], Address: "bob@example.net", Attempts: 2,
+	err := st.QueueUpdate(ctx, []store.QueueUpdate{{MessageID: ids[0], Address: "bob@example.net", Attempts: 2,
 		NextAttempt: future, LastAttempt: time.Now(), LastError: "mx.example.net said: 451 4.7.1 greylisted"}})
 	if err != nil {
 		t.Fatal(err)
@@ -105,10 +101,7 @@ func TestQueueRetryAndDrop(t *testing.T) {
 		t.Fatalf("retry all: exit %d, %q", code, out)
 	}
 	// Now due: the store says so.
-	st, err := sqlstore.Open(context.Background(), dir, sqlstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openData(t, dir)
 	due, err := st.QueueDue(context.Background(), time.Now(), 10)
 	st.Close()
 	if err != nil || len(due) != 3 {

@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"strconv"
 
-	"gannet/internal/store/sqlstore"
+	"gannet/internal/store"
 )
 
 func cmdUser(ctx context.Context, e *env, args []string) error {
 	return subcommand(e, "user", args, map[string]func([]string) error{
 		"add": func(a []string) error {
-			return withStore(ctx, e, "user add", "ADDRESS  (password read from stdin)", 1, a, func(st *sqlstore.Store, p []string) error {
+			return withStore(ctx, e, "user add", "ADDRESS  (password read from stdin)", 1, a, func(st store.Store, p []string) error {
 				pw, err := readPassword(e.stdin)
 				if err != nil {
 					return err
@@ -25,7 +25,7 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 			})
 		},
 		"del": func(a []string) error {
-			return withStore(ctx, e, "user del", "ADDRESS", 1, a, func(st *sqlstore.Store, p []string) error {
+			return withStore(ctx, e, "user del", "ADDRESS", 1, a, func(st store.Store, p []string) error {
 				if err := st.DeleteAccount(ctx, p[0]); err != nil {
 					return err
 				}
@@ -34,7 +34,7 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 			})
 		},
 		"passwd": func(a []string) error {
-			return withStore(ctx, e, "user passwd", "ADDRESS  (password read from stdin)", 1, a, func(st *sqlstore.Store, p []string) error {
+			return withStore(ctx, e, "user passwd", "ADDRESS  (password read from stdin)", 1, a, func(st store.Store, p []string) error {
 				pw, err := readPassword(e.stdin)
 				if err != nil {
 					return err
@@ -47,7 +47,7 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 			})
 		},
 		"quota": func(a []string) error {
-			return withStore(ctx, e, "user quota", "ADDRESS BYTES MESSAGES  (0 = unlimited)", 3, a, func(st *sqlstore.Store, p []string) error {
+			return withStore(ctx, e, "user quota", "ADDRESS BYTES MESSAGES  (0 = unlimited)", 3, a, func(st store.Store, p []string) error {
 				b, err1 := strconv.ParseInt(p[1], 10, 64)
 				m, err2 := strconv.ParseInt(p[2], 10, 64)
 				if err1 != nil || err2 != nil || b < 0 || m < 0 {
@@ -61,7 +61,7 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 			})
 		},
 		"pop3-policy": func(a []string) error {
-			return withStore(ctx, e, "user pop3-policy", "ADDRESS delete|archive|keep", 2, a, func(st *sqlstore.Store, p []string) error {
+			return withStore(ctx, e, "user pop3-policy", "ADDRESS delete|archive|keep", 2, a, func(st store.Store, p []string) error {
 				if err := st.SetPOP3Policy(ctx, p[0], p[1]); err != nil {
 					return err
 				}
@@ -73,7 +73,7 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 		// sessions end (the servers read the store's revocation feed); its
 		// mail is kept and mail to it is still delivered.
 		"disable": func(a []string) error {
-			return withStore(ctx, e, "user disable", "ADDRESS  (no login on any protocol; mail still delivered)", 1, a, func(st *sqlstore.Store, p []string) error {
+			return withStore(ctx, e, "user disable", "ADDRESS  (no login on any protocol; mail still delivered)", 1, a, func(st store.Store, p []string) error {
 				if err := st.SetDisabled(ctx, p[0], true); err != nil {
 					return err
 				}
@@ -82,7 +82,7 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 			})
 		},
 		"enable": func(a []string) error {
-			return withStore(ctx, e, "user enable", "ADDRESS", 1, a, func(st *sqlstore.Store, p []string) error {
+			return withStore(ctx, e, "user enable", "ADDRESS", 1, a, func(st store.Store, p []string) error {
 				if err := st.SetDisabled(ctx, p[0], false); err != nil {
 					return err
 				}
@@ -91,7 +91,7 @@ func cmdUser(ctx context.Context, e *env, args []string) error {
 			})
 		},
 		"list": func(a []string) error {
-			return withStore(ctx, e, "user list", "", 0, a, func(st *sqlstore.Store, _ []string) error {
+			return withStore(ctx, e, "user list", "", 0, a, func(st store.Store, _ []string) error {
 				as, err := st.Accounts(ctx)
 				if err != nil {
 					return err

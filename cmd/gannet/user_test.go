@@ -3,11 +3,12 @@ package main
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"gannet/internal/store"
-	"gannet/internal/store/sqlstore"
 )
 
 // TestUserDisableEnable: `gannet user disable` stops logins, list shows the
@@ -25,12 +26,9 @@ func TestUserDisableEnable(t *testing.T) {
 	}
 	login := func() error {
 		ctx := context.Background()
-		st, err := sqlstore.Open(ctx, dir, sqlstore.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		st := openData(t, dir)
 		defer st.Close()
-		_, err = st.Authenticate(ctx, "alice@example.org", "pw")
+		_, err := st.Authenticate(ctx, "alice@example.org", "pw")
 		return err
 	}
 	if err := login(); !errors.Is(err, store.ErrAuthFailed) {
@@ -50,5 +48,30 @@ func TestUserDisableEnable(t *testing.T) {
 		if code, _, errs := gannet(t, "", "user", verb, "--data", dir, "nobody@example.org"); code == 0 || !strings.Contains(errs, "not found") {
 			t.Fatalf("user %s of an unknown account: exit %d, %q", verb, code, errs)
 		}
+	}
+}
+
+// TestAdminFollowsStoreKey: admin commands open the store the config's key
+// `store` names, as the server does: a postgres:// store is refused with the
+// wiring's error (not silently served from data_dir), an unknown scheme by
+// the config check.
+func TestAdminFollowsStoreKey(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, c := range []struct{ store, want string }{
+		{"postgres://gannet@127.0.0.1/gannet", "PostgreSQL backend not available in this build"},
+		{"mysql://root@127.0.0.1/gannet", "config: store:"},
+	} {
+		cfg := filepath.Join(dir, "gannet.toml")
+		toml := "hostname = \"mail.example.org\"\ndata_dir = \"" + filepath.Join(dir, "data") + "\"\nstore = \"" + c.store + "\"\n"
+		if err := os.WriteFile(cfg, []byte(toml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if code, _, errs := gannet(t, "", "user", "list", "--config", cfg); code == 0 || !strings.Contains(errs, c.want) {
+			t.Errorf("store = %q: exit %d, stderr %q, want %q", c.store, code, errs, c.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data")); err == nil {
+		t.Error("data_dir was created for a store elsewhere")
 	}
 }

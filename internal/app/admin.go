@@ -72,15 +72,18 @@ func (s *adminServer) metrics(w http.ResponseWriter, r *http.Request) {
 	counter := func(name, help string, v any) {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %v\n", name, help, name, name, v)
 	}
-	ws := s.a.Store.WriterStats()
-	counter("gannet_store_commits_total", "Store transactions committed (each holds one or more writes).", ws.Batches)
-	counter("gannet_store_writes_total", "Store write operations committed.", ws.Ops)
-	counter("gannet_store_wal_syncs_total", "WAL fsyncs (each makes one or more commits durable).", ws.Syncs)
-	counter("gannet_store_wal_sync_seconds_total", "Time spent in WAL fsyncs.", ws.SyncTime.Seconds())
-	counter("gannet_store_checkpoints_total", "WAL checkpoints.", ws.Checkpoints)
-	counter("gannet_store_wal_restarts_total", "Checkpoints after which the WAL starts over from its beginning.", ws.Restarts)
-	counter("gannet_store_deferred_ops_total", "Large write operations undone and run again first in the next batch.", ws.Deferred)
+	if wst, ok := s.a.Store.(writerStatser); ok {
+		ws := wst.WriterStats()
+		counter("gannet_store_commits_total", "Store transactions committed (each holds one or more writes).", ws.Batches)
+		counter("gannet_store_writes_total", "Store write operations committed.", ws.Ops)
+		counter("gannet_store_wal_syncs_total", "WAL fsyncs (each makes one or more commits durable).", ws.Syncs)
+		counter("gannet_store_wal_sync_seconds_total", "Time spent in WAL fsyncs.", ws.SyncTime.Seconds())
+		counter("gannet_store_checkpoints_total", "WAL checkpoints.", ws.Checkpoints)
+		counter("gannet_store_wal_restarts_total", "Checkpoints after which the WAL starts over from its beginning.", ws.Restarts)
+		counter("gannet_store_deferred_ops_total", "Large write operations undone and run again first in the next batch.", ws.Deferred)
+	}
 	s.connMetrics(w)
+	fmt.Fprintf(w, "# HELP gannet_node_info This node's name (config key node_name).\n# TYPE gannet_node_info gauge\ngannet_node_info{node=%q} 1\n", s.a.Config.Node())
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	gauge("gannet_goroutines", "Goroutines (about one per open connection).", runtime.NumGoroutine())

@@ -25,7 +25,6 @@ import (
 	"gannet/internal/netserver"
 	"gannet/internal/queue"
 	"gannet/internal/store"
-	"gannet/internal/store/sqlstore"
 )
 
 // Server is what every protocol server looks like (docs/ARCHITECTURE.md, house rule 5).
@@ -50,7 +49,7 @@ type bound struct {
 // App is a running Gannet: store plus servers.
 type App struct {
 	Config *config.Config
-	Store  *sqlstore.Store
+	Store  store.Store
 	Log    *slog.Logger
 	TLS    *tls.Config // nil when no certificate is configured
 	Queue  *queue.Queue
@@ -88,30 +87,17 @@ func (a *App) ReloadTLS() error {
 	return a.certs.Reload()
 }
 
-// OpenStore opens the store of cfg's data directory and makes sure the configured
-// domains exist. Admin commands use it without starting any server.
-func OpenStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (*sqlstore.Store, error) {
-	st, err := sqlstore.Open(ctx, cfg.DataDir, sqlstore.Options{Logger: log})
-	if err != nil {
-		return nil, err
-	}
-	for _, d := range cfg.Domains {
-		err := st.AddDomain(ctx, d)
-		if err == nil || errors.Is(err, store.ErrExists) {
-			err = EnsureDKIMKeys(ctx, st, d, time.Now())
-		}
-		if err != nil {
-			st.Close()
-			return nil, fmt.Errorf("domain %s from config: %w", d, err)
-		}
-	}
-	return st, nil
-}
-
 // New opens the store and loads the TLS certificate; servers start in Start.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	// Several nodes on one PostgreSQL: every log line and Received field
+	// says which node wrote it (config key node_name).
+	node := ""
+	if loc, err := cfg.StoreLocation(); err == nil && loc.Backend == config.StorePostgres {
+		node = cfg.Node()
+		log = log.With("node", node)
 	}
 	st, err := OpenStore(ctx, cfg, log)
 	if err != nil {
@@ -135,7 +121,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		a.Checker = c
 	}
 	a.Deliverer = delivery.New(delivery.Options{
-		Store: st, Queue: a.Queue, Reporter: a.Queue, Hostname: cfg.Hostname, Postmaster: cfg.Postmaster,
+		Store: st, Queue: a.Queue, Reporter: a.Queue, Hostname: cfg.Hostname, Node: node, Postmaster: cfg.Postmaster,
 		Logger: log.With("part", "delivery"),
 		Sign:   newDKIMSigners(st).Sign,
 	})

@@ -55,7 +55,7 @@ func (a *App) servers() []serverSpec {
 			MaxMessageBytes: lim.MaxMessageBytes, MaxRecipients: lim.MaxRecipients, MaxLineLength: lim.MaxLineLength,
 			Timeout: lim.SMTPTimeout.Duration, HandshakeTimeout: lim.TLSHandshakeTimeout.Duration,
 			Conns: a.Conns, Registry: a.Registry, TrustedProxies: proxies,
-			FreeSpace: a.Store.FreeBytes,
+			FreeSpace: freeSpaceFunc(a.Store),
 		}
 	}
 	mxOpts := smtpOpts(smtpserver.MX, "smtp")

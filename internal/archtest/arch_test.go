@@ -1,6 +1,7 @@
 // Package archtest holds the architecture test: it keeps the import graph in the
-// shape docs/ARCHITECTURE.md draws (data flows from protocols through the store interface to
-// the one SQL package; leaves never reach up).
+// shape docs/ARCHITECTURE.md draws (data flows from protocols through the store
+// interface to the backends, the only packages that speak SQL; only the wiring
+// names a backend; leaves never reach up).
 package archtest
 
 import (
@@ -11,8 +12,27 @@ import (
 
 const mod = "gannet/"
 
-// sqlOnly may be imported only by the store backend.
-var sqlOnly = []string{"database/sql", "modernc.org/sqlite", "github.com/jackc/pgx/v5", mod + "internal/store/sqlstore"}
+// sqlDrivers may be imported only by the store backends (prefixes: a driver's
+// sub-packages count as the driver).
+var sqlDrivers = []string{"database/sql", "modernc.org/sqlite", "github.com/jackc/pgx", "github.com/lib/pq", "github.com/mattn/go-sqlite3"}
+
+// backends are the store backends (with their sub-packages).
+var backends = []string{mod + "internal/store/sqlstore", mod + "internal/store/pgstore"}
+
+// wiring are the packages that may name a backend: internal/app, which opens
+// the one the configuration chooses (OpenStore), and internal/store/testopen,
+// its twin for tests, which only _test.go files may import.
+var wiring = []string{mod + "internal/app", mod + "internal/store/testopen"}
+
+// under reports whether path is one of roots or inside one of them.
+func under(path string, roots []string) bool {
+	for _, r := range roots {
+		if path == r || strings.HasPrefix(path, r+"/") {
+			return true
+		}
+	}
+	return false
+}
 
 // leaves are the packages that must not import any application package.
 var leaves = []string{
@@ -24,7 +44,8 @@ var leaves = []string{
 // upper are application packages a leaf may never import.
 var upper = []string{
 	"internal/app", "internal/smtpserver", "internal/imapserver", "internal/pop3server", "internal/webmail",
-	"internal/delivery", "internal/queue", "internal/smtpclient", "internal/store/sqlstore",
+	"internal/delivery", "internal/queue", "internal/smtpclient", "internal/store/sqlstore", "internal/store/pgstore",
+	"internal/store/testopen",
 }
 
 // goSMTP is emersion's go-smtp: its server side is no longer Gannet's (SMTP
@@ -71,16 +92,54 @@ func has(list []string, p string) bool {
 	return false
 }
 
+// TestOnlyTheStoreSpeaksSQL: no package but a backend depends, even
+// transitively, on a SQL driver (the wiring reaches one through the backend it
+// opens, and cmd/ through the wiring). go list's Deps leave out test files.
 func TestOnlyTheStoreSpeaksSQL(t *testing.T) {
 	t.Parallel()
 	for _, p := range list(t) {
-		if strings.HasPrefix(p.path, mod+"internal/store/sqlstore") || p.path == mod+"internal/app" || strings.HasPrefix(p.path, mod+"cmd/") {
-			continue // the backend itself, and the wiring that opens it
+		if under(p.path, backends) || under(p.path, wiring) || strings.HasPrefix(p.path, mod+"cmd/") {
+			continue
 		}
-		for _, s := range sqlOnly {
-			if has(p.deps, s) {
-				t.Errorf("%s depends on %s: only internal/store/sqlstore may speak SQL", p.path, s)
+		for _, d := range p.deps {
+			if under(d, sqlDrivers) {
+				t.Errorf("%s depends on %s: only the store backends (%s) may speak SQL", p.path, d, strings.Join(backends, ", "))
+				break // one is enough to say
 			}
+		}
+	}
+}
+
+// TestOnlyTheWiringNamesABackend: outside the backends themselves, only the
+// wiring imports a backend package; everything else sees store.Store
+// (docs/ARCHITECTURE.md, "Layers"). Imports are the non-test ones: a test
+// may open a backend for a backend-specific feature and says why.
+func TestOnlyTheWiringNamesABackend(t *testing.T) {
+	t.Parallel()
+	pkgs := list(t)
+	if _, ok := pkgs[mod+"internal/store/sqlstore"]; !ok {
+		t.Fatal("internal/store/sqlstore not found")
+	}
+	for _, p := range pkgs {
+		if under(p.path, backends) || under(p.path, wiring) {
+			continue
+		}
+		for _, imp := range p.imports {
+			if under(imp, backends) {
+				t.Errorf("%s imports %s: only %s may name a backend; use store.Store", p.path, imp, strings.Join(wiring, " and "))
+			}
+		}
+	}
+}
+
+// TestTestopenOnlyInTests: testopen opens a backend for tests; no program
+// code may reach it (only _test.go files import it, which go list's Imports
+// leave out).
+func TestTestopenOnlyInTests(t *testing.T) {
+	t.Parallel()
+	for _, p := range list(t) {
+		if has(p.imports, mod+"internal/store/testopen") {
+			t.Errorf("%s imports internal/store/testopen: only _test.go files may", p.path)
 		}
 	}
 }

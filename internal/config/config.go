@@ -38,6 +38,13 @@ type Config struct {
 	Hostname string `toml:"hostname"`
 	// DataDir holds the database, message blobs and, in dev mode, certificates.
 	DataDir string `toml:"data_dir"`
+	// Store chooses the store backend (see StoreLocation): "" = SQLite in
+	// DataDir, "postgres://user@host/db" = PostgreSQL.
+	Store string `toml:"store"`
+	// NodeName names this node among several on one PostgreSQL store, in
+	// logs, Received fields and metrics; "" = the host name's first label.
+	// The same file can serve every node when it is left unset.
+	NodeName string `toml:"node_name"`
 	// Domains are mail domains ensured to exist at start-up.
 	Domains []string `toml:"domains"`
 	// Dev relaxes checks meant for production (hostname need not be a FQDN).
@@ -180,6 +187,20 @@ const (
 	kib = 1 << 10
 	mib = 1 << 20
 )
+
+// Node is the node's name: NodeName, or the first label of the machine's
+// host name when unset.
+func (c *Config) Node() string {
+	if c.NodeName != "" {
+		return c.NodeName
+	}
+	h, _ := os.Hostname()
+	h, _, _ = strings.Cut(h, ".")
+	if h == "" {
+		return "gannet"
+	}
+	return h
+}
 
 // Default returns the production defaults. Hostname is os.Hostname(), which is
 // often not fully qualified: set hostname in the file then.

@@ -253,6 +253,7 @@ func TestBadValues(t *testing.T) {
 		{"[limits]\nmax_recipients = \"many\"\n", []string{"limits.max_recipients"}},
 		{"[listeners\n", []string{"gannet.toml: line", "end table name"}},
 		// Validation errors name the key.
+		{"node_name = \"node 1\"\n", []string{"config: node_name:", `"node 1"`}},
 		{"[listeners]\nimap = \"x\"\n", []string{`config: listeners.imap: invalid address "x"`}},
 		{"[listeners]\nsmtp = \":99999\"\n", []string{"config: listeners.smtp:", "port"}},
 		{"[listeners]\npop3 = \"bad host:110\"\n", []string{"config: listeners.pop3:", "invalid host"}},

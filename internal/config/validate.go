@@ -54,6 +54,12 @@ func (c *Config) validateTop(p *problems) {
 	if c.DataDir == "" {
 		p.add("data_dir", "must be set")
 	}
+	if _, err := c.StoreLocation(); err != nil {
+		*p = append(*p, err)
+	}
+	if n := c.NodeName; n != "" && !validNodeName(n) {
+		p.add("node_name", "%q: use 1 to 63 letters, digits, '.', '-' or '_'", n)
+	}
 	seen := make(map[string]bool, len(c.Domains))
 	for i, d := range c.Domains {
 		key := fmt.Sprintf("domains[%d]", i)
@@ -329,4 +335,20 @@ func normalizeDomain(d string) string {
 		return a
 	}
 	return d
+}
+
+// validNodeName: a node name goes into log lines, a Received comment and a
+// metrics label, so it is kept to characters that need no quoting anywhere.
+func validNodeName(n string) bool {
+	if len(n) > 63 {
+		return false
+	}
+	for _, r := range n {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-', r == '_':
+		default:
+			return false
+		}
+	}
+	return true
 }

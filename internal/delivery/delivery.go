@@ -80,6 +80,10 @@ type Options struct {
 	Reporter Reporter
 	// Hostname names this server in Received fields and generated Message-IDs.
 	Hostname string
+	// Node, when set, names the node of a cluster in Received fields, as a
+	// comment after the host name: "by HOST (node NAME)" (RFC 5321 4.4
+	// allows CFWS there), so a trace shows which node took the message.
+	Node string
 	// Postmaster is where postmaster@ a local domain goes when that address has
 	// no account or alias (RFC 5321 4.5.1); "" means the oldest account.
 	Postmaster string
@@ -100,6 +104,7 @@ type Deliverer struct {
 	queue      Queuer
 	reporter   Reporter
 	hostname   string
+	node       string
 	postmaster string
 	log        *slog.Logger
 	now        func() time.Time
@@ -118,6 +123,7 @@ func New(o Options) *Deliverer {
 		queue:      o.Queue,
 		reporter:   o.Reporter,
 		hostname:   o.Hostname,
+		node:       o.Node,
 		postmaster: o.Postmaster,
 		log:        o.Logger,
 		now:        o.Now,

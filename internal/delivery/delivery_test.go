@@ -14,8 +14,8 @@ import (
 
 	"gannet/internal/smtp"
 	"gannet/internal/store"
-	"gannet/internal/store/sqlstore"
 	"gannet/internal/store/storetest"
+	"gannet/internal/store/testopen"
 )
 
 // recorder stands in for the queue only; the store is real.
@@ -48,7 +48,7 @@ func (r *reports) Report(ctx context.Context, rep Report) error {
 }
 
 type fixture struct {
-	st                *sqlstore.Store
+	st                store.Store
 	d                 *Deliverer
 	q                 *recorder
 	rep               *reports
@@ -58,11 +58,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	st, err := sqlstore.Open(t.Context(), t.TempDir(), sqlstore.Options{FastPasswords: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testopen.Open(t, testopen.FastPasswords)
 	f := &fixture{st: st, q: &recorder{}, rep: &reports{}, now: time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)}
 	f.alice = storetest.NewAccount(t, st, "alice@example.org", "pw")
 	f.bob = storetest.NewAccount(t, st, "bob@example.org", "pw")
@@ -324,6 +320,12 @@ func TestReceivedField(t *testing.T) {
 		if got := string(d.receivedField(&tt.env, "ID", now)); got != tt.want {
 			t.Errorf("%d: got\n%q\nwant\n%q", i, got, tt.want)
 		}
+	}
+	// A node of a cluster names itself in a comment after the host name.
+	n := New(Options{Hostname: "mx.example.org", Node: "node2"})
+	want := "Received: from c.example (c.example [192.0.2.1])\r\n\tby mx.example.org (node node2) with ESMTP id ID\r\n\tfor <bob@example.org>;\r\n\tMon, 06 May 2024 07:08:09 +0200\r\n"
+	if got := string(n.receivedField(&tests[0].env, "ID", now)); got != want {
+		t.Errorf("with a node: got\n%q\nwant\n%q", got, want)
 	}
 }
 

@@ -45,6 +45,9 @@ func (d *Deliverer) receivedField(env *Envelope, id string, now time.Time) []byt
 	}
 	b.WriteString("\r\n\tby ")
 	b.WriteString(d.hostname)
+	if d.node != "" {
+		b.WriteString(" (node " + d.node + ")")
+	}
 	b.WriteString(" with ")
 	b.WriteString(protocol(env))
 	b.WriteString(" id ")

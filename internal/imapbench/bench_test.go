@@ -3,8 +3,6 @@ package imapbench
 import (
 	"testing"
 	"time"
-
-	"gannet/internal/store/sqlstore"
 )
 
 // BenchmarkGannet runs the whole profile against an in-process Gannet IMAP
@@ -22,7 +20,7 @@ func BenchmarkGannet(b *testing.B) {
 		fast bool
 	}{{"argon2id", false}, {"fast-passwords", true}} {
 		b.Run(bc.name, func(b *testing.B) {
-			addr := gannetIMAPOpts(b, 10, 200, sqlstore.Options{FastPasswords: bc.fast})
+			addr := gannetIMAPOpts(b, 10, 200, bc.fast)
 			b.ResetTimer()
 			r, err := Run(b.Context(), Options{
 				Addr: addr, Users: "test%d@example.test", UserRange: "1-10", Password: testPass,

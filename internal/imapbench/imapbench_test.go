@@ -15,8 +15,8 @@ import (
 
 	"gannet/internal/imapserver"
 	"gannet/internal/store"
-	"gannet/internal/store/sqlstore"
 	"gannet/internal/store/storetest"
+	"gannet/internal/store/testopen"
 )
 
 const (
@@ -27,20 +27,23 @@ const (
 )
 
 // gannetIMAP starts a Gannet IMAP server on a real listener over a real
-// SQLite store, with users test1..testN@example.test, each holding msgs
+// store (testopen), with users test1..testN@example.test, each holding msgs
 // messages in INBOX. It returns the server's address.
 func gannetIMAP(tb testing.TB, users, msgs int) string {
 	tb.Helper()
-	return gannetIMAPOpts(tb, users, msgs, sqlstore.Options{FastPasswords: true})
+	return gannetIMAPOpts(tb, users, msgs, true)
 }
 
-func gannetIMAPOpts(tb testing.TB, users, msgs int, so sqlstore.Options) string {
+// gannetIMAPOpts is gannetIMAP with real (fastPasswords false) or test
+// password hashing.
+func gannetIMAPOpts(tb testing.TB, users, msgs int, fastPasswords bool) string {
 	tb.Helper()
 	ctx := context.Background()
-	st, err := sqlstore.Open(ctx, tb.TempDir(), so)
-	if err != nil {
-		tb.Fatal(err)
+	var so []testopen.Option
+	if fastPasswords {
+		so = append(so, testopen.FastPasswords)
 	}
+	st := testopen.Open(tb, so...)
 	rng := rand.New(rand.NewPCG(1, 2))
 	words := strings.Fields(vocabulary)
 	var rcpts []store.Recipient

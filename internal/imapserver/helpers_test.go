@@ -16,8 +16,8 @@ import (
 
 	"gannet/internal/imapserver"
 	"gannet/internal/store"
-	"gannet/internal/store/sqlstore"
 	"gannet/internal/store/storetest"
+	"gannet/internal/store/testopen"
 )
 
 const (
@@ -28,10 +28,10 @@ const (
 	ioWait = 20 * time.Second
 )
 
-// env is one server on a real listener over a real SQLite store.
+// env is one server on a real listener over a real store (testopen).
 type env struct {
 	t    testing.TB
-	st   *sqlstore.Store
+	st   store.Store
 	srv  *imapserver.Server
 	addr string
 	acct *store.Account
@@ -41,10 +41,7 @@ type envOption func(*imapserver.Options)
 
 func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
-	st, err := sqlstore.Open(context.Background(), t.TempDir(), sqlstore.Options{FastPasswords: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := testopen.Open(t, testopen.FastPasswords)
 	acct := storetest.NewAccount(t, st, testUser, testPass)
 	o := imapserver.Options{
 		Store:    st,

@@ -20,8 +20,8 @@ import (
 	"gannet/internal/imapserver"
 	"gannet/internal/login"
 	"gannet/internal/store"
-	"gannet/internal/store/sqlstore"
 	"gannet/internal/store/storetest"
+	"gannet/internal/store/testopen"
 )
 
 // hashCounter is the real store with Authenticate (where argon2id runs)
@@ -130,11 +130,7 @@ func loginBurst(t *testing.T, addr string, n int, from func(int) netip.Addr) map
 // It measures the process's heap, so it does not run in parallel with the
 // package's other tests (t.Parallel tests wait until it is done).
 func TestLoginWaveMemory(t *testing.T) {
-	st, err := sqlstore.Open(context.Background(), t.TempDir(), sqlstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testopen.Open(t)
 	storetest.NewAccount(t, st, testUser, testPass) // argon2id with the default 19 MiB
 	hc := &hashCounter{Store: st}
 	lim := authlimit.New(authlimit.Config{})

@@ -10,10 +10,13 @@ import (
 	"gannet/internal/store"
 	"gannet/internal/store/sqlstore"
 	"gannet/internal/store/storetest"
+	"gannet/internal/store/testopen"
 )
 
 // probeStore is the real SQLite store with a sqlstore.SearchProbe put into
-// the context of every Search, to count the evaluation's work.
+// the context of every Search, to count the evaluation's work. SQLite only:
+// the probe is sqlstore's, so these tests import sqlstore (for its probe;
+// the store itself comes from testopen) and skip on other backends.
 type probeStore struct {
 	store.Store
 	probe *sqlstore.SearchProbe
@@ -36,6 +39,8 @@ func (s *probeStore) Search(ctx context.Context, acct, mbox int64, c store.Crite
 	return uids, err
 }
 
+// withProbe wraps the env's store in ps. Tests using it call
+// testopen.RequireSQLite first.
 func withProbe(ps *probeStore) envOption {
 	return func(o *imapserver.Options) {
 		ps.Store = o.Store
@@ -87,6 +92,7 @@ func TestSearchKeyLimit(t *testing.T) {
 // finding 8: it was lower-cased once per key).
 func TestSearchBodyDecodedOnce(t *testing.T) {
 	t.Parallel()
+	testopen.RequireSQLite(t, "sqlstore.SearchProbe counts the evaluation")
 	ps := &probeStore{probe: new(sqlstore.SearchProbe)}
 	e := newEnv(t, withProbe(ps))
 	e.deliver("INBOX",
@@ -118,6 +124,7 @@ func TestSearchBodyDecodedOnce(t *testing.T) {
 // check must see the FIN behind it.
 func TestSearchStopsWhenClientGone(t *testing.T) {
 	t.Parallel()
+	testopen.RequireSQLite(t, "sqlstore.SearchProbe counts the evaluation")
 	t.Run("plain", func(t *testing.T) { t.Parallel(); searchThenLeave(t, false) })
 	t.Run("STARTTLS", func(t *testing.T) { t.Parallel(); searchThenLeave(t, true) })
 }
@@ -172,6 +179,7 @@ func searchThenLeave(t *testing.T, useTLS bool) {
 // for several check intervals.
 func TestSearchPipelinedNotAborted(t *testing.T) {
 	t.Parallel()
+	testopen.RequireSQLite(t, "sqlstore.SearchProbe counts the evaluation")
 	held := make(chan struct{})
 	ps := &probeStore{probe: new(sqlstore.SearchProbe)}
 	ps.row = func(ctx context.Context, n int64) {

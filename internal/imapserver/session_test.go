@@ -21,7 +21,7 @@ import (
 
 	"gannet/internal/authlimit"
 	"gannet/internal/imapserver"
-	"gannet/internal/store/sqlstore"
+	"gannet/internal/store/testopen"
 )
 
 func TestGreetingCapabilities(t *testing.T) {
@@ -412,10 +412,7 @@ func TestShutdown(t *testing.T) {
 // the second caller used to wait forever for a change feed nobody started.
 func TestStopBeforeServe(t *testing.T) {
 	t.Parallel()
-	st, err := sqlstore.Open(context.Background(), t.TempDir(), sqlstore.Options{FastPasswords: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := testopen.Open(t, testopen.FastPasswords)
 	defer st.Close()
 	for range 20 {
 		srv := imapserver.New(imapserver.Options{Store: st, Hostname: "mx.example.org",

@@ -16,8 +16,8 @@ import (
 	"gannet/internal/authlimit"
 	"gannet/internal/login"
 	"gannet/internal/store"
-	"gannet/internal/store/sqlstore"
 	"gannet/internal/store/storetest"
+	"gannet/internal/store/testopen"
 )
 
 const (
@@ -50,14 +50,15 @@ func (c *countingStore) Authenticate(ctx context.Context, user, pw string) (*sto
 	return c.Store.Authenticate(ctx, user, pw)
 }
 
-// openStore opens a real SQLite store in t.TempDir() with alice and bob.
-func openStore(t *testing.T, fast bool) *sqlstore.Store {
+// openStore opens a fresh store (testopen: SQLite in t.TempDir() unless
+// GANNET_TEST_STORE says otherwise) with alice and bob.
+func openStore(t *testing.T, fast bool) store.Store {
 	t.Helper()
-	st, err := sqlstore.Open(t.Context(), t.TempDir(), sqlstore.Options{FastPasswords: fast})
-	if err != nil {
-		t.Fatal(err)
+	var opts []testopen.Option
+	if fast {
+		opts = append(opts, testopen.FastPasswords)
 	}
-	t.Cleanup(func() { st.Close() })
+	st := testopen.Open(t, opts...)
 	storetest.NewAccount(t, st, alice, alicePw)
 	storetest.NewAccount(t, st, bob, bobPw)
 	return st

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"gannet/internal/store/sqlstore"
 	"gannet/internal/store/storetest"
+	"gannet/internal/store/testopen"
 )
 
 // TestBenchServer serves a prefilled Gannet POP3 server on a fixed loopback
@@ -78,11 +78,11 @@ for i, m in enumerate(list(mailbox.mbox(sys.argv[1]))[:200]):
 	}
 
 	ctx := context.Background()
-	st, err := sqlstore.Open(ctx, t.TempDir(), sqlstore.Options{FastPasswords: os.Getenv("GANNET_POP3_BENCH_FASTPW") == "1"})
-	if err != nil {
-		t.Fatal(err)
+	var so []testopen.Option
+	if os.Getenv("GANNET_POP3_BENCH_FASTPW") == "1" {
+		so = append(so, testopen.FastPasswords)
 	}
-	defer st.Close()
+	st := testopen.Open(t, so...)
 	for i := 1; i <= 100; i++ {
 		a := storetest.NewAccount(t, st, fmt.Sprintf("test%d@example.test", i), "pass")
 		if i > 90 {

@@ -24,8 +24,8 @@ import (
 
 	"gannet/internal/authlimit"
 	"gannet/internal/store"
-	"gannet/internal/store/sqlstore"
 	"gannet/internal/store/storetest"
+	"gannet/internal/store/testopen"
 )
 
 const (
@@ -63,12 +63,12 @@ func (l *logBuffer) String() string {
 	return l.buf.String()
 }
 
-// env is one test's world: a real SQLite store in a temp dir, an account, and
+// env is one test's world: a real store (testopen), an account, and
 // a server on a real loopback listener.
 type env struct {
 	t     testing.TB
-	dir   string
-	st    *sqlstore.Store
+	loc   *testopen.Location // reopened by restart
+	st    store.Store
 	acct  *store.Account
 	inbox int64
 	opts  Options
@@ -94,12 +94,9 @@ func noDev() envOpt { return func(e *env) { e.opts.Dev = false } }
 
 func newEnv(t testing.TB, opts ...envOpt) *env {
 	t.Helper()
-	dir := t.TempDir()
-	st, err := sqlstore.Open(context.Background(), dir, sqlstore.Options{FastPasswords: true})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	e := &env{t: t, dir: dir, st: st, logs: &logBuffer{}, secrets: []string{alicePw}}
+	loc := testopen.New(t, testopen.FastPasswords)
+	st := loc.Open(t)
+	e := &env{t: t, loc: loc, st: st, logs: &logBuffer{}, secrets: []string{alicePw}}
 	e.acct = storetest.NewAccount(t, st, alice, alicePw)
 	mb, err := st.Mailbox(context.Background(), e.acct.ID, "INBOX")
 	if err != nil {
@@ -175,10 +172,7 @@ func (e *env) restart() {
 	if err := e.st.Close(); err != nil {
 		e.t.Fatalf("close store: %v", err)
 	}
-	st, err := sqlstore.Open(context.Background(), e.dir, sqlstore.Options{FastPasswords: true})
-	if err != nil {
-		e.t.Fatalf("reopen store: %v", err)
-	}
+	st := e.loc.Open(e.t)
 	e.st = st
 	e.opts.Store = st
 	e.start(nil)

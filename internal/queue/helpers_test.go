@@ -22,7 +22,7 @@ import (
 	"gannet/internal/dnsx"
 	"gannet/internal/queue"
 	"gannet/internal/store"
-	"gannet/internal/store/sqlstore"
+	"gannet/internal/store/testopen"
 )
 
 // clock is the queue's injected clock: tests move it instead of sleeping.
@@ -43,12 +43,12 @@ func (c *clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// env is one test's world: a real SQLite store with alice@example.com, a fake
+// env is one test's world: a real store (testopen) with alice@example.com, a fake
 // DNS, a clock, and a dialer that maps fake MX addresses to test servers.
 type env struct {
 	t     *testing.T
-	dir   string
-	st    *sqlstore.Store
+	loc   *testopen.Location // reopened by open, as after a restart
+	st    store.Store
 	clock *clock
 	dns   *dnsx.Fake
 	alice *store.Account
@@ -61,7 +61,7 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{
 		t:      t,
-		dir:    t.TempDir(),
+		loc:    testopen.New(t, testopen.FastPasswords),
 		clock:  &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)},
 		dns:    &dnsx.Fake{},
 		routes: map[string]string{},
@@ -81,12 +81,7 @@ func newEnv(t *testing.T) *env {
 
 func (e *env) open() {
 	e.t.Helper()
-	st, err := sqlstore.Open(context.Background(), e.dir, sqlstore.Options{FastPasswords: true})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.st = st
-	e.t.Cleanup(func() { st.Close() })
+	e.st = e.loc.Open(e.t)
 }
 
 // route makes connections to fake (e.g. "192.0.2.1:25") reach real.

@@ -3,18 +3,16 @@ package smtpserver
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"gannet/internal/delivery"
-	"gannet/internal/store/sqlstore"
 	"gannet/internal/store/storetest"
+	"gannet/internal/store/testopen"
 )
 
 // BenchmarkMXDeliver measures durable deliveries per second through the MX:
@@ -80,11 +78,7 @@ func BenchmarkMXDeliver(b *testing.B) {
 
 // benchMX starts an MX on a real store with alice@example.org.
 func benchMX(b *testing.B) net.Listener {
-	st, err := sqlstore.Open(context.Background(), filepath.Join(b.TempDir(), "data"), sqlstore.Options{FastPasswords: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
+	st := testopen.Open(b, testopen.FastPasswords)
 	storetest.NewAccount(b, st, "alice@example.org", "pw")
 	d := delivery.New(delivery.Options{Store: st, Hostname: "mx.example.org"})
 	srv := New(Options{Mode: MX, Hostname: "mx.example.org", Store: st, Deliverer: d})

@@ -26,8 +26,8 @@ import (
 
 	"gannet/internal/delivery"
 	"gannet/internal/store"
-	"gannet/internal/store/sqlstore"
 	"gannet/internal/store/storetest"
+	"gannet/internal/store/testopen"
 )
 
 // Passwords of the test accounts.
@@ -84,11 +84,11 @@ func (r *recorder) all() []store.Outbound {
 	return append([]store.Outbound(nil), r.msgs...)
 }
 
-// testEnv is a server on 127.0.0.1:0 over a fresh SQLite store with accounts
+// testEnv is a server on 127.0.0.1:0 over a fresh store (testopen) with accounts
 // alice@example.org, bob@example.org and carol@example.org.
 type testEnv struct {
 	t         *testing.T
-	st        *sqlstore.Store
+	st        store.Store
 	q         *recorder
 	srv       *Server
 	addr      string
@@ -105,11 +105,7 @@ type testEnv struct {
 func newEnv(t *testing.T, mode Mode, mods ...func(*Options)) *testEnv {
 	t.Helper()
 	e := &testEnv{t: t, q: &recorder{}, dir: t.TempDir()}
-	st, err := sqlstore.Open(t.Context(), filepath.Join(e.dir, "data"), sqlstore.Options{FastPasswords: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testopen.Open(t, testopen.FastPasswords)
 	e.st = st
 	e.alice = storetest.NewAccount(t, st, "alice@example.org", alicePW)
 	e.bob = storetest.NewAccount(t, st, "bob@example.org", bobPW)

@@ -17,11 +17,11 @@ import (
 
 	"gannet/internal/authlimit"
 	"gannet/internal/store"
-	"gannet/internal/store/sqlstore"
 	"gannet/internal/store/storetest"
+	"gannet/internal/store/testopen"
 )
 
-// env is one webmail server on a real listener over a real SQLite store.
+// env is one webmail server on a real listener over a real store (testopen).
 type env struct {
 	t    testing.TB
 	st   store.Store
@@ -41,11 +41,7 @@ func newEnv(t testing.TB, o ...envOpts) *env {
 	if len(o) > 0 {
 		opt = o[0]
 	}
-	st, err := sqlstore.Open(t.Context(), t.TempDir(), sqlstore.Options{FastPasswords: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testopen.Open(t, testopen.FastPasswords)
 	srv := New(Options{
 		Store: st, Sender: opt.sender, Limiter: opt.limiter, Secure: opt.secure, Hostname: "mail.example.org",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),

@@ -11,8 +11,9 @@ import (
 	"time"
 
 	"gannet/internal/authlimit"
-	"gannet/internal/store/sqlstore"
+	"gannet/internal/store"
 	"gannet/internal/store/storetest"
+	"gannet/internal/store/testopen"
 )
 
 // syncBuffer is a log sink shared by the server's goroutines.
@@ -34,13 +35,9 @@ func (s *syncBuffer) String() string {
 }
 
 // loggedEnv is a webmail server on a real listener whose log the test reads.
-func loggedEnv(t *testing.T, lim *authlimit.Limiter) (*env, *syncBuffer, *sqlstore.Store) {
+func loggedEnv(t *testing.T, lim *authlimit.Limiter) (*env, *syncBuffer, store.Store) {
 	t.Helper()
-	st, err := sqlstore.Open(t.Context(), t.TempDir(), sqlstore.Options{FastPasswords: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testopen.Open(t, testopen.FastPasswords)
 	logs := &syncBuffer{}
 	srv := New(Options{Store: st, Limiter: lim, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -10,19 +10,16 @@ import (
 	"testing"
 	"time"
 
-	"gannet/internal/store/sqlstore"
+	"gannet/internal/store"
+	"gannet/internal/store/testopen"
 )
 
-// newEnvIn is newEnv over a store in dir, so that a test can open a second
-// store on the same directory: another process, such as `gannet user del`
+// newEnvIn is newEnv over a store at loc, so that a test can open a second
+// store on the same location: another process, such as `gannet user del`
 // beside the running server.
-func newEnvIn(t *testing.T, dir string) *env {
+func newEnvIn(t *testing.T, loc *testopen.Location) *env {
 	t.Helper()
-	st, err := sqlstore.Open(t.Context(), dir, sqlstore.Options{FastPasswords: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := loc.Open(t)
 	srv := New(Options{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -37,14 +34,9 @@ func newEnvIn(t *testing.T, dir string) *env {
 	return &env{t: t, st: st, srv: srv, base: "http://" + ln.Addr().String()}
 }
 
-func otherProcess(t *testing.T, dir string) *sqlstore.Store {
+func otherProcess(t *testing.T, loc *testopen.Location) store.Store {
 	t.Helper()
-	st, err := sqlstore.Open(t.Context(), dir, sqlstore.Options{FastPasswords: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
+	return loc.Open(t)
 }
 
 // TestSessionOfDeletedAccount: a webmail cookie of an account deleted by
@@ -54,7 +46,7 @@ func otherProcess(t *testing.T, dir string) *sqlstore.Store {
 // fail without the fix.
 func TestSessionOfDeletedAccount(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
+	dir := testopen.New(t, testopen.FastPasswords)
 	e := newEnvIn(t, dir)
 	alice := e.account("alice@example.org")
 	c := e.login("alice@example.org")
@@ -84,7 +76,7 @@ func TestSessionOfDeletedAccount(t *testing.T) {
 // account cannot log in.
 func TestSessionAfterPasswordChangeOrDisable(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
+	dir := testopen.New(t, testopen.FastPasswords)
 	e := newEnvIn(t, dir)
 	e.account("alice@example.org")
 	e.account("bob@example.org")
