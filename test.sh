@@ -58,3 +58,20 @@ echo "test.sh: staticcheck"
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 echo "test.sh: go test -race"
 go test -race -timeout 20m ./...
+
+# The protocol suites again, on PostgreSQL (issue 14: "the existing protocol
+# tests pass with GANNET_TEST_STORE=postgres as well"). One throwaway server
+# serves the whole run (pgserve prints its URL, then serves until its stdin
+# closes); every test gets its own database on it. fsync is off there: these
+# suites test protocols, and the store's durability is tested by storetest and
+# the crash tests on a server with fsync on.
+echo "test.sh: protocol suites on PostgreSQL"
+pgbin=$(mktemp -d)/pgserve
+go build -o "$pgbin" ./internal/store/pgstore/pgtest/pgserve
+coproc PGSERVE { exec "$pgbin" -nofsync; }
+read -r GANNET_TEST_PG_DSN <&"${PGSERVE[0]}"
+export GANNET_TEST_PG_DSN GANNET_TEST_STORE=postgres
+go test -race -timeout 20m ./internal/imapserver/... ./internal/pop3server/... ./internal/smtpserver/... \
+	./internal/webmail/... ./internal/delivery/... ./internal/queue/... ./internal/login/... ./internal/app/...
+eval "exec ${PGSERVE[1]}>&-"
+wait "$PGSERVE_PID"
