@@ -287,7 +287,7 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.Delivery
 			if name == "" {
 				name = "INBOX"
 			}
-			name, err := normMailbox(name)
+			name, err := store.NormMailbox(name)
 			if err != nil {
 				return err
 			}
