@@ -127,7 +127,7 @@ func insertBody(ctx context.Context, tx *wtx, b *body) error {
 type newMessage struct {
 	blob  string
 	size  int64
-	flags flagSet
+	flags store.FlagSet
 	date  int64
 }
 
@@ -202,8 +202,8 @@ func insertMessagesIn(ctx context.Context, tx *wtx, accountID int64, mb mailbox,
 	var total, unseen, deleted int64
 	for _, m := range msgs {
 		total += m.size
-		unseen += unseenOf(m.flags.bits)
-		deleted += deletedOf(m.flags.bits)
+		unseen += store.Unseen(m.flags.Bits)
+		deleted += store.Deleted(m.flags.Bits)
 	}
 	modseq, err := addUsage(ctx, tx, accountID, int64(len(msgs)), total, quota)
 	if err != nil {
@@ -237,7 +237,7 @@ func insertMessagesIn(ctx context.Context, tx *wtx, accountID int64, mb mailbox,
 		uids[i] = uid
 		_, err := tx.ExecContext(ctx, `INSERT INTO messages(mailbox_id, uid, account_id, modseq, flags, keywords, internal_date, size, blob)
 			VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			mailboxID, uid, accountID, modseq, m.flags.bits, m.flags.keywordString(), m.date, m.size, m.blob)
+			mailboxID, uid, accountID, modseq, m.flags.Bits, m.flags.KeywordString(), m.date, m.size, m.blob)
 		if err != nil {
 			return 0, 0, nil, fmt.Errorf("insert message: %w", err)
 		}
@@ -253,9 +253,9 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.Delivery
 	if len(d.Recipients) == 0 {
 		return nil, fmt.Errorf("deliver: no recipients: %w", store.ErrInvalidName)
 	}
-	flags := make([]flagSet, len(d.Recipients))
+	flags := make([]store.FlagSet, len(d.Recipients))
 	for i, r := range d.Recipients {
-		fs, err := parseFlags(r.Flags)
+		fs, err := store.ParseFlags(r.Flags)
 		if err != nil {
 			return nil, err
 		}
@@ -315,7 +315,7 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.Delivery
 
 // Append implements store.Store (IMAP APPEND, webmail drafts and Sent copies).
 func (s *Store) Append(ctx context.Context, accountID, mailboxID int64, raw []byte, flags []string, date time.Time) (store.DeliveryResult, error) {
-	fs, err := parseFlags(flags)
+	fs, err := store.ParseFlags(flags)
 	if err != nil {
 		return store.DeliveryResult{}, err
 	}

@@ -60,7 +60,7 @@ func (s *Store) Search(ctx context.Context, accountID, mailboxID int64, c store.
 			return nil, fmt.Errorf("search: %w", err)
 		}
 		var r searchRow
-		dst := []any{&r.uid, &r.modseq, &r.flags.bits, &r.kw, &r.date, &r.size, &r.blob,
+		dst := []any{&r.uid, &r.modseq, &r.flags.Bits, &r.kw, &r.date, &r.size, &r.blob,
 			&r.subject, &r.from, &r.to, &r.cc, &r.bcc, &r.sentDate, &r.sentDay}
 		if goEval {
 			dst = append(dst, &r.header, &r.parsed)
@@ -68,7 +68,7 @@ func (s *Store) Search(ctx context.Context, accountID, mailboxID int64, c store.
 		if err := rows.Scan(dst...); err != nil {
 			return nil, fmt.Errorf("search: %w", err)
 		}
-		r.flags.keywords = decodeKeywords(r.kw)
+		r.flags.Keywords = store.DecodeKeywords(r.kw)
 		if goEval {
 			r.s = s
 			r.ctx = ctx
@@ -141,13 +141,11 @@ func needsGo(c store.Criteria) bool {
 }
 
 func flagCond(flag string, set bool) (string, []any) {
-	for _, sf := range systemFlags {
-		if strings.EqualFold(flag, sf.name) {
-			if set {
-				return fmt.Sprintf(" AND m.flags & %d != 0", sf.bit), nil
-			}
-			return fmt.Sprintf(" AND m.flags & %d = 0", sf.bit), nil
+	if bit, ok := store.SystemFlagBit(flag); ok {
+		if set {
+			return fmt.Sprintf(" AND m.flags & %d != 0", bit), nil
 		}
+		return fmt.Sprintf(" AND m.flags & %d = 0", bit), nil
 	}
 	op := "> 0"
 	if !set {
@@ -225,7 +223,7 @@ func sqlCriteria(c store.Criteria) (string, []any) {
 type searchRow struct {
 	uid                        uint32
 	modseq                     uint64
-	flags                      flagSet
+	flags                      store.FlagSet
 	kw                         string
 	date, size                 int64
 	blob                       string
@@ -339,19 +337,7 @@ func (r *searchRow) match(c store.Criteria) (bool, error) {
 	return true, nil
 }
 
-func (r *searchRow) hasFlag(f string) bool {
-	for _, sf := range systemFlags {
-		if strings.EqualFold(f, sf.name) {
-			return r.flags.bits&sf.bit != 0
-		}
-	}
-	for _, k := range r.flags.keywords {
-		if strings.EqualFold(k, f) {
-			return true
-		}
-	}
-	return false
-}
+func (r *searchRow) hasFlag(f string) bool { return r.flags.Has(f) }
 
 func (r *searchRow) dateMatch(t *store.DateTerm, cmp int) bool {
 	var day, want int64
