@@ -162,7 +162,7 @@ func dayStart(d time.Time) int64 {
 
 func dateCond(t *store.DateTerm, cmp string) (string, []any) {
 	if t.Field == store.DateSent {
-		return " AND b.sent_date != 0 AND b.sent_day " + cmp + " ?", []any{dayNumber(t.Date)}
+		return " AND b.sent_date != 0 AND b.sent_day " + cmp + " ?", []any{store.DayNumber(t.Date)}
 	}
 	start := dayStart(t.Date)
 	switch cmp {
@@ -345,7 +345,7 @@ func (r *searchRow) dateMatch(t *store.DateTerm, cmp int) bool {
 		if r.sentDate == 0 {
 			return false
 		}
-		day, want = r.sentDay, dayNumber(t.Date)
+		day, want = r.sentDay, store.DayNumber(t.Date)
 	} else {
 		day, want = fromUnix(r.date).Unix()/86400, dayStart(t.Date)/86400
 	}
