@@ -378,13 +378,27 @@ func (d *Deliverer) deliverLocal(ctx context.Context, raw []byte, now time.Time,
 	rcpts := make([]store.Recipient, len(accounts))
 	for i, id := range accounts {
 		rcpts[i] = store.Recipient{AccountID: id}
-		if junk {
-			rcpts[i].Mailbox = "Junk"
+		if !junk {
+			continue
+		}
+		// The \Junk mailbox (RFC 6154) however the user named it; a user
+		// who deleted theirs gets junk in INBOX rather than a refusal (or a
+		// Junk mailbox made again against their wish).
+		mb, err := store.FindSpecialMailbox(ctx, d.st, id, store.SpecialJunk)
+		switch {
+		case err == nil:
+			rcpts[i].Mailbox = mb.Name
+		case !errors.Is(err, store.ErrNotFound):
+			for _, id := range accounts {
+				local[id].err = storeReply(err)
+			}
+			return
 		}
 	}
 	res, err := d.st.Deliver(ctx, store.Delivery{Raw: raw, InternalDate: now, Recipients: rcpts})
 	if junk && errors.Is(err, store.ErrNotFound) {
-		// A user deleted their Junk mailbox: INBOX rather than a refusal.
+		// A Junk mailbox deleted since it was looked up: INBOX rather than
+		// a refusal.
 		for i := range rcpts {
 			rcpts[i].Mailbox = ""
 		}

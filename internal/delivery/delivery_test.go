@@ -382,3 +382,40 @@ func TestStoreReply(t *testing.T) {
 		t.Errorf("other error: %d %v", r.Code, r.Enhanced)
 	}
 }
+
+// TestDeliverJunk: junk goes to the \Junk mailbox whatever its name (alice
+// renamed hers), and to INBOX for a recipient who deleted theirs (bob), in
+// the same delivery.
+func TestDeliverJunk(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	if err := f.st.RenameMailbox(ctx, f.alice.ID, "Junk", "Spam"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.DeleteMailbox(ctx, f.bob.ID, "Junk"); err != nil {
+		t.Fatal(err)
+	}
+	env := &Envelope{
+		From:       addr(t, "s@remote.example"),
+		Recipients: []*Recipient{f.rcpt(t, "alice@example.org", RcptPolicy{}), f.rcpt(t, "bob@example.org", RcptPolicy{})},
+		Junk:       true,
+	}
+	out, err := f.d.Deliver(ctx, env, []byte("Subject: junk\r\n\r\nbody\r\n"))
+	if err != nil || !out.Accepted() || out.Reply() != nil {
+		t.Fatalf("outcome %+v, %v", out, err)
+	}
+	spam, err := f.st.Mailbox(ctx, f.alice.ID, "Spam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spam.Messages != 1 || len(inbox(t, f.st, f.alice.ID)) != 0 {
+		t.Errorf("alice: %d in Spam, %d in INBOX; want 1, 0", spam.Messages, len(inbox(t, f.st, f.alice.ID)))
+	}
+	if n := len(inbox(t, f.st, f.bob.ID)); n != 1 {
+		t.Errorf("bob without Junk: %d in INBOX, want 1", n)
+	}
+	if _, err := f.st.Mailbox(ctx, f.bob.ID, "Junk"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("bob's deleted Junk made again: %v", err)
+	}
+}

@@ -8,18 +8,14 @@ import (
 
 	"gannet/internal/imapserver"
 	"gannet/internal/store"
-	"gannet/internal/store/sqlstore"
 	"gannet/internal/store/storetest"
-	"gannet/internal/store/testopen"
 )
 
-// probeStore is the real SQLite store with a sqlstore.SearchProbe put into
-// the context of every Search, to count the evaluation's work. SQLite only:
-// the probe is sqlstore's, so these tests import sqlstore (for its probe;
-// the store itself comes from testopen) and skip on other backends.
+// probeStore is the real SQLite store with a store.SearchProbe put into
+// the context of every Search, to count the evaluation's work.
 type probeStore struct {
 	store.Store
-	probe *sqlstore.SearchProbe
+	probe *store.SearchProbe
 	// row, if set, is called for each message Search evaluates, with the
 	// context of the Search.
 	row func(ctx context.Context, n int64)
@@ -28,7 +24,7 @@ type probeStore struct {
 }
 
 func (s *probeStore) Search(ctx context.Context, acct, mbox int64, c store.Criteria) ([]uint32, error) {
-	ctx = sqlstore.WithSearchProbe(ctx, s.probe)
+	ctx = store.WithSearchProbe(ctx, s.probe)
 	if s.row != nil {
 		s.probe.Row = func(n int64) { s.row(ctx, n) }
 	}
@@ -39,8 +35,8 @@ func (s *probeStore) Search(ctx context.Context, acct, mbox int64, c store.Crite
 	return uids, err
 }
 
-// withProbe wraps the env's store in ps. Tests using it call
-// testopen.RequireSQLite first.
+// withProbe wraps the env's store in ps (the probe is the store core's, so
+// it counts on every backend).
 func withProbe(ps *probeStore) envOption {
 	return func(o *imapserver.Options) {
 		ps.Store = o.Store
@@ -92,8 +88,7 @@ func TestSearchKeyLimit(t *testing.T) {
 // finding 8: it was lower-cased once per key).
 func TestSearchBodyDecodedOnce(t *testing.T) {
 	t.Parallel()
-	testopen.RequireSQLite(t, "sqlstore.SearchProbe counts the evaluation")
-	ps := &probeStore{probe: new(sqlstore.SearchProbe)}
+	ps := &probeStore{probe: new(store.SearchProbe)}
 	e := newEnv(t, withProbe(ps))
 	e.deliver("INBOX",
 		storetest.Msg{Body: "Hello World, quoted-printable caf=C3=A9\n", Encoding: "quoted-printable"},
@@ -124,7 +119,6 @@ func TestSearchBodyDecodedOnce(t *testing.T) {
 // check must see the FIN behind it.
 func TestSearchStopsWhenClientGone(t *testing.T) {
 	t.Parallel()
-	testopen.RequireSQLite(t, "sqlstore.SearchProbe counts the evaluation")
 	t.Run("plain", func(t *testing.T) { t.Parallel(); searchThenLeave(t, false) })
 	t.Run("STARTTLS", func(t *testing.T) { t.Parallel(); searchThenLeave(t, true) })
 }
@@ -132,7 +126,7 @@ func TestSearchStopsWhenClientGone(t *testing.T) {
 func searchThenLeave(t *testing.T, useTLS bool) {
 	const msgs = 20
 	gone := make(chan struct{})
-	ps := &probeStore{probe: new(sqlstore.SearchProbe), done: make(chan error, 1)}
+	ps := &probeStore{probe: new(store.SearchProbe), done: make(chan error, 1)}
 	ps.row = func(ctx context.Context, n int64) {
 		if n != 1 {
 			return
@@ -179,9 +173,8 @@ func searchThenLeave(t *testing.T, useTLS bool) {
 // for several check intervals.
 func TestSearchPipelinedNotAborted(t *testing.T) {
 	t.Parallel()
-	testopen.RequireSQLite(t, "sqlstore.SearchProbe counts the evaluation")
 	held := make(chan struct{})
-	ps := &probeStore{probe: new(sqlstore.SearchProbe)}
+	ps := &probeStore{probe: new(store.SearchProbe)}
 	ps.row = func(ctx context.Context, n int64) {
 		if n != 1 {
 			return

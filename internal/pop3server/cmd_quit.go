@@ -1,7 +1,6 @@
 package pop3server
 
 import (
-	"errors"
 	"fmt"
 
 	"gannet/internal/store"
@@ -60,11 +59,12 @@ func (c *conn) update() (int, error) {
 			return 0, fmt.Errorf("expunge %d messages: %w", len(uids), err)
 		}
 	case store.POP3Archive:
-		dst, err := c.archiveMailbox()
+		// The \Archive mailbox (RFC 6154), created if the account has none.
+		dst, err := store.SpecialMailbox(c.ctx, st, acct.ID, store.SpecialArchive)
 		if err != nil {
 			return 0, err
 		}
-		if _, err := st.Move(c.ctx, acct.ID, inbox, uidSet(uids), dst); err != nil {
+		if _, err := st.Move(c.ctx, acct.ID, inbox, uidSet(uids), dst.ID); err != nil {
 			return 0, fmt.Errorf("archive %d messages: %w", len(uids), err)
 		}
 	case store.POP3Keep:
@@ -77,40 +77,6 @@ func (c *conn) update() (int, error) {
 		return 0, fmt.Errorf("unknown POP3 policy %q", p)
 	}
 	return len(uids), nil
-}
-
-// archiveMailbox finds the account's \Archive mailbox (RFC 6154), else one
-// named Archive, else creates it.
-func (c *conn) archiveMailbox() (int64, error) {
-	st := c.srv.opts.Store
-	id := c.drop.account.ID
-	for range 2 {
-		mbs, err := st.Mailboxes(c.ctx, id)
-		if err != nil {
-			return 0, fmt.Errorf("find archive mailbox: %w", err)
-		}
-		var byName int64
-		for _, mb := range mbs {
-			if mb.SpecialUse == store.SpecialArchive {
-				return mb.ID, nil
-			}
-			if mb.Name == "Archive" {
-				byName = mb.ID
-			}
-		}
-		if byName != 0 {
-			return byName, nil
-		}
-		mb, err := st.CreateMailbox(c.ctx, id, "Archive", store.SpecialArchive)
-		if err == nil {
-			return mb.ID, nil
-		}
-		if !errors.Is(err, store.ErrExists) {
-			return 0, fmt.Errorf("create archive mailbox: %w", err)
-		}
-		// Created meanwhile by another session: look again.
-	}
-	return 0, fmt.Errorf("find archive mailbox: %w", store.ErrNotFound)
 }
 
 // uidSet turns ascending UIDs into ranges.

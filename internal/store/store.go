@@ -2,6 +2,14 @@
 // backend (SQLite now, PostgreSQL later) implements, plus the contract test suite
 // in storetest that every backend must pass unchanged.
 //
+// It also holds the engine-neutral core, so that a backend implements only
+// its engine's primitives (docs/ARCHITECTURE.md, "store"): name normalisation
+// (names.go), flags in their stored form (flags.go), parsing a message once
+// for storage (ingest.go), the Go side of SEARCH (search.go), the login cache
+// (authcache.go), recipient resolution with its caches over a backend's
+// Directory (resolve.go, domaincache.go, resolvecache.go) and special-use
+// mailboxes (special.go).
+//
 // Invariants every backend keeps:
 //   - UIDs in a mailbox strictly increase and are never reused, even after expunge;
 //     UIDVALIDITY of a mailbox never changes while it exists, and a mailbox deleted

@@ -138,7 +138,7 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	trash, err := s.specialMailbox(r.Context(), acct, store.SpecialTrash, "Trash")
+	trash, err := store.SpecialMailbox(r.Context(), s.opts.Store, acct, store.SpecialTrash)
 	if err != nil {
 		s.storeError(w, r, err)
 		return

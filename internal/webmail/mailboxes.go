@@ -63,25 +63,6 @@ func (s *Server) mailboxList(ctx context.Context, accountID int64) ([]mailboxJSO
 	return out, nil
 }
 
-// specialMailbox finds the account's mailbox with a special use, creating it
-// under name when the account has none (older accounts, or one deleted over IMAP).
-func (s *Server) specialMailbox(ctx context.Context, accountID int64, use, name string) (*store.Mailbox, error) {
-	mbs, err := s.opts.Store.Mailboxes(ctx, accountID)
-	if err != nil {
-		return nil, fmt.Errorf("find %s mailbox: %w", use, err)
-	}
-	for _, m := range mbs {
-		if m.SpecialUse == use {
-			return &m, nil
-		}
-	}
-	m, err := s.opts.Store.CreateMailbox(ctx, accountID, name, use)
-	if err != nil {
-		return nil, fmt.Errorf("create %s mailbox: %w", use, err)
-	}
-	return m, nil
-}
-
 func (s *Server) handleMailboxes(w http.ResponseWriter, r *http.Request) {
 	list, err := s.mailboxList(r.Context(), sessionOf(r).accountID)
 	if err != nil {

@@ -273,7 +273,7 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("webmail sent", "user", sess.address, "rcpts", len(cf.rcpts), "msgid", id)
 	// The message is sent: from here on failures are logged, not reported
 	// as a failed send (the user must not send it twice).
-	if sent, err := s.specialMailbox(ctx, sess.accountID, store.SpecialSent, "Sent"); err != nil {
+	if sent, err := store.SpecialMailbox(ctx, s.opts.Store, sess.accountID, store.SpecialSent); err != nil {
 		s.log.Error("find Sent", "err", err)
 	} else if _, err := s.opts.Store.Append(ctx, sess.accountID, sent.ID, cf.d.build(id, now, true), []string{store.FlagSeen}, now); err != nil {
 		s.log.Error("save to Sent", "user", sess.address, "err", err)
@@ -292,7 +292,7 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
 
 // removeDraft deletes a superseded autosave from Drafts.
 func (s *Server) removeDraft(ctx context.Context, acct int64, uid uint32) {
-	drafts, err := s.specialMailbox(ctx, acct, store.SpecialDrafts, "Drafts")
+	drafts, err := store.SpecialMailbox(ctx, s.opts.Store, acct, store.SpecialDrafts)
 	if err != nil {
 		s.log.Warn("find Drafts", "err", err)
 		return
@@ -329,7 +329,7 @@ func (s *Server) handleSaveDraft(w http.ResponseWriter, r *http.Request) {
 	}
 	sess := sessionOf(r)
 	ctx := r.Context()
-	drafts, err := s.specialMailbox(ctx, sess.accountID, store.SpecialDrafts, "Drafts")
+	drafts, err := store.SpecialMailbox(ctx, s.opts.Store, sess.accountID, store.SpecialDrafts)
 	if err != nil {
 		s.storeError(w, r, err)
 		return

@@ -7,17 +7,16 @@ import (
 	"fmt"
 	"strings"
 
-	"gannet/internal/password"
 	"gannet/internal/store"
 )
 
 // AddDomain implements store.Store.
 func (s *Store) AddDomain(ctx context.Context, name string) error {
-	d, err := normDomain(name)
+	d, err := store.NormDomain(name)
 	if err != nil {
 		return err
 	}
-	defer s.invalidateDirectory()
+	defer s.resolver.Invalidate()
 	return s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO domains(name, created) VALUES(?, ?) ON CONFLICT DO NOTHING`, d, unix(s.now()))
 		if err != nil {
@@ -32,11 +31,11 @@ func (s *Store) AddDomain(ctx context.Context, name string) error {
 
 // DeleteDomain implements store.Store. A domain with accounts cannot be deleted.
 func (s *Store) DeleteDomain(ctx context.Context, name string) error {
-	d, err := normDomain(name)
+	d, err := store.NormDomain(name)
 	if err != nil {
 		return err
 	}
-	defer s.invalidateDirectory()
+	defer s.resolver.Invalidate()
 	return s.w.doAlone(ctx, func(ctx context.Context, tx *wtx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM accounts WHERE domain = ?`, d).Scan(&n); err != nil {
@@ -81,16 +80,12 @@ func (s *Store) Domains(ctx context.Context) ([]store.Domain, error) {
 	return out, rows.Err()
 }
 
-// IsLocalDomain implements store.Store.
+// IsLocalDomain implements store.Store, through the core's domain cache.
 func (s *Store) IsLocalDomain(ctx context.Context, name string) (bool, error) {
 	if err := s.alive(); err != nil {
 		return false, err
 	}
-	d, err := normDomain(name)
-	if err != nil {
-		return false, nil
-	}
-	return s.hasDomain(ctx, d)
+	return s.resolver.IsLocalDomain(ctx, name)
 }
 
 func (s *Store) domainExists(ctx context.Context, q querier, d string) (bool, error) {
@@ -105,35 +100,16 @@ func (s *Store) domainExists(ctx context.Context, q querier, d string) (bool, er
 	return true, nil
 }
 
-func (s *Store) hashPassword(pw string) (hash string, scram []byte, err error) {
-	if pw == "" {
-		return "", nil, fmt.Errorf("empty password: %w", store.ErrInvalidName)
-	}
-	p := password.DefaultParams()
-	if s.fastPw {
-		p = password.TestParams()
-	}
-	hash, err = p.Hash(pw)
-	if err != nil {
-		return "", nil, err
-	}
-	keys, err := password.NewSCRAMKeys(pw)
-	if err != nil {
-		return "", nil, err
-	}
-	return hash, keys.Marshal(), nil
-}
-
 // AddAccount implements store.Store: the account with its default mailboxes.
 func (s *Store) AddAccount(ctx context.Context, address, pw string) (*store.Account, error) {
-	defer s.invalidateDirectory()
-	local, domain, err := normAddress(address)
+	defer s.resolver.Invalidate()
+	local, domain, err := store.NormAddress(address)
 	if err != nil {
 		return nil, err
 	}
 	addr := local + "@" + domain
 	// Hash outside the writer: argon2id is deliberately slow.
-	hash, scram, err := s.hashPassword(pw)
+	hash, scram, err := store.HashPassword(pw, s.fastPw)
 	if err != nil {
 		return nil, err
 	}
@@ -179,13 +155,13 @@ func (s *Store) AddAccount(ctx context.Context, address, pw string) (*store.Acco
 // DeleteAccount implements store.Store. Mailboxes and messages go with the account
 // (foreign keys cascade); the blobs are collected by GC.
 func (s *Store) DeleteAccount(ctx context.Context, address string) error {
-	defer s.invalidateDirectory()
-	local, domain, err := normAddress(address)
+	defer s.resolver.Invalidate()
+	local, domain, err := store.NormAddress(address)
 	if err != nil {
 		return err
 	}
 	addr := local + "@" + domain
-	defer s.auth.forget(addr)
+	defer s.auth.Forget(addr)
 	return s.w.doAlone(ctx, func(ctx context.Context, tx *wtx) error {
 		var id int64
 		if err := tx.QueryRowContext(ctx, `SELECT id FROM accounts WHERE address = ?`, addr).Scan(&id); err != nil {
@@ -212,24 +188,24 @@ func (s *Store) DeleteAccount(ctx context.Context, address string) error {
 
 // SetPassword implements store.Store.
 func (s *Store) SetPassword(ctx context.Context, address, pw string) error {
-	local, domain, err := normAddress(address)
+	local, domain, err := store.NormAddress(address)
 	if err != nil {
 		return err
 	}
-	hash, scram, err := s.hashPassword(pw)
+	hash, scram, err := store.HashPassword(pw, s.fastPw)
 	if err != nil {
 		return err
 	}
 	err = s.updateAccount(ctx, local+"@"+domain, `UPDATE accounts SET password = ?, scram = ? WHERE address = ?`, hash, scram)
 	// After the commit: a login racing the change cannot leave the old
 	// password cached.
-	s.auth.forget(local + "@" + domain)
+	s.auth.Forget(local + "@" + domain)
 	return err
 }
 
 // SetQuota implements store.Store.
 func (s *Store) SetQuota(ctx context.Context, address string, bytes, messages int64) error {
-	local, domain, err := normAddress(address)
+	local, domain, err := store.NormAddress(address)
 	if err != nil {
 		return err
 	}
@@ -241,7 +217,7 @@ func (s *Store) SetQuota(ctx context.Context, address string, bytes, messages in
 
 // SetPOP3Policy implements store.Store.
 func (s *Store) SetPOP3Policy(ctx context.Context, address, policy string) error {
-	local, domain, err := normAddress(address)
+	local, domain, err := store.NormAddress(address)
 	if err != nil {
 		return err
 	}
@@ -257,7 +233,7 @@ func (s *Store) SetPOP3Policy(ctx context.Context, address, policy string) error
 // revocation feed (a trigger of migration 0006), so that every process ends
 // the account's sessions.
 func (s *Store) SetDisabled(ctx context.Context, address string, disabled bool) error {
-	local, domain, err := normAddress(address)
+	local, domain, err := store.NormAddress(address)
 	if err != nil {
 		return err
 	}
@@ -265,7 +241,7 @@ func (s *Store) SetDisabled(ctx context.Context, address string, disabled bool) 
 }
 
 func (s *Store) updateAccount(ctx context.Context, addr, q string, args ...any) error {
-	defer s.invalidateDirectory()
+	defer s.resolver.Invalidate()
 	args = append(args, addr)
 	return s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
 		res, err := tx.ExecContext(ctx, q, args...)
@@ -299,7 +275,7 @@ func (s *Store) Account(ctx context.Context, address string) (*store.Account, er
 	if err := s.alive(); err != nil {
 		return nil, err
 	}
-	local, domain, err := normAddress(address)
+	local, domain, err := store.NormAddress(address)
 	if err != nil {
 		return nil, fmt.Errorf("account %q: %w", address, store.ErrNotFound)
 	}
@@ -350,10 +326,6 @@ func (s *Store) Accounts(ctx context.Context) ([]store.Account, error) {
 	return out, rows.Err()
 }
 
-// dummyHash is verified against when the account does not exist, so that the
-// time taken does not reveal which addresses exist.
-const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0dvKSAo0dZzmJ2iFahY4jYBB9GPHKZmLG7PzK6e2f1k"
-
 // LoginAccount implements store.Store. A user name without a domain is taken in
 // the oldest domain, as Dovecot does with auth_default_realm: mail clients ask
 // for a "user name", and people type the part before the @.
@@ -380,7 +352,7 @@ func (s *Store) LoginAccount(ctx context.Context, user string) (*store.Account, 
 }
 
 // Authenticate implements store.Store. A recent successful login with the same
-// password is answered from the auth cache (see authcache.go), but only while
+// password is answered from the auth cache (store.AuthCache), but only while
 // the account row read here, from the database and not from any cache of this
 // process, still has the password hash the login was checked against: a
 // password changed, an account deleted (and perhaps created again) or
@@ -389,31 +361,13 @@ func (s *Store) Authenticate(ctx context.Context, user, pw string) (*store.Accou
 	if err := s.alive(); err != nil {
 		return nil, err
 	}
-	a, err := s.LoginAccount(ctx, user)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			if !s.fastPw {
-				password.Verify(dummyHash, pw)
-			}
-			return nil, store.ErrAuthFailed
-		}
-		return nil, err
-	}
-	if s.auth.hit(a, pw) {
-		return a, nil
-	}
-	ok, err := password.Verify(a.PasswordHash, pw)
-	if err != nil || !ok {
-		return nil, store.ErrAuthFailed
-	}
-	s.auth.add(a, pw)
-	return a, nil
+	return s.auth.Authenticate(ctx, s.LoginAccount, user, pw, s.fastPw)
 }
 
 // AddAlias implements store.Store. Targets are normalised; "@domain" is a catch-all.
 func (s *Store) AddAlias(ctx context.Context, address string, targets []string) error {
-	defer s.invalidateDirectory()
-	addr, domain, err := normAliasAddress(address)
+	defer s.resolver.Invalidate()
+	addr, domain, err := store.NormAliasAddress(address)
 	if err != nil {
 		return err
 	}
@@ -422,7 +376,7 @@ func (s *Store) AddAlias(ctx context.Context, address string, targets []string) 
 	}
 	var norm []string
 	for _, t := range targets {
-		l, d, err := normAddress(t)
+		l, d, err := store.NormAddress(t)
 		if err != nil {
 			return err
 		}
@@ -459,25 +413,10 @@ func (s *Store) AddAlias(ctx context.Context, address string, targets []string) 
 	})
 }
 
-func normAliasAddress(address string) (addr, domain string, err error) {
-	if strings.HasPrefix(address, "@") {
-		d, err := normDomain(address[1:])
-		if err != nil {
-			return "", "", err
-		}
-		return "@" + d, d, nil
-	}
-	l, d, err := normAddress(address)
-	if err != nil {
-		return "", "", err
-	}
-	return l + "@" + d, d, nil
-}
-
 // DeleteAlias implements store.Store.
 func (s *Store) DeleteAlias(ctx context.Context, address string) error {
-	defer s.invalidateDirectory()
-	addr, _, err := normAliasAddress(address)
+	defer s.resolver.Invalidate()
+	addr, _, err := store.NormAliasAddress(address)
 	if err != nil {
 		return err
 	}
@@ -518,125 +457,13 @@ func (s *Store) Aliases(ctx context.Context) ([]store.Alias, error) {
 	return out, rows.Err()
 }
 
-// maxAliasDepth bounds alias expansion (aliases of aliases, and loops).
-const maxAliasDepth = 8
-
-// Resolve implements store.Store.
+// Resolve implements store.Store: the core's store.Resolver over this
+// database (directory.go).
 func (s *Store) Resolve(ctx context.Context, address string) (*store.Resolution, error) {
 	if err := s.alive(); err != nil {
 		return nil, err
 	}
-	local, domain, err := normAddress(address)
-	if err != nil {
-		return nil, fmt.Errorf("resolve %q: %w", address, store.ErrNotFound)
-	}
-	key := local + "@" + domain
-	res, err := s.cachedResolve(ctx, key, func() (*store.Resolution, error) {
-		res := &store.Resolution{}
-		seen := map[string]bool{}
-		found, err := s.resolve(ctx, key, 0, res, seen)
-		if err != nil {
-			return nil, err
-		}
-		if !found || (len(res.Local) == 0 && len(res.Remote) == 0) {
-			return nil, store.ErrNotFound
-		}
-		return res, nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("resolve %s: %w", key, err)
-	}
-	return res, nil
-}
-
-func (s *Store) resolve(ctx context.Context, addr string, depth int, res *store.Resolution, seen map[string]bool) (bool, error) {
-	if depth > maxAliasDepth || seen[addr] {
-		return seen[addr], nil
-	}
-	seen[addr] = true
-	at := strings.LastIndexByte(addr, '@')
-	local, domain := addr[:at], addr[at+1:]
-	local0, hasTag := local, false
-	if i := strings.IndexByte(local, '+'); i > 0 {
-		local0, hasTag = local[:i], true
-	}
-	if ok, err := s.hasDomain(ctx, domain); err != nil || !ok {
-		if err == nil && depth > 0 {
-			res.Remote = appendUnique(res.Remote, addr)
-			return true, nil
-		}
-		return false, err
-	}
-	candidates := []string{addr}
-	if hasTag {
-		// RFC 5233 subaddressing: user+tag@domain delivers to user@domain.
-		candidates = append(candidates, local0+"@"+domain)
-	}
-	for _, c := range candidates {
-		a, err := s.Account(ctx, c)
-		if err == nil {
-			for _, l := range res.Local {
-				if l.ID == a.ID {
-					return true, nil
-				}
-			}
-			res.Local = append(res.Local, *a)
-			return true, nil
-		}
-		if !errors.Is(err, store.ErrNotFound) {
-			return false, err
-		}
-		targets, err := s.aliasTargets(ctx, c)
-		if err != nil {
-			return false, err
-		}
-		if len(targets) > 0 {
-			return true, s.expand(ctx, targets, depth, res, seen)
-		}
-	}
-	targets, err := s.aliasTargets(ctx, "@"+domain)
-	if err != nil {
-		return false, err
-	}
-	if len(targets) > 0 {
-		return true, s.expand(ctx, targets, depth, res, seen)
-	}
-	return false, nil
-}
-
-func (s *Store) expand(ctx context.Context, targets []string, depth int, res *store.Resolution, seen map[string]bool) error {
-	for _, t := range targets {
-		if _, err := s.resolve(ctx, t, depth+1, res, seen); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (s *Store) aliasTargets(ctx context.Context, addr string) ([]string, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT target FROM aliases WHERE address = ? ORDER BY target`, addr)
-	if err != nil {
-		return nil, fmt.Errorf("alias %s: %w", addr, err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var t string
-		if err := rows.Scan(&t); err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
-}
-
-func appendUnique(list []string, v string) []string {
-	for _, x := range list {
-		if x == v {
-			return list
-		}
-	}
-	return append(list, v)
+	return s.resolver.Resolve(ctx, address)
 }
 
 // Addresses implements store.Store: the account's address and the aliases that

@@ -79,11 +79,9 @@ type Store struct {
 	// that GC never deletes a blob a committing delivery is about to reference.
 	gcMu   sync.RWMutex
 	closed atomic.Bool
-	auth   *authCache
-	// domains caches the set of local domains for RCPT checks.
-	domains domainCache
-	// resolved caches recipient resolutions for RCPT checks.
-	resolved resolveCache
+	auth   *store.AuthCache
+	// resolver is Resolve and IsLocalDomain with their caches (store core).
+	resolver *store.Resolver
 	// bodies recycles the buffers inline messages are decoded into (bodybuf.go).
 	bodies bodyPool
 }
@@ -170,7 +168,8 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if s.gcGrace == 0 {
 		s.gcGrace = time.Hour
 	}
-	s.auth = newAuthCache(s.now)
+	s.auth = store.NewAuthCache(s.now)
+	s.resolver = store.NewResolver(directory{s})
 	cdb, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		rdb.Close()
