@@ -38,6 +38,9 @@ type Config struct {
 	Hostname string `toml:"hostname"`
 	// DataDir holds the database, message blobs and, in dev mode, certificates.
 	DataDir string `toml:"data_dir"`
+	// Store chooses the store backend (see StoreLocation): "" = SQLite in
+	// DataDir, "postgres://user@host/db" = PostgreSQL.
+	Store string `toml:"store"`
 	// Domains are mail domains ensured to exist at start-up.
 	Domains []string `toml:"domains"`
 	// Dev relaxes checks meant for production (hostname need not be a FQDN).

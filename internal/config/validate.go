@@ -54,6 +54,9 @@ func (c *Config) validateTop(p *problems) {
 	if c.DataDir == "" {
 		p.add("data_dir", "must be set")
 	}
+	if _, err := c.StoreLocation(); err != nil {
+		*p = append(*p, err)
+	}
 	seen := make(map[string]bool, len(c.Domains))
 	for i, d := range c.Domains {
 		key := fmt.Sprintf("domains[%d]", i)

@@ -22,7 +22,7 @@
 // Wiring (what internal/app does):
 //
 //	q := queue.New(queue.Options{
-//		Store:    a.Store,       // *sqlstore.Store implements queue.Store
+//		Store:    a.Store,       // a store.Store implements queue.Store
 //		Resolver: dnsx.Net{},    // nil means the same
 //		Hostname: cfg.Hostname,
 //		Config:   cfg.Queue,     // transports, smarthost, schedule
@@ -52,7 +52,7 @@ import (
 )
 
 // Store is what the queue needs of the store: the queue tables, and accounts,
-// addresses and delivery for DSNs. *sqlstore.Store implements it.
+// addresses and delivery for DSNs. Every store.Store implements it.
 type Store interface {
 	store.QueueStore
 	Account(ctx context.Context, address string) (*store.Account, error)

@@ -308,9 +308,12 @@ type DateTerm struct {
 	Date  time.Time
 }
 
-// Store is the whole persistent state of Gannet.
+// Store is the whole persistent state of Gannet. The outbound queue and the
+// DKIM keys are part of it: everything a second node must see lives in the
+// store (docs/ARCHITECTURE.md).
 type Store interface {
 	KeyStore
+	QueueStore
 
 	// Domains.
 	AddDomain(ctx context.Context, name string) error
