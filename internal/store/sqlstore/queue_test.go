@@ -1,180 +1,36 @@
 package sqlstore
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
-	"errors"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"gannet/internal/store"
 )
 
+// The queue's backend-neutral contract is in storetest (queue.go), run by
+// TestContract; these are the SQLite-specific parts.
+
 var t0 = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 
-func TestQueueLifecycle(t *testing.T) {
+// TestQueueDropLeavesNoRecipients: QueueDrop removes the recipient rows with
+// the message (no orphans for QueueDue to trip over).
+func TestQueueDropLeavesNoRecipients(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := openTest(t)
-	raw := bytes.Repeat([]byte("Subject: big\r\n\r\n0123456789abcdef\r\n"), 20000) // compresses, > inline size
-	id, err := s.EnqueueOutbound(ctx, store.Outbound{
-		From: "a@example.com", Recipients: []string{"b@Example.NET", "c@example.org", "b@Example.NET"}, Raw: raw,
-		AccountID: 7, EnvID: "e1", Ret: "FULL",
-		Notify: map[string]string{"b@Example.NET": "SUCCESS,FAILURE"}, ORcpt: map[string]string{"c@example.org": "rfc822;c@example.org"},
-	}, t0)
+	id, err := s.EnqueueOutbound(ctx, store.Outbound{From: "s@example.com", Recipients: []string{"a@x.test", "b@y.test"}, Raw: []byte("m")}, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := s.QueueMessage(ctx, id)
-	if err != nil {
+	if err := s.QueueDrop(ctx, id); err != nil {
 		t.Fatal(err)
-	}
-	if m.From != "a@example.com" || m.AccountID != 7 || m.EnvID != "e1" || m.Ret != "FULL" || m.Size != int64(len(raw)) || !m.Created.Equal(t0) {
-		t.Errorf("message %+v", m)
-	}
-	if len(m.Recipients) != 2 {
-		t.Fatalf("recipients %+v, want 2 (duplicates merged)", m.Recipients)
-	}
-	b, c := m.Recipients[0], m.Recipients[1]
-	if b.Address != "b@Example.NET" || b.Domain != "example.net" || b.Notify != "SUCCESS,FAILURE" || !b.NextAttempt.Equal(t0) || b.Attempts != 0 || !b.LastAttempt.IsZero() {
-		t.Errorf("recipient b %+v", b)
-	}
-	if c.ORcpt != "rfc822;c@example.org" {
-		t.Errorf("recipient c %+v", c)
-	}
-	got, err := s.QueueMessageData(ctx, id)
-	if err != nil || !bytes.Equal(got, raw) {
-		t.Fatalf("data: %v, equal %v", err, bytes.Equal(got, raw))
-	}
-
-	due, err := s.QueueDue(ctx, t0.Add(-time.Second), 10)
-	if err != nil || len(due) != 0 {
-		t.Fatalf("due before its time: %v %v", due, err)
-	}
-	due, err = s.QueueDue(ctx, t0, 10)
-	if err != nil || len(due) != 2 {
-		t.Fatalf("due: %v %v", due, err)
-	}
-	// Defer b, deliver c.
-	next := t0.Add(5 * time.Minute)
-	err = s.QueueUpdate(ctx, []store.QueueUpdate{
-		{MessageID: id, Address: "b@Example.NET", Attempts: 1, NextAttempt: next, LastAttempt: t0, LastError: "451 later", DelayNotified: true},
-		{MessageID: id, Address: "c@example.org", Done: true},
-		{MessageID: id, Address: "gone@example.org", Done: true}, // unknown: ignored
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, ok, err := s.QueueNextAttempt(ctx)
-	if err != nil || !ok || !n.Equal(next) {
-		t.Errorf("next attempt %v %v %v, want %v", n, ok, err, next)
-	}
-	m, _ = s.QueueMessage(ctx, id)
-	if len(m.Recipients) != 1 || m.Recipients[0].Attempts != 1 || m.Recipients[0].LastError != "451 later" || !m.Recipients[0].DelayNotified || !m.Recipients[0].LastAttempt.Equal(t0) {
-		t.Errorf("after update: %+v", m.Recipients)
-	}
-	// Retry makes it due at once.
-	cnt, err := s.QueueRetry(ctx, id, t0.Add(time.Minute))
-	if err != nil || cnt != 1 {
-		t.Errorf("retry: %d %v", cnt, err)
-	}
-	if due, _ := s.QueueDue(ctx, t0.Add(time.Minute), 10); len(due) != 1 {
-		t.Errorf("not due after retry: %v", due)
-	}
-	if _, err := s.QueueRetry(ctx, id+100, t0); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("retry unknown: %v", err)
-	}
-	// The last recipient done: the message goes too.
-	if err := s.QueueUpdate(ctx, []store.QueueUpdate{{MessageID: id, Address: "b@Example.NET", Done: true}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.QueueMessage(ctx, id); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("message after its last recipient: %v", err)
-	}
-	if _, ok, _ := s.QueueNextAttempt(ctx); ok {
-		t.Error("empty queue has a next attempt")
-	}
-	// IDs are never reused, even when the queue was empty.
-	id2, err := s.EnqueueOutbound(ctx, store.Outbound{From: "a@example.com", Recipients: []string{"x@example.net"}, Raw: []byte("x")}, t0)
-	if err != nil || id2 <= id {
-		t.Errorf("second ID %d (err %v) after %d", id2, err, id)
-	}
-}
-
-func TestQueueListRetryAllDrop(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	s := openTest(t)
-	var ids []int64
-	for i, to := range []string{"a@x.test", "b@y.test", "c@z.test"} {
-		id, err := s.EnqueueOutbound(ctx, store.Outbound{From: "s@example.com", Recipients: []string{to}, Raw: []byte("m")}, t0.Add(time.Duration(i)*time.Hour))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, id)
-	}
-	list, err := s.QueueList(ctx)
-	if err != nil || len(list) != 3 || list[0].ID != ids[0] || len(list[2].Recipients) != 1 || list[2].Recipients[0].Address != "c@z.test" {
-		t.Fatalf("list %+v %v", list, err)
-	}
-	if n, err := s.QueueRetry(ctx, 0, t0.Add(-time.Hour)); err != nil || n != 3 {
-		t.Errorf("retry all: %d %v", n, err)
-	}
-	if due, _ := s.QueueDue(ctx, t0.Add(-time.Hour), 2); len(due) != 2 {
-		t.Errorf("due with limit 2: %d", len(due))
-	}
-	if err := s.QueueDrop(ctx, ids[1]); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.QueueDrop(ctx, ids[1]); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("second drop: %v", err)
-	}
-	if _, err := s.QueueMessageData(ctx, ids[1]); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("data after drop: %v", err)
-	}
-	if list, _ := s.QueueList(ctx); len(list) != 2 {
-		t.Errorf("list after drop: %d", len(list))
 	}
 	var orphans int
-	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM queue_recipients WHERE message_id = ?`, ids[1]).Scan(&orphans); err != nil || orphans != 0 {
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM queue_recipients WHERE message_id = ?`, id).Scan(&orphans); err != nil || orphans != 0 {
 		t.Errorf("recipients left after drop: %d %v", orphans, err)
-	}
-}
-
-func TestEnqueueRefusesBadInput(t *testing.T) {
-	t.Parallel()
-	s := openTest(t)
-	ctx := context.Background()
-	if _, err := s.EnqueueOutbound(ctx, store.Outbound{From: "a@x.test", Raw: []byte("x")}, t0); err == nil {
-		t.Error("no recipients accepted")
-	}
-	if _, err := s.EnqueueOutbound(ctx, store.Outbound{From: "a@x.test", Recipients: []string{"nodomain"}, Raw: []byte("x")}, t0); err == nil {
-		t.Error("recipient without domain accepted")
-	}
-	if list, _ := s.QueueList(ctx); len(list) != 0 {
-		t.Errorf("a refused enqueue left %d messages", len(list))
-	}
-}
-
-// TestQueueSurvivesGC: queue bytes are not blobs, so GC must not touch them.
-func TestQueueSurvivesGC(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	s := openTest(t)
-	s.SetGCGrace(time.Nanosecond)
-	raw := []byte("Subject: keep\r\n\r\n" + strings.Repeat("queue bytes ", 30000))
-	id, err := s.EnqueueOutbound(ctx, store.Outbound{From: "a@x.test", Recipients: []string{"b@y.test"}, Raw: raw}, t0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.GC(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if got, err := s.QueueMessageData(ctx, id); err != nil || !bytes.Equal(got, raw) {
-		t.Fatalf("queued message after GC: %v", err)
 	}
 }
 
