@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strings"
 
-	"gannet/internal/password"
 	"gannet/internal/store"
 )
 
@@ -105,25 +104,6 @@ func (s *Store) domainExists(ctx context.Context, q querier, d string) (bool, er
 	return true, nil
 }
 
-func (s *Store) hashPassword(pw string) (hash string, scram []byte, err error) {
-	if pw == "" {
-		return "", nil, fmt.Errorf("empty password: %w", store.ErrInvalidName)
-	}
-	p := password.DefaultParams()
-	if s.fastPw {
-		p = password.TestParams()
-	}
-	hash, err = p.Hash(pw)
-	if err != nil {
-		return "", nil, err
-	}
-	keys, err := password.NewSCRAMKeys(pw)
-	if err != nil {
-		return "", nil, err
-	}
-	return hash, keys.Marshal(), nil
-}
-
 // AddAccount implements store.Store: the account with its default mailboxes.
 func (s *Store) AddAccount(ctx context.Context, address, pw string) (*store.Account, error) {
 	defer s.invalidateDirectory()
@@ -133,7 +113,7 @@ func (s *Store) AddAccount(ctx context.Context, address, pw string) (*store.Acco
 	}
 	addr := local + "@" + domain
 	// Hash outside the writer: argon2id is deliberately slow.
-	hash, scram, err := s.hashPassword(pw)
+	hash, scram, err := store.HashPassword(pw, s.fastPw)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +165,7 @@ func (s *Store) DeleteAccount(ctx context.Context, address string) error {
 		return err
 	}
 	addr := local + "@" + domain
-	defer s.auth.forget(addr)
+	defer s.auth.Forget(addr)
 	return s.w.doAlone(ctx, func(ctx context.Context, tx *wtx) error {
 		var id int64
 		if err := tx.QueryRowContext(ctx, `SELECT id FROM accounts WHERE address = ?`, addr).Scan(&id); err != nil {
@@ -216,14 +196,14 @@ func (s *Store) SetPassword(ctx context.Context, address, pw string) error {
 	if err != nil {
 		return err
 	}
-	hash, scram, err := s.hashPassword(pw)
+	hash, scram, err := store.HashPassword(pw, s.fastPw)
 	if err != nil {
 		return err
 	}
 	err = s.updateAccount(ctx, local+"@"+domain, `UPDATE accounts SET password = ?, scram = ? WHERE address = ?`, hash, scram)
 	// After the commit: a login racing the change cannot leave the old
 	// password cached.
-	s.auth.forget(local + "@" + domain)
+	s.auth.Forget(local + "@" + domain)
 	return err
 }
 
@@ -350,10 +330,6 @@ func (s *Store) Accounts(ctx context.Context) ([]store.Account, error) {
 	return out, rows.Err()
 }
 
-// dummyHash is verified against when the account does not exist, so that the
-// time taken does not reveal which addresses exist.
-const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0dvKSAo0dZzmJ2iFahY4jYBB9GPHKZmLG7PzK6e2f1k"
-
 // LoginAccount implements store.Store. A user name without a domain is taken in
 // the oldest domain, as Dovecot does with auth_default_realm: mail clients ask
 // for a "user name", and people type the part before the @.
@@ -380,7 +356,7 @@ func (s *Store) LoginAccount(ctx context.Context, user string) (*store.Account, 
 }
 
 // Authenticate implements store.Store. A recent successful login with the same
-// password is answered from the auth cache (see authcache.go), but only while
+// password is answered from the auth cache (store.AuthCache), but only while
 // the account row read here, from the database and not from any cache of this
 // process, still has the password hash the login was checked against: a
 // password changed, an account deleted (and perhaps created again) or
@@ -389,25 +365,7 @@ func (s *Store) Authenticate(ctx context.Context, user, pw string) (*store.Accou
 	if err := s.alive(); err != nil {
 		return nil, err
 	}
-	a, err := s.LoginAccount(ctx, user)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			if !s.fastPw {
-				password.Verify(dummyHash, pw)
-			}
-			return nil, store.ErrAuthFailed
-		}
-		return nil, err
-	}
-	if s.auth.hit(a, pw) {
-		return a, nil
-	}
-	ok, err := password.Verify(a.PasswordHash, pw)
-	if err != nil || !ok {
-		return nil, store.ErrAuthFailed
-	}
-	s.auth.add(a, pw)
-	return a, nil
+	return s.auth.Authenticate(ctx, s.LoginAccount, user, pw, s.fastPw)
 }
 
 // AddAlias implements store.Store. Targets are normalised; "@domain" is a catch-all.

@@ -79,7 +79,7 @@ type Store struct {
 	// that GC never deletes a blob a committing delivery is about to reference.
 	gcMu   sync.RWMutex
 	closed atomic.Bool
-	auth   *authCache
+	auth   *store.AuthCache
 	// domains caches the set of local domains for RCPT checks.
 	domains domainCache
 	// resolved caches recipient resolutions for RCPT checks.
@@ -170,7 +170,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if s.gcGrace == 0 {
 		s.gcGrace = time.Hour
 	}
-	s.auth = newAuthCache(s.now)
+	s.auth = store.NewAuthCache(s.now)
 	cdb, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		rdb.Close()

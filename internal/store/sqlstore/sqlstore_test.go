@@ -196,10 +196,10 @@ func TestAuthCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !s.auth.hit(a, "old") {
+	if !s.auth.Hit(a, "old") {
 		t.Fatal("successful login not cached")
 	}
-	if _, err := s.Authenticate(ctx, "c@gannet.test", "wrong"); err == nil || s.auth.hit(a, "wrong") {
+	if _, err := s.Authenticate(ctx, "c@gannet.test", "wrong"); err == nil || s.auth.Hit(a, "wrong") {
 		t.Fatal("wrong password accepted or cached")
 	}
 	if err := s.SetPassword(ctx, "c@gannet.test", "new"); err != nil {
