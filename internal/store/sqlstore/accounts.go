@@ -16,7 +16,7 @@ func (s *Store) AddDomain(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	defer s.invalidateDirectory()
+	defer s.resolver.Invalidate()
 	return s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO domains(name, created) VALUES(?, ?) ON CONFLICT DO NOTHING`, d, unix(s.now()))
 		if err != nil {
@@ -35,7 +35,7 @@ func (s *Store) DeleteDomain(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	defer s.invalidateDirectory()
+	defer s.resolver.Invalidate()
 	return s.w.doAlone(ctx, func(ctx context.Context, tx *wtx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM accounts WHERE domain = ?`, d).Scan(&n); err != nil {
@@ -80,16 +80,12 @@ func (s *Store) Domains(ctx context.Context) ([]store.Domain, error) {
 	return out, rows.Err()
 }
 
-// IsLocalDomain implements store.Store.
+// IsLocalDomain implements store.Store, through the core's domain cache.
 func (s *Store) IsLocalDomain(ctx context.Context, name string) (bool, error) {
 	if err := s.alive(); err != nil {
 		return false, err
 	}
-	d, err := store.NormDomain(name)
-	if err != nil {
-		return false, nil
-	}
-	return s.hasDomain(ctx, d)
+	return s.resolver.IsLocalDomain(ctx, name)
 }
 
 func (s *Store) domainExists(ctx context.Context, q querier, d string) (bool, error) {
@@ -106,7 +102,7 @@ func (s *Store) domainExists(ctx context.Context, q querier, d string) (bool, er
 
 // AddAccount implements store.Store: the account with its default mailboxes.
 func (s *Store) AddAccount(ctx context.Context, address, pw string) (*store.Account, error) {
-	defer s.invalidateDirectory()
+	defer s.resolver.Invalidate()
 	local, domain, err := store.NormAddress(address)
 	if err != nil {
 		return nil, err
@@ -159,7 +155,7 @@ func (s *Store) AddAccount(ctx context.Context, address, pw string) (*store.Acco
 // DeleteAccount implements store.Store. Mailboxes and messages go with the account
 // (foreign keys cascade); the blobs are collected by GC.
 func (s *Store) DeleteAccount(ctx context.Context, address string) error {
-	defer s.invalidateDirectory()
+	defer s.resolver.Invalidate()
 	local, domain, err := store.NormAddress(address)
 	if err != nil {
 		return err
@@ -245,7 +241,7 @@ func (s *Store) SetDisabled(ctx context.Context, address string, disabled bool) 
 }
 
 func (s *Store) updateAccount(ctx context.Context, addr, q string, args ...any) error {
-	defer s.invalidateDirectory()
+	defer s.resolver.Invalidate()
 	args = append(args, addr)
 	return s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
 		res, err := tx.ExecContext(ctx, q, args...)
@@ -370,7 +366,7 @@ func (s *Store) Authenticate(ctx context.Context, user, pw string) (*store.Accou
 
 // AddAlias implements store.Store. Targets are normalised; "@domain" is a catch-all.
 func (s *Store) AddAlias(ctx context.Context, address string, targets []string) error {
-	defer s.invalidateDirectory()
+	defer s.resolver.Invalidate()
 	addr, domain, err := store.NormAliasAddress(address)
 	if err != nil {
 		return err
@@ -419,7 +415,7 @@ func (s *Store) AddAlias(ctx context.Context, address string, targets []string) 
 
 // DeleteAlias implements store.Store.
 func (s *Store) DeleteAlias(ctx context.Context, address string) error {
-	defer s.invalidateDirectory()
+	defer s.resolver.Invalidate()
 	addr, _, err := store.NormAliasAddress(address)
 	if err != nil {
 		return err
@@ -461,125 +457,13 @@ func (s *Store) Aliases(ctx context.Context) ([]store.Alias, error) {
 	return out, rows.Err()
 }
 
-// maxAliasDepth bounds alias expansion (aliases of aliases, and loops).
-const maxAliasDepth = 8
-
-// Resolve implements store.Store.
+// Resolve implements store.Store: the core's store.Resolver over this
+// database (directory.go).
 func (s *Store) Resolve(ctx context.Context, address string) (*store.Resolution, error) {
 	if err := s.alive(); err != nil {
 		return nil, err
 	}
-	local, domain, err := store.NormAddress(address)
-	if err != nil {
-		return nil, fmt.Errorf("resolve %q: %w", address, store.ErrNotFound)
-	}
-	key := local + "@" + domain
-	res, err := s.cachedResolve(ctx, key, func() (*store.Resolution, error) {
-		res := &store.Resolution{}
-		seen := map[string]bool{}
-		found, err := s.resolve(ctx, key, 0, res, seen)
-		if err != nil {
-			return nil, err
-		}
-		if !found || (len(res.Local) == 0 && len(res.Remote) == 0) {
-			return nil, store.ErrNotFound
-		}
-		return res, nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("resolve %s: %w", key, err)
-	}
-	return res, nil
-}
-
-func (s *Store) resolve(ctx context.Context, addr string, depth int, res *store.Resolution, seen map[string]bool) (bool, error) {
-	if depth > maxAliasDepth || seen[addr] {
-		return seen[addr], nil
-	}
-	seen[addr] = true
-	at := strings.LastIndexByte(addr, '@')
-	local, domain := addr[:at], addr[at+1:]
-	local0, hasTag := local, false
-	if i := strings.IndexByte(local, '+'); i > 0 {
-		local0, hasTag = local[:i], true
-	}
-	if ok, err := s.hasDomain(ctx, domain); err != nil || !ok {
-		if err == nil && depth > 0 {
-			res.Remote = appendUnique(res.Remote, addr)
-			return true, nil
-		}
-		return false, err
-	}
-	candidates := []string{addr}
-	if hasTag {
-		// RFC 5233 subaddressing: user+tag@domain delivers to user@domain.
-		candidates = append(candidates, local0+"@"+domain)
-	}
-	for _, c := range candidates {
-		a, err := s.Account(ctx, c)
-		if err == nil {
-			for _, l := range res.Local {
-				if l.ID == a.ID {
-					return true, nil
-				}
-			}
-			res.Local = append(res.Local, *a)
-			return true, nil
-		}
-		if !errors.Is(err, store.ErrNotFound) {
-			return false, err
-		}
-		targets, err := s.aliasTargets(ctx, c)
-		if err != nil {
-			return false, err
-		}
-		if len(targets) > 0 {
-			return true, s.expand(ctx, targets, depth, res, seen)
-		}
-	}
-	targets, err := s.aliasTargets(ctx, "@"+domain)
-	if err != nil {
-		return false, err
-	}
-	if len(targets) > 0 {
-		return true, s.expand(ctx, targets, depth, res, seen)
-	}
-	return false, nil
-}
-
-func (s *Store) expand(ctx context.Context, targets []string, depth int, res *store.Resolution, seen map[string]bool) error {
-	for _, t := range targets {
-		if _, err := s.resolve(ctx, t, depth+1, res, seen); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (s *Store) aliasTargets(ctx context.Context, addr string) ([]string, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT target FROM aliases WHERE address = ? ORDER BY target`, addr)
-	if err != nil {
-		return nil, fmt.Errorf("alias %s: %w", addr, err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var t string
-		if err := rows.Scan(&t); err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
-}
-
-func appendUnique(list []string, v string) []string {
-	for _, x := range list {
-		if x == v {
-			return list
-		}
-	}
-	return append(list, v)
+	return s.resolver.Resolve(ctx, address)
 }
 
 // Addresses implements store.Store: the account's address and the aliases that

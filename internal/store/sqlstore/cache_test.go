@@ -40,7 +40,7 @@ func TestDirectoryCacheOtherProcess(t *testing.T) {
 	if _, err := admin.AddAccount(ctx, "x@late.test", "pw"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(max(domainTTL, resolveTTL) + 2*time.Second)
+	deadline := time.Now().Add(max(store.DomainTTL, store.ResolveTTL) + 2*time.Second)
 	for {
 		ok, err := srv.IsLocalDomain(ctx, "late.test")
 		if err != nil {
@@ -60,7 +60,7 @@ func TestDirectoryCacheOtherProcess(t *testing.T) {
 	if err := admin.DeleteAccount(ctx, "x@late.test"); err != nil {
 		t.Fatal(err)
 	}
-	deadline = time.Now().Add(resolveTTL + 2*time.Second)
+	deadline = time.Now().Add(store.ResolveTTL + 2*time.Second)
 	for {
 		if _, err := srv.Resolve(ctx, "x@late.test"); errors.Is(err, store.ErrNotFound) {
 			break

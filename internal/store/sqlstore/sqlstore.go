@@ -80,10 +80,8 @@ type Store struct {
 	gcMu   sync.RWMutex
 	closed atomic.Bool
 	auth   *store.AuthCache
-	// domains caches the set of local domains for RCPT checks.
-	domains domainCache
-	// resolved caches recipient resolutions for RCPT checks.
-	resolved resolveCache
+	// resolver is Resolve and IsLocalDomain with their caches (store core).
+	resolver *store.Resolver
 	// bodies recycles the buffers inline messages are decoded into (bodybuf.go).
 	bodies bodyPool
 }
@@ -171,6 +169,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		s.gcGrace = time.Hour
 	}
 	s.auth = store.NewAuthCache(s.now)
+	s.resolver = store.NewResolver(directory{s})
 	cdb, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		rdb.Close()

@@ -1,18 +1,16 @@
-package sqlstore
+package store
 
 import (
 	"context"
 	"errors"
 	"sync"
 	"time"
-
-	"gannet/internal/store"
 )
 
-// resolveTTL bounds how long a change made by another process (the `gannet user`
+// ResolveTTL bounds how long a change made by another process (the `gannet user`
 // and `gannet alias` commands on the same database, another node) can go unseen
-// by Resolve. Changes made through this Store invalidate the cache at once.
-const resolveTTL = time.Second
+// by Resolve. Changes made through the same Resolver invalidate the cache at once.
+const ResolveTTL = time.Second
 
 // maxResolveEntries bounds the cache: a flood of RCPTs to random addresses
 // (a dictionary attack) cannot grow it without limit.
@@ -31,37 +29,32 @@ type resolveCache struct {
 }
 
 type resolveEntry struct {
-	res *store.Resolution // nil: no such address
+	res *Resolution // nil: no such address
 	at  time.Time
 }
 
-// invalidateDirectory forgets every cached domain and resolution; call after a
-// change to domains, accounts or aliases has committed.
-func (s *Store) invalidateDirectory() {
-	s.domains.invalidate()
-	c := &s.resolved
+func (c *resolveCache) invalidate() {
 	c.mu.Lock()
 	c.gen++
 	c.m = nil
 	c.mu.Unlock()
 }
 
-// cachedResolve is Resolve through the cache; key is the normalised address.
-func (s *Store) cachedResolve(ctx context.Context, key string, compute func() (*store.Resolution, error)) (*store.Resolution, error) {
-	c := &s.resolved
+// get is Resolve through the cache; key is the normalised address.
+func (c *resolveCache) get(ctx context.Context, dir Directory, key string, compute func() (*Resolution, error)) (*Resolution, error) {
 	now := time.Now()
 	c.mu.Lock()
 	e, ok := c.m[key]
 	gen := c.gen
 	c.mu.Unlock()
-	if ok && now.Sub(e.at) <= resolveTTL && !now.Before(e.at) {
+	if ok && now.Sub(e.at) <= ResolveTTL && !now.Before(e.at) {
 		if e.res == nil {
-			return nil, store.ErrNotFound
+			return nil, ErrNotFound
 		}
-		return s.freshUsage(ctx, e.res)
+		return freshUsage(ctx, dir, e.res)
 	}
 	res, err := compute()
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
 	c.mu.Lock()
@@ -80,14 +73,14 @@ func (s *Store) cachedResolve(ctx context.Context, key string, compute func() (*
 
 // freshUsage returns a copy of a cached resolution in which every account with
 // a quota has its current usage (the RCPT-time quota check needs it).
-func (s *Store) freshUsage(ctx context.Context, res *store.Resolution) (*store.Resolution, error) {
+func freshUsage(ctx context.Context, dir Directory, res *Resolution) (*Resolution, error) {
 	out := copyResolution(res)
 	for i := range out.Local {
 		a := &out.Local[i]
 		if a.QuotaBytes == 0 && a.QuotaMessages == 0 {
 			continue
 		}
-		fresh, err := s.AccountByID(ctx, a.ID)
+		fresh, err := dir.AccountByID(ctx, a.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -96,9 +89,9 @@ func (s *Store) freshUsage(ctx context.Context, res *store.Resolution) (*store.R
 	return out, nil
 }
 
-func copyResolution(r *store.Resolution) *store.Resolution {
-	return &store.Resolution{
-		Local:  append([]store.Account(nil), r.Local...),
+func copyResolution(r *Resolution) *Resolution {
+	return &Resolution{
+		Local:  append([]Account(nil), r.Local...),
 		Remote: append([]string(nil), r.Remote...),
 	}
 }
