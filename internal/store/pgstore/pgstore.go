@@ -66,6 +66,9 @@ type Store struct {
 	node    string
 	dsn     string
 
+	// zstd compresses queued messages (codec.go).
+	zstd *codec
+
 	closed   atomic.Bool
 	stopFeed context.CancelFunc
 	feedDone chan struct{}
@@ -117,7 +120,12 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if s.node == "" {
 		s.node = defaultNode()
 	}
+	if s.zstd, err = newCodec(); err != nil {
+		pool.Close()
+		return nil, err
+	}
 	if err := s.startFeed(ctx); err != nil {
+		s.zstd.close()
 		pool.Close()
 		return nil, err
 	}
@@ -166,6 +174,7 @@ func (s *Store) Close() error {
 	s.stopFeed()
 	<-s.feedDone
 	s.pool.Close()
+	s.zstd.close()
 	return nil
 }
 
