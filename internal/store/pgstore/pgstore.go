@@ -66,6 +66,13 @@ type Store struct {
 	node    string
 	dsn     string
 
+	// auth caches recent logins (store.AuthCache: keyed with the password
+	// hash read at each login, so another node's change misses at once).
+	auth *store.AuthCache
+	// dir answers Resolve and IsLocalDomain through the core's caches;
+	// invalidated after every local directory write, other nodes' writes
+	// seen within store.DomainTTL and store.ResolveTTL (directory.go).
+	dir *store.Resolver
 	// zstd compresses queued messages (codec.go).
 	zstd *codec
 
@@ -120,6 +127,8 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if s.node == "" {
 		s.node = defaultNode()
 	}
+	s.auth = store.NewAuthCache(s.now)
+	s.dir = store.NewResolver(directory{s})
 	if s.zstd, err = newCodec(); err != nil {
 		pool.Close()
 		return nil, err
