@@ -166,6 +166,9 @@ func (s *Store) AddAccount(ctx context.Context, address, pw string) (*store.Acco
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("account %s: %w", addr, store.ErrExists)
 		}
+		if isForeignKey(err) { // the domain went (cannot happen under lockDomain)
+			return fmt.Errorf("domain %s: %w", domain, store.ErrNotFound)
+		}
 		if err != nil {
 			return fmt.Errorf("add account %s: %w", addr, err)
 		}
