@@ -172,8 +172,10 @@ func (s *Store) AddAccount(ctx context.Context, address, pw string) (*store.Acco
 		if err != nil {
 			return fmt.Errorf("add account %s: %w", addr, err)
 		}
+		// The new row is ours until commit: no other transaction can lock
+		// it (createMailboxTx's condition that the caller holds the lock).
 		for _, mb := range store.DefaultMailboxes {
-			if _, err := s.createMailboxTx(ctx, t, id, mb.Name, mb.SpecialUse); err != nil {
+			if _, err := createMailboxTx(ctx, t, id, mb.Name, mb.SpecialUse); err != nil {
 				return err
 			}
 			if _, err := t.Exec(ctx, `INSERT INTO subscriptions(account_id, name) VALUES($1, $2)`, id, mb.Name); err != nil {

@@ -320,7 +320,10 @@ func TestCreateMailboxTx(t *testing.T) {
 		var id int64
 		err := s.write(ctx, func(ctx context.Context, t *tx) error {
 			var err error
-			id, err = s.createMailboxTx(ctx, t, acc.ID, name, special)
+			if _, err := lockAccount(ctx, t, acc.ID); err != nil {
+				return err
+			}
+			id, err = createMailboxTx(ctx, t, acc.ID, name, special)
 			return err
 		})
 		return id, err
@@ -371,7 +374,7 @@ func TestCreateMailboxTx(t *testing.T) {
 		var id int64
 		err := s.write(ctx, func(ctx context.Context, t *tx) error {
 			var err error
-			id, err = s.createMailboxTx(ctx, t, acc.ID+1000, "y", "")
+			id, err = createMailboxTx(ctx, t, acc.ID+1000, "y", "")
 			return err
 		})
 		return id, err

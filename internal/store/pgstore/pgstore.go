@@ -73,8 +73,8 @@ type Store struct {
 	// invalidated after every local directory write, other nodes' writes
 	// seen within store.DomainTTL and store.ResolveTTL (directory.go).
 	dir *store.Resolver
-	// zstd compresses queued messages (codec.go).
-	zstd *codec
+	// queueZstd compresses queued messages (queuecodec.go).
+	queueZstd *queueCodec
 
 	closed   atomic.Bool
 	stopFeed context.CancelFunc
@@ -129,12 +129,12 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	s.auth = store.NewAuthCache(s.now)
 	s.dir = store.NewResolver(directory{s})
-	if s.zstd, err = newCodec(); err != nil {
+	if s.queueZstd, err = newQueueCodec(); err != nil {
 		pool.Close()
 		return nil, err
 	}
 	if err := s.startFeed(ctx); err != nil {
-		s.zstd.close()
+		s.queueZstd.close()
 		pool.Close()
 		return nil, err
 	}
@@ -183,7 +183,7 @@ func (s *Store) Close() error {
 	s.stopFeed()
 	<-s.feedDone
 	s.pool.Close()
-	s.zstd.close()
+	s.queueZstd.close()
 	return nil
 }
 

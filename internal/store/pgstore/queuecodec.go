@@ -18,14 +18,15 @@ const (
 	maxFrameMemory = 1 << 20
 )
 
-// codec compresses bytes kept in the database (queued messages). Both halves
-// are safe for concurrent use (EncodeAll and DecodeAll).
-type codec struct {
+// queueCodec compresses queued messages (queue_messages.data). Both halves
+// are safe for concurrent use (EncodeAll and DecodeAll). Message bodies have
+// their own chunk codec (bodies.go), with a larger window.
+type queueCodec struct {
 	enc *zstd.Encoder
 	dec *zstd.Decoder
 }
 
-func newCodec() (*codec, error) {
+func newQueueCodec() (*queueCodec, error) {
 	// Fastest: compression runs on the submission path, where latency
 	// counts; text still shrinks about 3×. The frame checksum lets readers
 	// detect corruption.
@@ -44,12 +45,12 @@ func newCodec() (*codec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: zstd decoder: %w", err)
 	}
-	return &codec{enc: enc, dec: dec}, nil
+	return &queueCodec{enc: enc, dec: dec}, nil
 }
 
 // compress returns data as a sequence of independent zstd frames of at
 // most frameSize raw bytes each.
-func (c *codec) compress(data []byte) []byte {
+func (c *queueCodec) compress(data []byte) []byte {
 	var out []byte
 	for off := 0; off < len(data); off += frameSize {
 		out = c.enc.EncodeAll(data[off:min(off+frameSize, len(data))], out)
@@ -59,7 +60,7 @@ func (c *codec) compress(data []byte) []byte {
 
 // decompress reverses compress; size is the raw size, which also bounds what
 // corrupt input can make it allocate.
-func (c *codec) decompress(b []byte, size int64) ([]byte, error) {
+func (c *queueCodec) decompress(b []byte, size int64) ([]byte, error) {
 	if size < 0 {
 		return nil, fmt.Errorf("decompress: corrupt: size %d", size)
 	}
@@ -73,7 +74,7 @@ func (c *codec) decompress(b []byte, size int64) ([]byte, error) {
 	return out, nil
 }
 
-func (c *codec) close() {
+func (c *queueCodec) close() {
 	_ = c.enc.Close()
 	c.dec.Close()
 }
