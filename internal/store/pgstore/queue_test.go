@@ -89,3 +89,34 @@ func TestQueueCompressed(t *testing.T) {
 		t.Fatalf("message %d: %v; want ErrNotFound", id+1, err)
 	}
 }
+
+// TestQueueDueLimit: the limit bounds QueueDue, earliest first; a negative
+// limit is no limit (SQLite's LIMIT -1, which sqlstore passes through).
+func TestQueueDueLimit(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := openTest(t)
+	t0 := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	for i := range 3 {
+		_, err := s.EnqueueOutbound(ctx, store.Outbound{From: "a@example.com", Recipients: []string{"b@example.net"}, Raw: []byte("x")},
+			t0.Add(time.Duration(2-i)*time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := t0.Add(time.Hour)
+	for limit, want := range map[int]int{-1: 3, 0: 0, 2: 2, 10: 3} {
+		got, err := s.QueueDue(ctx, now, limit)
+		if err != nil || len(got) != want {
+			t.Fatalf("QueueDue(limit %d): %d recipients, %v; want %d", limit, len(got), err, want)
+		}
+		for i := 1; i < len(got); i++ {
+			if got[i].NextAttempt.Before(got[i-1].NextAttempt) {
+				t.Fatalf("QueueDue(limit %d) not earliest first: %+v", limit, got)
+			}
+		}
+	}
+	if got, err := s.QueueDue(ctx, t0, -1); err != nil || len(got) != 1 || !got[0].NextAttempt.Equal(t0) {
+		t.Fatalf("QueueDue at t0: %+v, %v; want only the one due then", got, err)
+	}
+}
