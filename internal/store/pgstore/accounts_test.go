@@ -419,7 +419,7 @@ func TestDirectoryAcrossNodes(t *testing.T) {
 	if ok, _ := a.IsLocalDomain(ctx, "other.example"); ok {
 		t.Fatal("IsLocalDomain on the deleting node: still local")
 	}
-	bound := max(store.ResolveTTL, store.DomainTTL) + 500*time.Millisecond
+	bound := max(store.ResolveTTL, store.DomainTTL) + time.Second // slack for a loaded machine
 	for {
 		_, err := b.Resolve(ctx, "sales@example.org")
 		ok, derr := b.IsLocalDomain(ctx, "other.example")
