@@ -71,6 +71,16 @@ type Store struct {
 	instance string
 	dsn      string
 
+	// auth caches recent logins (store.AuthCache: keyed with the password
+	// hash read at each login, so another node's change misses at once).
+	auth *store.AuthCache
+	// dir answers Resolve and IsLocalDomain through the core's caches;
+	// invalidated after every local directory write, other nodes' writes
+	// seen within store.DomainTTL and store.ResolveTTL (directory.go).
+	dir *store.Resolver
+	// queueZstd compresses queued messages (queuecodec.go).
+	queueZstd *queueCodec
+
 	closed   atomic.Bool
 	stopFeed context.CancelFunc
 	feedDone chan struct{}
@@ -123,7 +133,14 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		s.node, _ = os.Hostname()
 	}
 	s.instance = instanceID(s.node)
+	s.auth = store.NewAuthCache(s.now)
+	s.dir = store.NewResolver(directory{s})
+	if s.queueZstd, err = newQueueCodec(); err != nil {
+		pool.Close()
+		return nil, err
+	}
 	if err := s.startFeed(ctx); err != nil {
+		s.queueZstd.close()
 		pool.Close()
 		return nil, err
 	}
@@ -170,6 +187,7 @@ func (s *Store) Close() error {
 	s.stopFeed()
 	<-s.feedDone
 	s.pool.Close()
+	s.queueZstd.close()
 	return nil
 }
 
