@@ -96,7 +96,9 @@ func TestSearchTranslation(t *testing.T) {
 	rows := searchCorpus(t, f)
 	u := func(i int) uint32 { return rows[i].uid }
 	hdr := func(field, v string) []store.HeaderTerm { return []store.HeaderTerm{{Field: field, Value: v}} }
-	date := func(field store.DateField, d time.Time) *store.DateTerm { return &store.DateTerm{Field: field, Date: d} }
+	date := func(field store.DateField, d time.Time) *store.DateTerm {
+		return &store.DateTerm{Field: field, Date: d}
+	}
 	many := store.UIDSet{}
 	for i := uint32(0); i < 300; i++ { // more ranges than go into SQL
 		many = append(many, store.UIDRange{Lo: 1000 + 2*i, Hi: 1000 + 2*i})
