@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
+	"gannet/internal/store"
 	"gannet/internal/store/storetest"
 )
 
@@ -73,7 +75,7 @@ func TestGCRace(t *testing.T) {
 			for i := range rounds {
 				uid := uint32(w*1000 + i + 1)
 				pause := func() { time.Sleep(time.Duration(rand.IntN(2000)) * time.Microsecond) }
-				if err := f.deliverRow(ctx, msgRow{uid: uid, raw: raw}, pause); err != nil {
+				if err := f.deliverRow(ctx, testMsg{uid: uid, raw: raw}, pause); err != nil {
 					errs <- fmt.Errorf("delivery %d: %w", uid, err)
 					return
 				}
@@ -153,7 +155,7 @@ func TestGCBatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	keep := storetest.Msg{Subject: "kept", Body: longLine + "\n"}.Bytes()
-	f.deliver(t, msgRow{uid: 1, raw: keep})
+	f.deliver(t, testMsg{uid: 1, raw: keep})
 
 	if n, err := f.s.GC(ctx); err != nil || n != 0 {
 		t.Fatalf("GC within the grace period = %d, %v; want 0 removed", n, err)
@@ -179,5 +181,104 @@ func TestGCBatches(t *testing.T) {
 	}
 	if n, err := f.s.GC(ctx); err != nil || n != 0 {
 		t.Errorf("second GC = %d, %v; want 0", n, err)
+	}
+}
+
+// TestGCRaceDeliver is TestGCRace through the public API: Deliver, Open and
+// ExpungeUIDs of one content by several accounts while GC (grace 0) runs. It
+// checks the delivery path's side of gc.go's protocol (the body insert must
+// lock the row it reuses: ON CONFLICT DO UPDATE), so it fails until Deliver
+// exists on the branch.
+func TestGCRaceDeliver(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	s.SetGCGrace(0)
+	ctx := t.Context()
+	if err := s.AddDomain(ctx, "example.org"); err != nil {
+		t.Fatal(err)
+	}
+	raw := storetest.Msg{Subject: "shared", Body: "One content for everyone.\n" + longLine + "\n"}.Bytes()
+	blob := store.Ingest(raw).ID
+	const workers, rounds = 3, 60
+	var accounts []int64
+	for w := range workers {
+		a, err := s.AddAccount(ctx, fmt.Sprintf("u%d@example.org", w), "a password")
+		if err != nil {
+			t.Fatal(err)
+		}
+		accounts = append(accounts, a.ID)
+	}
+	var done atomic.Bool
+	var removed atomic.Int64
+	gcErr := make(chan error, 1)
+	go func() {
+		defer close(gcErr)
+		for !done.Load() {
+			n, err := s.GC(ctx)
+			if err != nil {
+				gcErr <- err
+				return
+			}
+			removed.Add(int64(n))
+		}
+	}()
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for _, acct := range accounts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range rounds {
+				res, err := s.Deliver(ctx, store.Delivery{Raw: raw, Recipients: []store.Recipient{{AccountID: acct}}})
+				if err == nil {
+					err = res[0].Err
+				}
+				if err != nil {
+					errs <- fmt.Errorf("account %d: delivery %d: %w", acct, i, err)
+					return
+				}
+				rc, err := s.Open(ctx, blob)
+				var got []byte
+				if err == nil {
+					got, err = io.ReadAll(rc)
+					rc.Close()
+				}
+				if err != nil || !bytes.Equal(got, raw) {
+					errs <- fmt.Errorf("account %d: message %d reads %d bytes, %v", acct, res[0].UID, len(got), err)
+					return
+				}
+				if i < rounds-1 {
+					if _, err := s.ExpungeUIDs(ctx, acct, res[0].MailboxID, []uint32{res[0].UID}); err != nil {
+						errs <- err
+						return
+					}
+					time.Sleep(time.Duration(rand.IntN(6000)) * time.Microsecond)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	done.Store(true)
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if err := <-gcErr; err != nil {
+		t.Errorf("GC: %v", err)
+	}
+	if removed.Load() == 0 {
+		t.Errorf("GC removed nothing: the race was not exercised")
+	}
+	if _, err := s.GC(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := s.Open(ctx, blob)
+	if err != nil {
+		t.Fatalf("the kept messages' body after GC: %v", err)
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || !bytes.Equal(got, raw) {
+		t.Errorf("the kept messages' body after GC: %d bytes, %v", len(got), err)
 	}
 }

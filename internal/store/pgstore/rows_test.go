@@ -91,8 +91,8 @@ func (f *fixture) storeBody(ctx context.Context, t *tx, raw []byte) (int64, erro
 	return id, nil
 }
 
-// msgRow is a message row to insert.
-type msgRow struct {
+// testMsg is a message row to insert.
+type testMsg struct {
 	mailbox int64 // 0: the fixture's mailbox
 	uid     uint32
 	modseq  uint64
@@ -104,7 +104,7 @@ type msgRow struct {
 // deliverRow inserts a message and its body in one transaction; pause, if
 // set, runs between storing the body and inserting the message (the window
 // GC must respect).
-func (f *fixture) deliverRow(ctx context.Context, m msgRow, pause func()) error {
+func (f *fixture) deliverRow(ctx context.Context, m testMsg, pause func()) error {
 	if m.mailbox == 0 {
 		m.mailbox = f.mailbox
 	}
@@ -131,7 +131,7 @@ func (f *fixture) deliverRow(ctx context.Context, m msgRow, pause func()) error 
 	})
 }
 
-func (f *fixture) deliver(t testing.TB, m msgRow) {
+func (f *fixture) deliver(t testing.TB, m testMsg) {
 	t.Helper()
 	if err := f.deliverRow(t.Context(), m, nil); err != nil {
 		t.Fatal(err)

@@ -23,10 +23,10 @@ const longLine = "Lorem ipsum dolor sit amet consectetur adipiscing elit sed do 
 
 // searchCorpus is a varied set of messages, stored by direct SQL, with what
 // the reference evaluator needs.
-func searchCorpus(t *testing.T, f *fixture) []msgRow {
+func searchCorpus(t *testing.T, f *fixture) []testMsg {
 	t.Helper()
 	filler := strings.Repeat(longLine+"\n", 30)
-	rows := []msgRow{
+	rows := []testMsg{
 		{raw: storetest.Msg{From: "Alice Liddell <alice@wonderland.example>", To: "Bob Builder <bob@example.org>",
 			Subject: "Quarterly report", Date: day(2024, 1, 10, 9), Body: "Revenue grew by ten percent.\n"}.Bytes(),
 			date: day(2024, 1, 10, 12), flags: store.FlagSet{Bits: store.FlagBitSeen}},
@@ -58,13 +58,13 @@ func searchCorpus(t *testing.T, f *fixture) []msgRow {
 		f.deliver(t, rows[i])
 	}
 	// The first message again, in another mailbox: never matches.
-	f.deliver(t, msgRow{mailbox: f.addMailbox(t, "Archive"), uid: 1, raw: rows[0].raw, date: rows[0].date})
+	f.deliver(t, testMsg{mailbox: f.addMailbox(t, "Archive"), uid: 1, raw: rows[0].raw, date: rows[0].date})
 	return rows
 }
 
 // reference evaluates c over the corpus with store.MatchMessage alone: the
 // results every backend must give (sqlstore's included).
-func reference(t *testing.T, rows []msgRow, c store.Criteria) []uint32 {
+func reference(t *testing.T, rows []testMsg, c store.Criteria) []uint32 {
 	t.Helper()
 	var out []uint32
 	for _, r := range rows {
@@ -196,7 +196,7 @@ func TestSearchCost(t *testing.T) {
 	const n = searchPage + 150
 	for i := 1; i <= n; i++ {
 		raw := storetest.Msg{Subject: fmt.Sprintf("message %d", i), Body: fmt.Sprintf("body %d words\n", i)}.Bytes()
-		f.deliver(t, msgRow{uid: uint32(i), raw: raw})
+		f.deliver(t, testMsg{uid: uint32(i), raw: raw})
 	}
 	var p store.SearchProbe
 	got, err := f.s.Search(store.WithSearchProbe(ctx, &p), f.account, f.mailbox,
