@@ -44,10 +44,6 @@ func (s *Store) List(ctx context.Context, accountID, mailboxID int64, uids store
 	return nil, errTODO
 }
 
-func (s *Store) Search(ctx context.Context, accountID, mailboxID int64, c store.Criteria) ([]uint32, error) {
-	return nil, errTODO
-}
-
 func (s *Store) Changes(ctx context.Context, accountID, mailboxID int64, since uint64) (*store.Changes, error) {
 	return nil, errTODO
 }
@@ -58,8 +54,4 @@ func (s *Store) Open(ctx context.Context, blobID string) (io.ReadCloser, error) 
 
 func (s *Store) OpenRange(ctx context.Context, blobID string, off, n int64) (io.ReadCloser, error) {
 	return nil, errTODO
-}
-
-func (s *Store) GC(ctx context.Context) (removed int, err error) {
-	return 0, errTODO
 }
