@@ -311,6 +311,7 @@ type DateTerm struct {
 // Store is the whole persistent state of Gannet.
 type Store interface {
 	KeyStore
+	Locker      // cluster-wide named locks (locks.go)
 
 	// Domains.
 	AddDomain(ctx context.Context, name string) error

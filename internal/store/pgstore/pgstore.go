@@ -66,6 +66,9 @@ type Store struct {
 	node    string
 	dsn     string
 
+	// locks are the store.Locker locks held by this node (locks.go).
+	locks lockTable
+
 	closed   atomic.Bool
 	stopFeed context.CancelFunc
 	feedDone chan struct{}
@@ -163,6 +166,7 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	s.locks.close()
 	s.stopFeed()
 	<-s.feedDone
 	s.pool.Close()
