@@ -66,6 +66,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Lifecycle", lifecycleTests},
 		{"DKIMKeys", dkimKeyTests},
 		{"Locks", lockTests},
+		{"WebSessions", webSessionTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

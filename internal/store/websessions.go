@@ -1,0 +1,59 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// WebSession is one logged-in webmail browser as the store keeps it, so that
+// the session is valid on every node sharing the store (docs/ARCHITECTURE.md,
+// "Several nodes").
+//
+// The cookie's token is never stored, only its SHA-256: a copy of the
+// database (a backup, a replica) gives no one a usable cookie. The token is
+// 256 random bits, so its hash is a safe lookup key and needs no salt.
+type WebSession struct {
+	TokenHash [32]byte // SHA-256 of the cookie's token
+	AccountID int64
+	// CSRF is the token the browser sends back in X-CSRF-Token on every
+	// state-changing request.
+	CSRF string
+	// Credential is a digest of the account's password hash at login: a
+	// password changed since (by any node) ends the session.
+	Credential [32]byte
+	Created    time.Time // unix seconds
+	LastSeen   time.Time // unix seconds; written at most every few seconds
+}
+
+// WebSessionLimits bound the sessions CreateWebSession leaves in the store.
+type WebSessionLimits struct {
+	// PerAccount: an account's oldest sessions (by Created) are deleted so
+	// that it keeps at most this many, the new one included; 0 = no bound.
+	PerAccount int
+	// Total: the least recently seen sessions of any account are deleted so
+	// that at most this many remain, the new one included; 0 = no bound.
+	Total int
+}
+
+// WebSessions is the webmail session table. Times are kept in unix seconds.
+type WebSessions interface {
+	// CreateWebSession stores a new session, first deleting what the limits
+	// ask for (in the same transaction). ErrExists if the hash is taken.
+	CreateWebSession(ctx context.Context, s WebSession, limits WebSessionLimits) error
+	// WebSession returns the session with that token hash; ErrNotFound if
+	// there is none (it never existed, was deleted or expired).
+	WebSession(ctx context.Context, tokenHash [32]byte) (*WebSession, error)
+	// TouchWebSession moves the session's LastSeen forward to at (never
+	// back); ErrNotFound if there is no such session. Callers write it at
+	// most every few seconds per session, not on every request.
+	TouchWebSession(ctx context.Context, tokenHash [32]byte, at time.Time) error
+	// DeleteWebSession deletes one session (logout) and reports whether it
+	// existed.
+	DeleteWebSession(ctx context.Context, tokenHash [32]byte) (bool, error)
+	// DeleteAccountWebSessions deletes every session of an account and
+	// returns how many there were.
+	DeleteAccountWebSessions(ctx context.Context, accountID int64) (int, error)
+	// ExpireWebSessions deletes the sessions last seen before idleBefore or
+	// created before createdBefore, and returns how many.
+	ExpireWebSessions(ctx context.Context, idleBefore, createdBefore time.Time) (int, error)
+}
