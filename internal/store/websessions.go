@@ -25,21 +25,13 @@ type WebSession struct {
 	LastSeen   time.Time // unix seconds; written at most every few seconds
 }
 
-// WebSessionLimits bound the sessions CreateWebSession leaves in the store.
-type WebSessionLimits struct {
-	// PerAccount: an account's oldest sessions (by Created) are deleted so
-	// that it keeps at most this many, the new one included; 0 = no bound.
-	PerAccount int
-	// Total: the least recently seen sessions of any account are deleted so
-	// that at most this many remain, the new one included; 0 = no bound.
-	Total int
-}
-
 // WebSessions is the webmail session table. Times are kept in unix seconds.
 type WebSessions interface {
-	// CreateWebSession stores a new session, first deleting what the limits
-	// ask for (in the same transaction). ErrExists if the hash is taken.
-	CreateWebSession(ctx context.Context, s WebSession, limits WebSessionLimits) error
+	// CreateWebSession stores a new session. When perAccount > 0 it first
+	// deletes the account's oldest sessions (by Created) so that the
+	// account keeps at most perAccount, the new one included, in the same
+	// transaction. ErrExists if the hash is taken.
+	CreateWebSession(ctx context.Context, s WebSession, perAccount int) error
 	// WebSession returns the session with that token hash; ErrNotFound if
 	// there is none (it never existed, was deleted or expired).
 	WebSession(ctx context.Context, tokenHash [32]byte) (*WebSession, error)
@@ -54,6 +46,9 @@ type WebSessions interface {
 	// returns how many there were.
 	DeleteAccountWebSessions(ctx context.Context, accountID int64) (int, error)
 	// ExpireWebSessions deletes the sessions last seen before idleBefore or
-	// created before createdBefore, and returns how many.
-	ExpireWebSessions(ctx context.Context, idleBefore, createdBefore time.Time) (int, error)
+	// created before createdBefore and then, when maxTotal > 0, the least
+	// recently seen beyond maxTotal, and returns how many it deleted. The
+	// total bound costs a walk of the table's last-seen index, so it is
+	// applied here, by a periodic sweep, rather than at every login.
+	ExpireWebSessions(ctx context.Context, idleBefore, createdBefore time.Time, maxTotal int) (int, error)
 }

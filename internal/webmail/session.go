@@ -15,8 +15,10 @@ import (
 	"gannet/internal/store"
 )
 
-// Bounds on the session table (store.WebSessionLimits): an account's oldest
-// sessions, and then anyone's least recently seen, make room for new ones.
+// Bounds on the session table: an account's oldest sessions make room for
+// its new ones at login; the sweep deletes anyone's least recently seen
+// beyond maxSessions (so the total may exceed it by the logins of one
+// sweepEvery).
 const (
 	maxSessionsPerAccount = 64
 	maxSessions           = 100000
@@ -28,9 +30,9 @@ const (
 	// every request. A session may thus expire up to touchEvery before it
 	// has been idle for the whole idle timeout.
 	touchEvery = time.Minute
-	// sweepEvery: expired sessions are deleted from the store at most this
-	// often per node, at a login. A request for an expired session deletes
-	// it as well.
+	// sweepEvery: expired sessions, and the least recently seen beyond
+	// maxSessions, are deleted from the store at most this often per node,
+	// at a login. A request for an expired session deletes it as well.
 	sweepEvery = 10 * time.Minute
 	// streamCheck: an event stream checks that its session still exists
 	// this often, so that a logout on another node ends it within a few
@@ -132,7 +134,7 @@ func (t *sessions) create(ctx context.Context, acct *store.Account) (*session, s
 	err := t.st.CreateWebSession(ctx, store.WebSession{
 		TokenHash: sess.hash, AccountID: sess.accountID, CSRF: sess.csrf, Credential: sess.credential,
 		Created: now, LastSeen: now,
-	}, store.WebSessionLimits{PerAccount: maxSessionsPerAccount, Total: maxSessions})
+	}, maxSessionsPerAccount)
 	if err != nil {
 		return nil, "", fmt.Errorf("create session: %w", err)
 	}
@@ -150,7 +152,7 @@ func (t *sessions) sweep(ctx context.Context, now time.Time) error {
 	if !due {
 		return nil
 	}
-	if _, err := t.st.ExpireWebSessions(ctx, now.Add(-t.idle), now.Add(-t.total)); err != nil {
+	if _, err := t.st.ExpireWebSessions(ctx, now.Add(-t.idle), now.Add(-t.total), maxSessions); err != nil {
 		return fmt.Errorf("expire sessions: %w", err)
 	}
 	return nil

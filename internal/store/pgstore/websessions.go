@@ -20,24 +20,16 @@ var _ store.WebSessions = (*Store)(nil)
 const webSessionsLock = 7305501
 
 // CreateWebSession implements store.WebSessions.
-func (s *Store) CreateWebSession(ctx context.Context, ws store.WebSession, lim store.WebSessionLimits) error {
+func (s *Store) CreateWebSession(ctx context.Context, ws store.WebSession, perAccount int) error {
 	return s.write(ctx, func(ctx context.Context, t *tx) error {
 		if _, err := t.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, webSessionsLock); err != nil {
 			return fmt.Errorf("web session lock: %w", err)
 		}
-		if lim.PerAccount > 0 {
-			// The account's oldest sessions beyond PerAccount-1 go.
+		if perAccount > 0 {
+			// The account's oldest sessions beyond perAccount-1 go.
 			if _, err := t.Exec(ctx, `DELETE FROM web_sessions WHERE token_hash IN (
 				SELECT token_hash FROM web_sessions WHERE account_id = $1
-				ORDER BY created DESC, token_hash OFFSET $2)`, ws.AccountID, lim.PerAccount-1); err != nil {
-				return fmt.Errorf("web session bound: %w", err)
-			}
-		}
-		if lim.Total > 0 {
-			// Then the least recently seen sessions beyond Total-1.
-			if _, err := t.Exec(ctx, `DELETE FROM web_sessions WHERE token_hash IN (
-				SELECT token_hash FROM web_sessions
-				ORDER BY last_seen DESC, created DESC, token_hash OFFSET $1)`, lim.Total-1); err != nil {
+				ORDER BY created DESC, token_hash OFFSET $2)`, ws.AccountID, perAccount-1); err != nil {
 				return fmt.Errorf("web session bound: %w", err)
 			}
 		}
@@ -104,9 +96,28 @@ func (s *Store) DeleteAccountWebSessions(ctx context.Context, accountID int64) (
 }
 
 // ExpireWebSessions implements store.WebSessions.
-func (s *Store) ExpireWebSessions(ctx context.Context, idleBefore, createdBefore time.Time) (int, error) {
-	return s.execWebSessions(ctx, `DELETE FROM web_sessions WHERE last_seen < $1 OR created < $2`,
-		unix(idleBefore), unix(createdBefore))
+func (s *Store) ExpireWebSessions(ctx context.Context, idleBefore, createdBefore time.Time, maxTotal int) (int, error) {
+	var n int64
+	err := s.write(ctx, func(ctx context.Context, t *tx) error {
+		tag, err := t.Exec(ctx, `DELETE FROM web_sessions WHERE last_seen < $1 OR created < $2`,
+			unix(idleBefore), unix(createdBefore))
+		if err != nil {
+			return fmt.Errorf("expire web sessions: %w", err)
+		}
+		n = tag.RowsAffected()
+		if maxTotal <= 0 {
+			return nil
+		}
+		tag, err = t.Exec(ctx, `DELETE FROM web_sessions WHERE token_hash IN (
+			SELECT token_hash FROM web_sessions
+			ORDER BY last_seen DESC, created DESC, token_hash OFFSET $1)`, maxTotal)
+		if err != nil {
+			return fmt.Errorf("web session bound: %w", err)
+		}
+		n += tag.RowsAffected()
+		return nil
+	})
+	return int(n), err
 }
 
 // execWebSessions runs one autocommitted statement and returns the rows it

@@ -12,23 +12,16 @@ import (
 
 var _ store.WebSessions = (*Store)(nil)
 
-// CreateWebSession implements store.WebSessions. The bounds are applied in
-// the same write as the insert (one writer: no two creates interleave).
-func (s *Store) CreateWebSession(ctx context.Context, ws store.WebSession, lim store.WebSessionLimits) error {
+// CreateWebSession implements store.WebSessions. The per-account bound is
+// applied in the same write as the insert (one writer: no two creates
+// interleave).
+func (s *Store) CreateWebSession(ctx context.Context, ws store.WebSession, perAccount int) error {
 	return s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
-		if lim.PerAccount > 0 {
-			// The account's oldest sessions beyond PerAccount-1 go.
+		if perAccount > 0 {
+			// The account's oldest sessions beyond perAccount-1 go.
 			if _, err := tx.ExecContext(ctx, `DELETE FROM web_sessions WHERE token_hash IN (
 				SELECT token_hash FROM web_sessions WHERE account_id = ?
-				ORDER BY created DESC, token_hash LIMIT -1 OFFSET ?)`, ws.AccountID, lim.PerAccount-1); err != nil {
-				return fmt.Errorf("web session bound: %w", err)
-			}
-		}
-		if lim.Total > 0 {
-			// Then the least recently seen sessions beyond Total-1.
-			if _, err := tx.ExecContext(ctx, `DELETE FROM web_sessions WHERE token_hash IN (
-				SELECT token_hash FROM web_sessions
-				ORDER BY last_seen DESC, created DESC, token_hash LIMIT -1 OFFSET ?)`, lim.Total-1); err != nil {
+				ORDER BY created DESC, token_hash LIMIT -1 OFFSET ?)`, ws.AccountID, perAccount-1); err != nil {
 				return fmt.Errorf("web session bound: %w", err)
 			}
 		}
@@ -96,9 +89,29 @@ func (s *Store) DeleteAccountWebSessions(ctx context.Context, accountID int64) (
 }
 
 // ExpireWebSessions implements store.WebSessions.
-func (s *Store) ExpireWebSessions(ctx context.Context, idleBefore, createdBefore time.Time) (int, error) {
-	return s.deleteWebSessions(ctx, `DELETE FROM web_sessions WHERE last_seen < ? OR created < ?`,
-		unix(idleBefore), unix(createdBefore))
+func (s *Store) ExpireWebSessions(ctx context.Context, idleBefore, createdBefore time.Time, maxTotal int) (int, error) {
+	var n int64
+	err := s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM web_sessions WHERE last_seen < ? OR created < ?`,
+			unix(idleBefore), unix(createdBefore))
+		if err != nil {
+			return fmt.Errorf("expire web sessions: %w", err)
+		}
+		n, _ = res.RowsAffected()
+		if maxTotal <= 0 {
+			return nil
+		}
+		res, err = tx.ExecContext(ctx, `DELETE FROM web_sessions WHERE token_hash IN (
+			SELECT token_hash FROM web_sessions
+			ORDER BY last_seen DESC, created DESC, token_hash LIMIT -1 OFFSET ?)`, maxTotal)
+		if err != nil {
+			return fmt.Errorf("web session bound: %w", err)
+		}
+		m, _ := res.RowsAffected()
+		n += m
+		return nil
+	})
+	return int(n), err
 }
 
 func (s *Store) deleteWebSessions(ctx context.Context, query string, args ...any) (int, error) {

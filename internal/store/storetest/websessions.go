@@ -39,9 +39,9 @@ func newWebSession(accountID int64, name string, created time.Time) store.WebSes
 	}
 }
 
-func createWS(t *testing.T, s store.Store, ws store.WebSession, lim store.WebSessionLimits) {
+func createWS(t *testing.T, s store.Store, ws store.WebSession, perAccount int) {
 	t.Helper()
-	if err := s.CreateWebSession(context.Background(), ws, lim); err != nil {
+	if err := s.CreateWebSession(context.Background(), ws, perAccount); err != nil {
 		t.Fatalf("CreateWebSession(%d, %s): %v", ws.AccountID, ws.CSRF, err)
 	}
 }
@@ -60,7 +60,7 @@ func testWebSessionRoundTrip(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	ws := newWebSession(42, "a", wsTime)
 	ws.LastSeen = wsTime.Add(time.Minute)
-	createWS(t, s, ws, store.WebSessionLimits{})
+	createWS(t, s, ws, 0)
 	got, err := s.WebSession(ctx, ws.TokenHash)
 	if err != nil {
 		t.Fatalf("WebSession: %v", err)
@@ -69,7 +69,7 @@ func testWebSessionRoundTrip(t *testing.T, s store.Store) {
 		!got.Created.Equal(ws.Created) || !got.LastSeen.Equal(ws.LastSeen) {
 		t.Fatalf("WebSession = %+v, want %+v", got, ws)
 	}
-	wantErr(t, "CreateWebSession of a taken hash", s.CreateWebSession(ctx, ws, store.WebSessionLimits{}), store.ErrExists)
+	wantErr(t, "CreateWebSession of a taken hash", s.CreateWebSession(ctx, ws, 0), store.ErrExists)
 	_, err = s.WebSession(ctx, sha256.Sum256([]byte("never")))
 	wantErr(t, "WebSession of an unknown hash", err, store.ErrNotFound)
 }
@@ -77,7 +77,7 @@ func testWebSessionRoundTrip(t *testing.T, s store.Store) {
 func testWebSessionTouch(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	ws := newWebSession(1, "a", wsTime)
-	createWS(t, s, ws, store.WebSessionLimits{})
+	createWS(t, s, ws, 0)
 	later := wsTime.Add(90 * time.Second)
 	noErr(t, "TouchWebSession", s.TouchWebSession(ctx, ws.TokenHash, later))
 	// Never back: a node with a late clock, or a late write, keeps the latest.
@@ -98,7 +98,7 @@ func testWebSessionDelete(t *testing.T, s store.Store) {
 	a1, a2 := newWebSession(1, "a1", wsTime), newWebSession(1, "a2", wsTime)
 	b := newWebSession(2, "b", wsTime)
 	for _, ws := range []store.WebSession{a1, a2, b} {
-		createWS(t, s, ws, store.WebSessionLimits{})
+		createWS(t, s, ws, 0)
 	}
 	ok, err := s.DeleteWebSession(ctx, a1.TokenHash)
 	if err != nil || !ok {
@@ -110,7 +110,7 @@ func testWebSessionDelete(t *testing.T, s store.Store) {
 	if ok, err := s.DeleteWebSession(ctx, a1.TokenHash); err != nil || ok {
 		t.Fatalf("second DeleteWebSession = %v, %v; want false", ok, err)
 	}
-	createWS(t, s, a1, store.WebSessionLimits{})
+	createWS(t, s, a1, 0)
 	n, err := s.DeleteAccountWebSessions(ctx, 1)
 	if err != nil || n != 2 {
 		t.Fatalf("DeleteAccountWebSessions = %d, %v; want 2", n, err)
@@ -129,7 +129,7 @@ func testWebSessionDelete(t *testing.T, s store.Store) {
 // testWebSessionPerAccount: an account keeps at most PerAccount sessions,
 // the oldest going first; other accounts are not touched.
 func testWebSessionPerAccount(t *testing.T, s store.Store) {
-	lim := store.WebSessionLimits{PerAccount: 3}
+	lim := 3
 	other := newWebSession(9, "other", wsTime.Add(-time.Hour))
 	createWS(t, s, other, lim)
 	var mine []store.WebSession
@@ -148,26 +148,28 @@ func testWebSessionPerAccount(t *testing.T, s store.Store) {
 	}
 }
 
-// testWebSessionTotal: at most Total sessions remain, the least recently
-// seen going first.
+// testWebSessionTotal: ExpireWebSessions keeps at most maxTotal sessions,
+// the least recently seen going first.
 func testWebSessionTotal(t *testing.T, s store.Store) {
-	lim := store.WebSessionLimits{Total: 3}
 	var all []store.WebSession
-	for i := range 3 {
+	for i := range 4 {
 		ws := newWebSession(int64(i+1), fmt.Sprintf("s%d", i), wsTime)
-		ws.LastSeen = wsTime.Add(time.Duration(10-i) * time.Minute) // s2 is the least recently seen
-		createWS(t, s, ws, lim)
+		ws.LastSeen = wsTime.Add(time.Duration(10-i) * time.Minute) // s3 is the least recently seen
+		createWS(t, s, ws, 0)
 		all = append(all, ws)
 	}
-	fresh := newWebSession(7, "fresh", wsTime.Add(time.Hour))
-	createWS(t, s, fresh, lim)
-	for i, want := range []bool{true, true, false} {
+	long := wsTime.Add(-365 * 24 * time.Hour)
+	n, err := s.ExpireWebSessions(context.Background(), long, long, 2)
+	if err != nil || n != 2 {
+		t.Fatalf("ExpireWebSessions(max 2 of 4) = %d, %v; want 2", n, err)
+	}
+	for i, want := range []bool{true, true, false, false} {
 		if wsExists(t, s, all[i]) != want {
 			t.Errorf("session s%d present = %v, want %v", i, !want, want)
 		}
 	}
-	if !wsExists(t, s, fresh) {
-		t.Error("the new session is not there")
+	if n, err := s.ExpireWebSessions(context.Background(), long, long, 2); err != nil || n != 0 {
+		t.Fatalf("second ExpireWebSessions = %d, %v; want 0", n, err)
 	}
 }
 
@@ -179,9 +181,9 @@ func testWebSessionExpire(t *testing.T, s store.Store) {
 	live := newWebSession(3, "live", wsTime.Add(-time.Hour))
 	live.LastSeen = wsTime.Add(time.Hour)
 	for _, ws := range []store.WebSession{idle, old, live} {
-		createWS(t, s, ws, store.WebSessionLimits{})
+		createWS(t, s, ws, 0)
 	}
-	n, err := s.ExpireWebSessions(ctx, wsTime.Add(time.Minute), wsTime.Add(-7*24*time.Hour))
+	n, err := s.ExpireWebSessions(ctx, wsTime.Add(time.Minute), wsTime.Add(-7*24*time.Hour), 0)
 	if err != nil || n != 2 {
 		t.Fatalf("ExpireWebSessions = %d, %v; want 2", n, err)
 	}
