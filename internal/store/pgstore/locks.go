@@ -99,7 +99,10 @@ func (s *Store) TryLock(ctx context.Context, key string) (store.Lock, bool, erro
 		if err := s.lockConnLocked(ctx); err != nil {
 			return nil, false, err
 		}
-		qctx, cancel := context.WithTimeout(ctx, lockQueryLimit)
+		// Not the caller's context: a query cancelled half-way may leave
+		// pgx to close the connection, and with it every lock of the node,
+		// because one client hung up during its login.
+		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lockQueryLimit)
 		var ok bool
 		err := t.conn.QueryRow(qctx, "SELECT pg_try_advisory_lock($1)", id).Scan(&ok)
 		cancel()
@@ -113,7 +116,7 @@ func (s *Store) TryLock(ctx context.Context, key string) (store.Lock, bool, erro
 		}
 		hadLocks := len(t.held) > 0
 		s.loseLocksLocked(err)
-		if hadLocks || attempt == 2 || ctx.Err() != nil {
+		if hadLocks || attempt == 2 {
 			return nil, false, fmt.Errorf("lock %s: %w", key, err)
 		}
 	}
