@@ -121,3 +121,26 @@ func TestLocksConnectionLost(t *testing.T) {
 	la3.Release()
 	lb.Release()
 }
+
+// TestLocksCallerCancel: a TryLock whose caller gives up (its context
+// cancelled) does not cost the node the locks it holds.
+func TestLocksCallerCancel(t *testing.T) {
+	t.Parallel()
+	dsn := pg.NewDatabase(t)
+	a, b := openDSN(t, dsn), openDSN(t, dsn)
+	la := mustTry(t, a, "pop3:1", true, "A first")
+	for range 20 {
+		ctx, cancel := context.WithCancel(t.Context())
+		go cancel()
+		if l, ok, err := a.TryLock(ctx, "pop3:2"); err == nil && ok {
+			l.Release()
+		}
+	}
+	select {
+	case <-la.Lost():
+		t.Fatal("a cancelled TryLock lost the node's other locks")
+	default:
+	}
+	mustTry(t, b, "pop3:1", false, "B while A still holds it")
+	la.Release()
+}
