@@ -81,6 +81,9 @@ type Store struct {
 	// queueZstd compresses queued messages (queuecodec.go).
 	queueZstd *queueCodec
 
+	// locks are the store.Locker locks held by this node (locks.go).
+	locks lockTable
+
 	closed   atomic.Bool
 	stopFeed context.CancelFunc
 	feedDone chan struct{}
@@ -184,6 +187,7 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	s.locks.close()
 	s.stopFeed()
 	<-s.feedDone
 	s.pool.Close()
