@@ -5,7 +5,6 @@ import (
 	"net"
 	"strings"
 	"testing"
-
 )
 
 // startPeer runs a second server over e's store, as another node sharing
