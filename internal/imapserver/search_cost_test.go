@@ -8,15 +8,14 @@ import (
 
 	"gannet/internal/imapserver"
 	"gannet/internal/store"
-	"gannet/internal/store/sqlstore"
 	"gannet/internal/store/storetest"
 )
 
-// probeStore is the real SQLite store with a sqlstore.SearchProbe put into
+// probeStore is the real SQLite store with a store.SearchProbe put into
 // the context of every Search, to count the evaluation's work.
 type probeStore struct {
 	store.Store
-	probe *sqlstore.SearchProbe
+	probe *store.SearchProbe
 	// row, if set, is called for each message Search evaluates, with the
 	// context of the Search.
 	row func(ctx context.Context, n int64)
@@ -25,7 +24,7 @@ type probeStore struct {
 }
 
 func (s *probeStore) Search(ctx context.Context, acct, mbox int64, c store.Criteria) ([]uint32, error) {
-	ctx = sqlstore.WithSearchProbe(ctx, s.probe)
+	ctx = store.WithSearchProbe(ctx, s.probe)
 	if s.row != nil {
 		s.probe.Row = func(n int64) { s.row(ctx, n) }
 	}
@@ -87,7 +86,7 @@ func TestSearchKeyLimit(t *testing.T) {
 // finding 8: it was lower-cased once per key).
 func TestSearchBodyDecodedOnce(t *testing.T) {
 	t.Parallel()
-	ps := &probeStore{probe: new(sqlstore.SearchProbe)}
+	ps := &probeStore{probe: new(store.SearchProbe)}
 	e := newEnv(t, withProbe(ps))
 	e.deliver("INBOX",
 		storetest.Msg{Body: "Hello World, quoted-printable caf=C3=A9\n", Encoding: "quoted-printable"},
@@ -125,7 +124,7 @@ func TestSearchStopsWhenClientGone(t *testing.T) {
 func searchThenLeave(t *testing.T, useTLS bool) {
 	const msgs = 20
 	gone := make(chan struct{})
-	ps := &probeStore{probe: new(sqlstore.SearchProbe), done: make(chan error, 1)}
+	ps := &probeStore{probe: new(store.SearchProbe), done: make(chan error, 1)}
 	ps.row = func(ctx context.Context, n int64) {
 		if n != 1 {
 			return
@@ -173,7 +172,7 @@ func searchThenLeave(t *testing.T, useTLS bool) {
 func TestSearchPipelinedNotAborted(t *testing.T) {
 	t.Parallel()
 	held := make(chan struct{})
-	ps := &probeStore{probe: new(sqlstore.SearchProbe)}
+	ps := &probeStore{probe: new(store.SearchProbe)}
 	ps.row = func(ctx context.Context, n int64) {
 		if n != 1 {
 			return

@@ -116,28 +116,42 @@ func newBuf(n int) func() any {
 func (s *Store) Put(data []byte) (string, error) {
 	sum := sha256.Sum256(data)
 	id := hex.EncodeToString(sum[:])
+	if err := s.PutID(id, data); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// PutID is Put for a caller that has already hashed data (store.Ingest
+// does, for every message): id must be the hex SHA-256 of data, or the blob
+// would be stored under a name that does not address its content. Large
+// messages are not hashed twice.
+func (s *Store) PutID(id string, data []byte) error {
+	if !validID(id) {
+		return fmt.Errorf("blobstore: put %q: invalid id", id)
+	}
 	leaf := s.leafDir(id)
 	final := filepath.Join(leaf, id)
 
 	switch ok, err := s.freshen(id, final); {
 	case err != nil:
-		return "", fmt.Errorf("blobstore: put %s: %w", id, err)
+		return fmt.Errorf("blobstore: put %s: %w", id, err)
 	case ok:
 		// The blob's data was fsynced before it was renamed into place, but
 		// its directory entry may still be in flight; see the package comment.
 		if err := syncDir(leaf); err != nil {
-			return "", fmt.Errorf("blobstore: put %s: %w", id, err)
+			return fmt.Errorf("blobstore: put %s: %w", id, err)
 		}
-		return id, nil
+		return nil
 	}
 
 	if err := s.ensureDir(leaf); err != nil {
-		return "", fmt.Errorf("blobstore: put %s: %w", id, err)
+		return fmt.Errorf("blobstore: put %s: %w", id, err)
 	}
 	if err := s.write(leaf, final, id, data); err != nil {
-		return "", fmt.Errorf("blobstore: put %s: %w", id, err)
+		return fmt.Errorf("blobstore: put %s: %w", id, err)
 	}
-	return id, nil
+	return nil
 }
 
 // freshen sets the mtime of an existing blob to now, restarting its

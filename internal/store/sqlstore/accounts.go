@@ -13,7 +13,7 @@ import (
 
 // AddDomain implements store.Store.
 func (s *Store) AddDomain(ctx context.Context, name string) error {
-	d, err := normDomain(name)
+	d, err := store.NormDomain(name)
 	if err != nil {
 		return err
 	}
@@ -32,7 +32,7 @@ func (s *Store) AddDomain(ctx context.Context, name string) error {
 
 // DeleteDomain implements store.Store. A domain with accounts cannot be deleted.
 func (s *Store) DeleteDomain(ctx context.Context, name string) error {
-	d, err := normDomain(name)
+	d, err := store.NormDomain(name)
 	if err != nil {
 		return err
 	}
@@ -86,7 +86,7 @@ func (s *Store) IsLocalDomain(ctx context.Context, name string) (bool, error) {
 	if err := s.alive(); err != nil {
 		return false, err
 	}
-	d, err := normDomain(name)
+	d, err := store.NormDomain(name)
 	if err != nil {
 		return false, nil
 	}
@@ -127,7 +127,7 @@ func (s *Store) hashPassword(pw string) (hash string, scram []byte, err error) {
 // AddAccount implements store.Store: the account with its default mailboxes.
 func (s *Store) AddAccount(ctx context.Context, address, pw string) (*store.Account, error) {
 	defer s.invalidateDirectory()
-	local, domain, err := normAddress(address)
+	local, domain, err := store.NormAddress(address)
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +180,7 @@ func (s *Store) AddAccount(ctx context.Context, address, pw string) (*store.Acco
 // (foreign keys cascade); the blobs are collected by GC.
 func (s *Store) DeleteAccount(ctx context.Context, address string) error {
 	defer s.invalidateDirectory()
-	local, domain, err := normAddress(address)
+	local, domain, err := store.NormAddress(address)
 	if err != nil {
 		return err
 	}
@@ -212,7 +212,7 @@ func (s *Store) DeleteAccount(ctx context.Context, address string) error {
 
 // SetPassword implements store.Store.
 func (s *Store) SetPassword(ctx context.Context, address, pw string) error {
-	local, domain, err := normAddress(address)
+	local, domain, err := store.NormAddress(address)
 	if err != nil {
 		return err
 	}
@@ -229,7 +229,7 @@ func (s *Store) SetPassword(ctx context.Context, address, pw string) error {
 
 // SetQuota implements store.Store.
 func (s *Store) SetQuota(ctx context.Context, address string, bytes, messages int64) error {
-	local, domain, err := normAddress(address)
+	local, domain, err := store.NormAddress(address)
 	if err != nil {
 		return err
 	}
@@ -241,7 +241,7 @@ func (s *Store) SetQuota(ctx context.Context, address string, bytes, messages in
 
 // SetPOP3Policy implements store.Store.
 func (s *Store) SetPOP3Policy(ctx context.Context, address, policy string) error {
-	local, domain, err := normAddress(address)
+	local, domain, err := store.NormAddress(address)
 	if err != nil {
 		return err
 	}
@@ -257,7 +257,7 @@ func (s *Store) SetPOP3Policy(ctx context.Context, address, policy string) error
 // revocation feed (a trigger of migration 0006), so that every process ends
 // the account's sessions.
 func (s *Store) SetDisabled(ctx context.Context, address string, disabled bool) error {
-	local, domain, err := normAddress(address)
+	local, domain, err := store.NormAddress(address)
 	if err != nil {
 		return err
 	}
@@ -299,7 +299,7 @@ func (s *Store) Account(ctx context.Context, address string) (*store.Account, er
 	if err := s.alive(); err != nil {
 		return nil, err
 	}
-	local, domain, err := normAddress(address)
+	local, domain, err := store.NormAddress(address)
 	if err != nil {
 		return nil, fmt.Errorf("account %q: %w", address, store.ErrNotFound)
 	}
@@ -413,7 +413,7 @@ func (s *Store) Authenticate(ctx context.Context, user, pw string) (*store.Accou
 // AddAlias implements store.Store. Targets are normalised; "@domain" is a catch-all.
 func (s *Store) AddAlias(ctx context.Context, address string, targets []string) error {
 	defer s.invalidateDirectory()
-	addr, domain, err := normAliasAddress(address)
+	addr, domain, err := store.NormAliasAddress(address)
 	if err != nil {
 		return err
 	}
@@ -422,7 +422,7 @@ func (s *Store) AddAlias(ctx context.Context, address string, targets []string) 
 	}
 	var norm []string
 	for _, t := range targets {
-		l, d, err := normAddress(t)
+		l, d, err := store.NormAddress(t)
 		if err != nil {
 			return err
 		}
@@ -459,25 +459,10 @@ func (s *Store) AddAlias(ctx context.Context, address string, targets []string) 
 	})
 }
 
-func normAliasAddress(address string) (addr, domain string, err error) {
-	if strings.HasPrefix(address, "@") {
-		d, err := normDomain(address[1:])
-		if err != nil {
-			return "", "", err
-		}
-		return "@" + d, d, nil
-	}
-	l, d, err := normAddress(address)
-	if err != nil {
-		return "", "", err
-	}
-	return l + "@" + d, d, nil
-}
-
 // DeleteAlias implements store.Store.
 func (s *Store) DeleteAlias(ctx context.Context, address string) error {
 	defer s.invalidateDirectory()
-	addr, _, err := normAliasAddress(address)
+	addr, _, err := store.NormAliasAddress(address)
 	if err != nil {
 		return err
 	}
@@ -526,7 +511,7 @@ func (s *Store) Resolve(ctx context.Context, address string) (*store.Resolution,
 	if err := s.alive(); err != nil {
 		return nil, err
 	}
-	local, domain, err := normAddress(address)
+	local, domain, err := store.NormAddress(address)
 	if err != nil {
 		return nil, fmt.Errorf("resolve %q: %w", address, store.ErrNotFound)
 	}

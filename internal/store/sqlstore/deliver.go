@@ -2,15 +2,11 @@ package sqlstore
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
-	"gannet/internal/message"
 	"gannet/internal/store"
 )
 
@@ -19,104 +15,30 @@ import (
 // above it the file's own fsync is amortised over many bytes.
 const inlineMax = 128 << 10
 
-// maxHeaderIndex bounds the header block kept in the database for header search.
-const maxHeaderIndex = 256 << 10
-
-// body is a message's content as stored once: blob plus parse results.
+// body is a message's content as stored once: the core's parse results
+// (store.Ingest) plus where sqlstore put the bytes.
 type body struct {
-	blob     string
-	size     int64
-	data     []byte // compressed bytes when inline; nil when in a blob file
-	parsed   []byte
-	header   []byte
-	subject  string
-	from     string
-	to       string
-	cc       string
-	bcc      string
-	sentDate int64
-	sentDay  int64
+	*store.Body
+	data []byte // compressed bytes when inline; nil when in a blob file
 }
 
 // prepareBody parses the message and writes its blob durably. It runs in the
 // caller's goroutine, outside the writer, so that parsing and blob fsyncs of
 // concurrent deliveries proceed in parallel and only the SQL is serialised.
 func (s *Store) prepareBody(raw []byte) (*body, error) {
-	p := message.Parse(raw)
-	var id string
-	var data []byte
+	b := &body{Body: store.Ingest(raw)}
 	if len(raw) <= inlineMax {
-		sum := sha256.Sum256(raw)
-		id = hex.EncodeToString(sum[:])
-		data = s.blobs.Compress(raw)
-	} else {
-		var err error
-		if id, err = s.blobs.Put(raw); err != nil {
-			return nil, storageErr(fmt.Errorf("store message: %w", err))
-		}
-	}
-	hdrEnd := int64(len(raw))
-	if p.Body != nil {
-		hdrEnd = p.Body.BodyStart
-	}
-	if hdrEnd > maxHeaderIndex {
-		hdrEnd = maxHeaderIndex
-	}
-	b := &body{
-		blob:    id,
-		size:    int64(len(raw)),
-		data:    data,
-		parsed:  p.Marshal(),
-		header:  raw[:hdrEnd],
-		subject: strings.ToLower(p.Subject),
-		from:    addrText(p.Envelope.From),
-		to:      addrText(p.Envelope.To),
-		cc:      addrText(p.Envelope.Cc),
-		bcc:     addrText(p.Envelope.Bcc),
-	}
-	if b.header == nil {
-		b.header = []byte{} // an empty message: NOT NULL column
-	}
-	if !p.Date.IsZero() {
-		b.sentDate = p.Date.Unix()
-		b.sentDay = dayNumber(p.Date)
+		b.data = s.blobs.Compress(raw)
+	} else if err := s.blobs.PutID(b.ID, raw); err != nil {
+		return nil, storageErr(fmt.Errorf("store message: %w", err))
 	}
 	return b, nil
-}
-
-// dayNumber is the calendar day of t in t's own zone, as days since 1970-01-01:
-// SENTBEFORE/SENTON/SENTSINCE disregard time and timezone (RFC 9051 6.4.4).
-func dayNumber(t time.Time) int64 {
-	y, m, d := t.Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400
-}
-
-// addrText renders addresses as lower-cased searchable text: "name <box@host>, ...".
-func addrText(list []message.Address) string {
-	var sb strings.Builder
-	for i, a := range list {
-		if i > 0 {
-			sb.WriteString(", ")
-		}
-		if a.Name != "" {
-			sb.WriteString(a.Name)
-			sb.WriteString(" ")
-		}
-		sb.WriteString("<")
-		sb.WriteString(a.Mailbox)
-		if a.Host != "" {
-			sb.WriteString("@")
-			sb.WriteString(a.Host)
-		}
-		sb.WriteString(">")
-	}
-	return strings.ToLower(sb.String())
 }
 
 func insertBody(ctx context.Context, tx *wtx, b *body) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO bodies(blob, size, parsed, header, subject, h_from, h_to, h_cc, h_bcc, sent_date, sent_day, data)
 		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		b.blob, b.size, b.parsed, b.header, b.subject, b.from, b.to, b.cc, b.bcc, b.sentDate, b.sentDay, b.data)
+		b.ID, b.Size, b.Parsed, b.Header, b.Subject, b.From, b.To, b.Cc, b.Bcc, b.SentDate, b.SentDay, b.data)
 	if err != nil {
 		return fmt.Errorf("insert body: %w", err)
 	}
@@ -127,7 +49,7 @@ func insertBody(ctx context.Context, tx *wtx, b *body) error {
 type newMessage struct {
 	blob  string
 	size  int64
-	flags flagSet
+	flags store.FlagSet
 	date  int64
 }
 
@@ -202,8 +124,8 @@ func insertMessagesIn(ctx context.Context, tx *wtx, accountID int64, mb mailbox,
 	var total, unseen, deleted int64
 	for _, m := range msgs {
 		total += m.size
-		unseen += unseenOf(m.flags.bits)
-		deleted += deletedOf(m.flags.bits)
+		unseen += store.Unseen(m.flags.Bits)
+		deleted += store.Deleted(m.flags.Bits)
 	}
 	modseq, err := addUsage(ctx, tx, accountID, int64(len(msgs)), total, quota)
 	if err != nil {
@@ -237,7 +159,7 @@ func insertMessagesIn(ctx context.Context, tx *wtx, accountID int64, mb mailbox,
 		uids[i] = uid
 		_, err := tx.ExecContext(ctx, `INSERT INTO messages(mailbox_id, uid, account_id, modseq, flags, keywords, internal_date, size, blob)
 			VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			mailboxID, uid, accountID, modseq, m.flags.bits, m.flags.keywordString(), m.date, m.size, m.blob)
+			mailboxID, uid, accountID, modseq, m.flags.Bits, m.flags.KeywordString(), m.date, m.size, m.blob)
 		if err != nil {
 			return 0, 0, nil, fmt.Errorf("insert message: %w", err)
 		}
@@ -253,9 +175,9 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.Delivery
 	if len(d.Recipients) == 0 {
 		return nil, fmt.Errorf("deliver: no recipients: %w", store.ErrInvalidName)
 	}
-	flags := make([]flagSet, len(d.Recipients))
+	flags := make([]store.FlagSet, len(d.Recipients))
 	for i, r := range d.Recipients {
-		fs, err := parseFlags(r.Flags)
+		fs, err := store.ParseFlags(r.Flags)
 		if err != nil {
 			return nil, err
 		}
@@ -287,12 +209,12 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.Delivery
 			if name == "" {
 				name = "INBOX"
 			}
-			name, err := normMailbox(name)
+			name, err := store.NormMailbox(name)
 			if err != nil {
 				return err
 			}
 			mbox, uv, uids, err := insertMessagesIn(ctx, tx, r.AccountID, mailbox{name: name}, []newMessage{{
-				blob: b.blob, size: b.size, flags: flags[i], date: unix(date),
+				blob: b.ID, size: b.Size, flags: flags[i], date: unix(date),
 			}}, true)
 			if errors.Is(err, store.ErrOverQuota) {
 				// The quota check comes first; name the mailbox all the same.
@@ -315,7 +237,7 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.Delivery
 
 // Append implements store.Store (IMAP APPEND, webmail drafts and Sent copies).
 func (s *Store) Append(ctx context.Context, accountID, mailboxID int64, raw []byte, flags []string, date time.Time) (store.DeliveryResult, error) {
-	fs, err := parseFlags(flags)
+	fs, err := store.ParseFlags(flags)
 	if err != nil {
 		return store.DeliveryResult{}, err
 	}
@@ -334,7 +256,7 @@ func (s *Store) Append(ctx context.Context, accountID, mailboxID int64, raw []by
 			return err
 		}
 		uv, uids, err := insertMessages(ctx, tx, accountID, mailboxID, []newMessage{{
-			blob: b.blob, size: b.size, flags: fs, date: unix(date),
+			blob: b.ID, size: b.Size, flags: fs, date: unix(date),
 		}}, true)
 		if err != nil {
 			return err

@@ -11,7 +11,7 @@ var _ store.KeyStore = (*Store)(nil)
 
 // AddDKIMKey implements store.KeyStore.
 func (s *Store) AddDKIMKey(ctx context.Context, k store.DKIMKey) error {
-	d, err := normDomain(k.Domain)
+	d, err := store.NormDomain(k.Domain)
 	if err != nil {
 		return err
 	}
@@ -47,7 +47,7 @@ func (s *Store) DKIMKeys(ctx context.Context, domain string) ([]store.DKIMKey, e
 	if err := s.alive(); err != nil {
 		return nil, err
 	}
-	d, err := normDomain(domain)
+	d, err := store.NormDomain(domain)
 	if err != nil {
 		return nil, err
 	}

@@ -66,7 +66,7 @@ func (s *Store) createMailbox(ctx context.Context, tx *wtx, accountID int64, nam
 	if err != nil {
 		return 0, err
 	}
-	for _, p := range parents(name) {
+	for _, p := range store.Parents(name) {
 		uv, err := s.nextUIDValidity(ctx, tx)
 		if err != nil {
 			return 0, err
@@ -103,7 +103,7 @@ func (s *Store) createMailbox(ctx context.Context, tx *wtx, accountID int64, nam
 
 // CreateMailbox implements store.Store.
 func (s *Store) CreateMailbox(ctx context.Context, accountID int64, name, specialUse string) (*store.Mailbox, error) {
-	n, err := normMailbox(name)
+	n, err := store.NormMailbox(name)
 	if err != nil {
 		return nil, err
 	}
@@ -121,11 +121,11 @@ func (s *Store) CreateMailbox(ctx context.Context, accountID int64, name, specia
 // their UIDs and UIDVALIDITY. Renaming INBOX moves its messages to a new mailbox
 // and leaves INBOX empty (RFC 9051 6.3.6).
 func (s *Store) RenameMailbox(ctx context.Context, accountID int64, oldName, newName string) error {
-	from, err := normMailbox(oldName)
+	from, err := store.NormMailbox(oldName)
 	if err != nil {
 		return err
 	}
-	to, err := normMailbox(newName)
+	to, err := store.NormMailbox(newName)
 	if err != nil {
 		return err
 	}
@@ -158,7 +158,7 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, oldName, new
 			return err
 		}
 		// Create the new name's missing parents first (RFC 9051 6.3.6).
-		for _, p := range parents(to) {
+		for _, p := range store.Parents(to) {
 			if p == from || (len(p) > len(from) && p[:len(from)+1] == from+"/") {
 				continue
 			}
@@ -190,7 +190,7 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, oldName, new
 // DeleteMailbox implements store.Store. A mailbox with children is refused, as
 // Dovecot does, rather than left as \Noselect (RFC 9051 6.3.5 allows either).
 func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string) error {
-	n, err := normMailbox(name)
+	n, err := store.NormMailbox(name)
 	if err != nil {
 		return err
 	}
@@ -239,7 +239,7 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 // SubscribeMailbox implements store.Store. A subscription may name a mailbox that
 // does not exist (RFC 9051 6.3.7).
 func (s *Store) SubscribeMailbox(ctx context.Context, accountID int64, name string, subscribed bool) error {
-	n, err := normMailbox(name)
+	n, err := store.NormMailbox(name)
 	if err != nil {
 		return err
 	}
@@ -304,7 +304,7 @@ func (s *Store) Mailbox(ctx context.Context, accountID int64, name string) (*sto
 	if err := s.alive(); err != nil {
 		return nil, err
 	}
-	n, err := normMailbox(name)
+	n, err := store.NormMailbox(name)
 	if err != nil {
 		return nil, fmt.Errorf("mailbox %q: %w", name, store.ErrNotFound)
 	}

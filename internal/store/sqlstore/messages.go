@@ -63,7 +63,7 @@ func uidWhere(col string, set store.UIDSet) (string, []any, bool) {
 type msgRow struct {
 	uid    uint32
 	modseq uint64
-	flags  flagSet
+	flags  store.FlagSet
 	size   int64
 	blob   string
 	date   int64
@@ -83,13 +83,13 @@ func selectRows(ctx context.Context, q querier, accountID, mailboxID int64, set 
 	for rows.Next() {
 		var r msgRow
 		var kw string
-		if err := rows.Scan(&r.uid, &r.modseq, &r.flags.bits, &kw, &r.size, &r.blob, &r.date); err != nil {
+		if err := rows.Scan(&r.uid, &r.modseq, &r.flags.Bits, &kw, &r.size, &r.blob, &r.date); err != nil {
 			return nil, err
 		}
 		if !exact && !set.Contains(r.uid) {
 			continue
 		}
-		r.flags.keywords = decodeKeywords(kw)
+		r.flags.Keywords = store.DecodeKeywords(kw)
 		out = append(out, r)
 	}
 	return out, rows.Err()
@@ -139,11 +139,11 @@ func (s *Store) List(ctx context.Context, accountID, mailboxID int64, set store.
 	var out []store.Message
 	for rows.Next() {
 		var m store.Message
-		var fs flagSet
+		var fs store.FlagSet
 		var kw string
 		var date int64
 		var parsed []byte
-		dst := []any{&m.UID, &m.ModSeq, &fs.bits, &kw, &date, &m.Size, &m.BlobID, &m.POPHidden}
+		dst := []any{&m.UID, &m.ModSeq, &fs.Bits, &kw, &date, &m.Size, &m.BlobID, &m.POPHidden}
 		if opts.Parsed {
 			dst = append(dst, &parsed)
 		}
@@ -153,9 +153,9 @@ func (s *Store) List(ctx context.Context, accountID, mailboxID int64, set store.
 		if !exact && !set.Contains(m.UID) {
 			continue
 		}
-		fs.keywords = decodeKeywords(kw)
+		fs.Keywords = store.DecodeKeywords(kw)
 		m.MailboxID = mailboxID
-		m.Flags = fs.names()
+		m.Flags = fs.Names()
 		m.InternalDate = fromUnix(date)
 		if opts.Parsed {
 			p, err := message.Unmarshal(parsed)
@@ -254,8 +254,8 @@ func removeRows(ctx context.Context, tx *wtx, accountID, mailboxID int64, rows [
 	for i, r := range rows {
 		uids[i] = r.uid
 		size += r.size
-		unseen += unseenOf(r.flags.bits)
-		deleted += deletedOf(r.flags.bits)
+		unseen += store.Unseen(r.flags.Bits)
+		deleted += store.Deleted(r.flags.Bits)
 		if _, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE mailbox_id = ? AND uid = ?`, mailboxID, r.uid); err != nil {
 			return fmt.Errorf("expunge: %w", err)
 		}
@@ -283,7 +283,7 @@ func (s *Store) Expunge(ctx context.Context, accountID, mailboxID int64, set sto
 		if err := ownMailbox(ctx, tx, accountID, mailboxID); err != nil {
 			return err
 		}
-		rows, err := selectRows(ctx, tx, accountID, mailboxID, set, fmt.Sprintf(" AND flags & %d != 0", bitDeleted))
+		rows, err := selectRows(ctx, tx, accountID, mailboxID, set, fmt.Sprintf(" AND flags & %d != 0", store.FlagBitDeleted))
 		if err != nil {
 			return err
 		}
@@ -353,7 +353,7 @@ func (s *Store) SetPOPHidden(ctx context.Context, accountID, mailboxID int64, li
 // StoreFlags implements store.Store (STORE, RFC 9051 6.4.6; UNCHANGEDSINCE, RFC 7162 3.1.3).
 // All messages changed by one call share one new MODSEQ; unchanged ones keep theirs.
 func (s *Store) StoreFlags(ctx context.Context, accountID, mailboxID int64, set store.UIDSet, op store.FlagOp, flags []string, unchangedSince uint64) (*store.StoreResult, error) {
-	arg, err := parseFlags(flags)
+	arg, err := store.ParseFlags(flags)
 	if err != nil {
 		return nil, err
 	}
@@ -377,8 +377,8 @@ func (s *Store) StoreFlags(ctx context.Context, accountID, mailboxID int64, set 
 				res.Modified = append(res.Modified, r.uid)
 				continue
 			}
-			nf := r.flags.apply(op, arg)
-			if nf.equal(r.flags) {
+			nf := r.flags.Apply(op, arg)
+			if nf.Equal(r.flags) {
 				continue
 			}
 			if modseq == 0 {
@@ -387,12 +387,12 @@ func (s *Store) StoreFlags(ctx context.Context, accountID, mailboxID int64, set 
 				}
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE messages SET flags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?`,
-				nf.bits, nf.keywordString(), modseq, mailboxID, r.uid); err != nil {
+				nf.Bits, nf.KeywordString(), modseq, mailboxID, r.uid); err != nil {
 				return fmt.Errorf("store flags: %w", err)
 			}
-			dUnseen += unseenOf(nf.bits) - unseenOf(r.flags.bits)
-			dDeleted += deletedOf(nf.bits) - deletedOf(r.flags.bits)
-			res.Updated = append(res.Updated, store.FlagUpdate{UID: r.uid, ModSeq: modseq, Flags: nf.names()})
+			dUnseen += store.Unseen(nf.Bits) - store.Unseen(r.flags.Bits)
+			dDeleted += store.Deleted(nf.Bits) - store.Deleted(r.flags.Bits)
+			res.Updated = append(res.Updated, store.FlagUpdate{UID: r.uid, ModSeq: modseq, Flags: nf.Names()})
 		}
 		if modseq == 0 {
 			return nil
@@ -437,16 +437,16 @@ func (s *Store) Changes(ctx context.Context, accountID, mailboxID int64, since u
 	}
 	for rows.Next() {
 		var m store.Message
-		var fs flagSet
+		var fs store.FlagSet
 		var kw string
 		var date int64
-		if err := rows.Scan(&m.UID, &m.ModSeq, &fs.bits, &kw, &date, &m.Size, &m.BlobID, &m.POPHidden); err != nil {
+		if err := rows.Scan(&m.UID, &m.ModSeq, &fs.Bits, &kw, &date, &m.Size, &m.BlobID, &m.POPHidden); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		fs.keywords = decodeKeywords(kw)
+		fs.Keywords = store.DecodeKeywords(kw)
 		m.MailboxID = mailboxID
-		m.Flags = fs.names()
+		m.Flags = fs.Names()
 		m.InternalDate = fromUnix(date)
 		out.Changed = append(out.Changed, m)
 	}

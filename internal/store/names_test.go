@@ -1,4 +1,4 @@
-package sqlstore
+package store
 
 import (
 	"math/rand/v2"
@@ -8,7 +8,7 @@ import (
 	"golang.org/x/net/idna"
 )
 
-// normDomainIDNA is normDomain as it was before plainLDH: every name through
+// normDomainIDNA is NormDomain as it was before plainLDH: every name through
 // idna.Lookup.
 func normDomainIDNA(name string) (string, bool) {
 	name = strings.TrimSuffix(strings.TrimSpace(name), ".")
@@ -50,9 +50,9 @@ func TestNormDomainFastPath(t *testing.T) {
 	}
 	for _, c := range cases {
 		want, wantOK := normDomainIDNA(c)
-		got, err := normDomain(c)
+		got, err := NormDomain(c)
 		if (err == nil) != wantOK || got != want {
-			t.Errorf("normDomain(%q) = %q, %v; idna says %q, ok=%v", c, got, err, want, wantOK)
+			t.Errorf("NormDomain(%q) = %q, %v; idna says %q, ok=%v", c, got, err, want, wantOK)
 		}
 	}
 }
@@ -63,7 +63,7 @@ func BenchmarkNormDomain(b *testing.B) {
 		b.Run(d, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := normDomain(d); err != nil {
+				if _, err := NormDomain(d); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -1,4 +1,4 @@
-package sqlstore
+package store
 
 import (
 	"fmt"
@@ -6,16 +6,14 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/net/idna"
-
-	"gannet/internal/store"
 )
 
-// normDomain lower-cases a domain and converts it to its IDNA A-label form
+// NormDomain lower-cases a domain and converts it to its IDNA A-label form
 // (RFC 5890), so that "Exämple.COM" and "xn--exmple-cua.com" are one domain.
-func normDomain(name string) (string, error) {
+func NormDomain(name string) (string, error) {
 	name = strings.TrimSuffix(strings.TrimSpace(name), ".")
 	if name == "" || len(name) > 253 {
-		return "", fmt.Errorf("domain %q: %w", name, store.ErrInvalidName)
+		return "", fmt.Errorf("domain %q: %w", name, ErrInvalidName)
 	}
 	a := strings.ToLower(name)
 	var err error
@@ -25,12 +23,12 @@ func normDomain(name string) (string, error) {
 		a, err = idna.Lookup.ToASCII(a)
 	}
 	if err != nil || !strings.Contains(a, ".") && a != "localhost" {
-		return "", fmt.Errorf("domain %q: %w", name, store.ErrInvalidName)
+		return "", fmt.Errorf("domain %q: %w", name, ErrInvalidName)
 	}
 	for rest := a; ; {
 		label, more, found := strings.Cut(rest, ".")
 		if label == "" || len(label) > 63 {
-			return "", fmt.Errorf("domain %q: %w", name, store.ErrInvalidName)
+			return "", fmt.Errorf("domain %q: %w", name, ErrInvalidName)
 		}
 		if !found {
 			return a, nil
@@ -64,26 +62,30 @@ func plainLDH(d string) bool {
 	return true
 }
 
-// normAddress lower-cases and validates local@domain. The local part may be UTF-8
+// NormAddress lower-cases and validates local@domain, returning its parts.
+// The local part may be UTF-8
 // (RFC 6531); it may not contain characters that would need quoting.
-func normAddress(addr string) (local, domain string, err error) {
+func NormAddress(addr string) (local, domain string, err error) {
 	addr = strings.TrimSpace(addr)
 	at := strings.LastIndexByte(addr, '@')
 	if at <= 0 || at == len(addr)-1 {
-		return "", "", fmt.Errorf("address %q: %w", addr, store.ErrInvalidName)
+		return "", "", fmt.Errorf("address %q: %w", addr, ErrInvalidName)
 	}
 	local = strings.ToLower(addr[:at])
-	if !validLocal(local) {
-		return "", "", fmt.Errorf("address %q: %w", addr, store.ErrInvalidName)
+	if !ValidLocal(local) {
+		return "", "", fmt.Errorf("address %q: %w", addr, ErrInvalidName)
 	}
-	domain, err = normDomain(addr[at+1:])
+	domain, err = NormDomain(addr[at+1:])
 	if err != nil {
-		return "", "", fmt.Errorf("address %q: %w", addr, store.ErrInvalidName)
+		return "", "", fmt.Errorf("address %q: %w", addr, ErrInvalidName)
 	}
 	return local, domain, nil
 }
 
-func validLocal(local string) bool {
+// ValidLocal reports whether local is a usable local part: 1 to 64 bytes of
+// UTF-8, no leading, trailing or double dot, and nothing that would need
+// quoting (RFC 5321 4.1.2, RFC 6531 3.3).
+func ValidLocal(local string) bool {
 	if local == "" || len(local) > 64 || !utf8.ValidString(local) {
 		return false
 	}
@@ -98,10 +100,10 @@ func validLocal(local string) bool {
 	return true
 }
 
-// normMailbox validates a mailbox name and canonicalises INBOX, which is
+// NormMailbox validates a mailbox name and canonicalises INBOX, which is
 // case-insensitive (RFC 9051 5.1), also as the first component of a child.
-func normMailbox(name string) (string, error) {
-	bad := func() (string, error) { return "", fmt.Errorf("mailbox %q: %w", name, store.ErrInvalidName) }
+func NormMailbox(name string) (string, error) {
+	bad := func() (string, error) { return "", fmt.Errorf("mailbox %q: %w", name, ErrInvalidName) }
 	if name == "" || len(name) > 1000 || !utf8.ValidString(name) {
 		return bad()
 	}
@@ -123,8 +125,8 @@ func normMailbox(name string) (string, error) {
 	return name, nil
 }
 
-// parents returns the ancestors of a mailbox name, outermost first.
-func parents(name string) []string {
+// Parents returns the ancestors of a mailbox name, outermost first.
+func Parents(name string) []string {
 	var out []string
 	for i := 0; i < len(name); i++ {
 		if name[i] == '/' {
@@ -132,4 +134,22 @@ func parents(name string) []string {
 		}
 	}
 	return out
+}
+
+// NormAliasAddress normalises an alias address: local@domain as NormAddress,
+// or "@domain", a domain's catch-all. It returns the normalised address and
+// its domain.
+func NormAliasAddress(address string) (addr, domain string, err error) {
+	if strings.HasPrefix(address, "@") {
+		d, err := NormDomain(address[1:])
+		if err != nil {
+			return "", "", err
+		}
+		return "@" + d, d, nil
+	}
+	l, d, err := NormAddress(address)
+	if err != nil {
+		return "", "", err
+	}
+	return l + "@" + d, d, nil
 }
