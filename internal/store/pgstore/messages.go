@@ -2,7 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"io"
 	"time"
 
 	"gannet/internal/store"
@@ -49,14 +48,6 @@ func (s *Store) Search(ctx context.Context, accountID, mailboxID int64, c store.
 }
 
 func (s *Store) Changes(ctx context.Context, accountID, mailboxID int64, since uint64) (*store.Changes, error) {
-	return nil, errTODO
-}
-
-func (s *Store) Open(ctx context.Context, blobID string) (io.ReadCloser, error) {
-	return nil, errTODO
-}
-
-func (s *Store) OpenRange(ctx context.Context, blobID string, off, n int64) (io.ReadCloser, error) {
 	return nil, errTODO
 }
 

@@ -65,6 +65,7 @@ type Store struct {
 	fastPw  bool
 	node    string
 	dsn     string
+	codec   *codec // message body chunks (bodies.go)
 
 	closed   atomic.Bool
 	stopFeed context.CancelFunc
@@ -92,6 +93,11 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
+	cd, err := newCodec()
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
 	s := &Store{
 		pool:    pool,
 		hub:     opts.Hub,
@@ -101,6 +107,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		fastPw:  opts.FastPasswords,
 		node:    opts.Node,
 		dsn:     dsn,
+		codec:   cd,
 	}
 	if s.hub == nil {
 		s.hub = notify.New()
