@@ -66,6 +66,7 @@ type Store struct {
 	node    string
 	dsn     string
 	codec   *codec // message body chunks (bodies.go)
+	pubMu   [pubStripes]sync.Mutex
 
 	closed   atomic.Bool
 	stopFeed context.CancelFunc

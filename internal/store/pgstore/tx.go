@@ -38,9 +38,8 @@ func (s *Store) write(ctx context.Context, fn func(ctx context.Context, t *tx) e
 		return err
 	}
 	for attempt := 1; ; attempt++ {
-		t, err := s.tryWrite(ctx, fn)
+		err := s.tryWrite(ctx, fn)
 		if err == nil {
-			s.hub.Publish(t.changes...)
 			return nil
 		}
 		if !retryable(err) || attempt == maxAttempts {
@@ -57,24 +56,60 @@ func (s *Store) write(ctx context.Context, fn func(ctx context.Context, t *tx) e
 	}
 }
 
-func (s *Store) tryWrite(ctx context.Context, fn func(ctx context.Context, t *tx) error) (*tx, error) {
+func (s *Store) tryWrite(ctx context.Context, fn func(ctx context.Context, t *tx) error) error {
 	ptx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
+		return fmt.Errorf("begin: %w", err)
 	}
 	t := &tx{Tx: ptx}
 	if err := fn(ctx, t); err != nil {
 		_ = ptx.Rollback(context.WithoutCancel(ctx))
-		return nil, err
+		return err
 	}
 	if err := s.notifyChanges(ctx, t); err != nil {
 		_ = ptx.Rollback(context.WithoutCancel(ctx))
-		return nil, err
+		return err
 	}
+	unlock := s.pubLock(t.changes)
+	defer unlock()
 	if err := ptx.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("commit: %w", err)
+		return fmt.Errorf("commit: %w", err)
 	}
-	return t, nil
+	s.hub.Publish(t.changes...)
+	return nil
+}
+
+// pubStripes is the number of publish locks (Store.pubMu).
+const pubStripes = 64
+
+// pubLock takes, before commit, the publish locks of the accounts whose
+// changes t publishes, and returns their release, to run after publishing.
+// A transaction that changes an account holds that account's row lock until
+// its commit, so the next writer to the account takes the publish lock only
+// after this one has: the hub receives each account's changes in commit
+// order, MODSEQ ascending (RFC 7162 3.1), even though commits run in
+// parallel goroutines. Stripes are taken in ascending order (no deadlock);
+// their holders wait for nothing but COMMIT.
+func (s *Store) pubLock(changes []store.Change) func() {
+	if len(changes) == 0 {
+		return func() {}
+	}
+	var need [pubStripes]bool
+	for _, c := range changes {
+		need[uint64(c.AccountID)%pubStripes] = true
+	}
+	for i := range need {
+		if need[i] {
+			s.pubMu[i].Lock()
+		}
+	}
+	return func() {
+		for i := range need {
+			if need[i] {
+				s.pubMu[i].Unlock()
+			}
+		}
+	}
 }
 
 // SQLSTATEs (PostgreSQL appendix A).
