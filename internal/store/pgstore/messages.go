@@ -39,15 +39,7 @@ func (s *Store) SetPOPHidden(ctx context.Context, accountID, mailboxID int64, ui
 	return errTODO
 }
 
-func (s *Store) List(ctx context.Context, accountID, mailboxID int64, uids store.UIDSet, opts store.ListOptions) ([]store.Message, error) {
-	return nil, errTODO
-}
-
 func (s *Store) Search(ctx context.Context, accountID, mailboxID int64, c store.Criteria) ([]uint32, error) {
-	return nil, errTODO
-}
-
-func (s *Store) Changes(ctx context.Context, accountID, mailboxID int64, since uint64) (*store.Changes, error) {
 	return nil, errTODO
 }
 
