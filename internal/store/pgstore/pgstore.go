@@ -65,8 +65,8 @@ type Store struct {
 	fastPw  bool
 	node    string
 	dsn     string
-	codec   *codec // message body chunks (bodies.go)
-	pubMu   [pubStripes]sync.Mutex
+	codec   *codec   // message body chunks (bodies.go)
+	pub     pubOrder // publish in commit order (tx.go)
 
 	closed   atomic.Bool
 	stopFeed context.CancelFunc

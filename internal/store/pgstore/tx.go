@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"syscall"
 	"time"
 
@@ -70,46 +71,89 @@ func (s *Store) tryWrite(ctx context.Context, fn func(ctx context.Context, t *tx
 		_ = ptx.Rollback(context.WithoutCancel(ctx))
 		return err
 	}
-	unlock := s.pubLock(t.changes)
-	defer unlock()
-	if err := ptx.Commit(ctx); err != nil {
+	tk := s.pub.ticket(t.changes)
+	err = ptx.Commit(ctx)
+	s.pub.publish(tk, func() {
+		if err == nil {
+			s.hub.Publish(t.changes...)
+		}
+	})
+	if err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	s.hub.Publish(t.changes...)
 	return nil
 }
 
-// pubStripes is the number of publish locks (Store.pubMu).
+// pubStripes is the number of publish queues of pubOrder.
 const pubStripes = 64
 
-// pubLock takes, before commit, the publish locks of the accounts whose
-// changes t publishes, and returns their release, to run after publishing.
-// A transaction that changes an account holds that account's row lock until
-// its commit, so the next writer to the account takes the publish lock only
-// after this one has: the hub receives each account's changes in commit
-// order, MODSEQ ascending (RFC 7162 3.1), even though commits run in
-// parallel goroutines. Stripes are taken in ascending order (no deadlock);
-// their holders wait for nothing but COMMIT.
-func (s *Store) pubLock(changes []store.Change) func() {
+// pubOrder makes the hub receive each account's changes in commit order,
+// MODSEQ ascending (RFC 7162 3.1), although commits finish in parallel
+// goroutines in any order. A writer takes a ticket in its accounts' stripes
+// before COMMIT, while it still holds their row locks, so the next writer to
+// an account takes its ticket after this one; after COMMIT each writer
+// publishes only once the earlier tickets of its stripes are done (published,
+// or dropped by a failed commit). Commits themselves never wait for each
+// other here: PostgreSQL's group commit stays intact.
+type pubOrder struct {
+	mu   sync.Mutex
+	cond sync.Cond
+	next [pubStripes]uint64 // last ticket handed out, per stripe
+	done [pubStripes]uint64 // last ticket published, per stripe
+}
+
+// pubTicket is a writer's place in its stripes' queues (0: not in it).
+type pubTicket *[pubStripes]uint64
+
+// ticket takes the places of the accounts of changes; nil when there are none.
+// Tickets of all stripes are taken at once, so the waits cannot form a cycle.
+func (p *pubOrder) ticket(changes []store.Change) pubTicket {
 	if len(changes) == 0 {
-		return func() {}
+		return nil
 	}
-	var need [pubStripes]bool
+	var tk [pubStripes]uint64
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for _, c := range changes {
-		need[uint64(c.AccountID)%pubStripes] = true
-	}
-	for i := range need {
-		if need[i] {
-			s.pubMu[i].Lock()
+		i := uint64(c.AccountID) % pubStripes
+		if tk[i] == 0 {
+			p.next[i]++
+			tk[i] = p.next[i]
 		}
 	}
-	return func() {
-		for i := range need {
-			if need[i] {
-				s.pubMu[i].Unlock()
-			}
+	return &tk
+}
+
+// publish waits for the earlier tickets of tk's stripes, runs fn (which
+// must not block) and marks tk done.
+func (p *pubOrder) publish(tk pubTicket, fn func()) {
+	if tk == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cond.L == nil {
+		p.cond.L = &p.mu
+	}
+	for !p.ready(tk) {
+		p.cond.Wait()
+	}
+	fn()
+	for i, n := range tk {
+		if n != 0 {
+			p.done[i] = n
 		}
 	}
+	p.cond.Broadcast()
+}
+
+func (p *pubOrder) ready(tk pubTicket) bool {
+	for i, n := range tk {
+		if n != 0 && p.done[i] != n-1 {
+			return false
+		}
+	}
+	return true
 }
 
 // SQLSTATEs (PostgreSQL appendix A).
