@@ -73,26 +73,27 @@ func (s *Store) prepareBody(raw []byte) *body {
 	return b
 }
 
-// insertBody stores a body once per distinct content and returns its id.
-// One statement inserts the body and its chunks, or finds the existing row.
-// A concurrent delivery of the same content that commits between this
-// statement's snapshot and its conflict check leaves neither part with a
-// row: ON CONFLICT waited for it, and a second query, with a fresh snapshot
-// under READ COMMITTED, sees it.
+// insertBody stores a body once per distinct content and returns its id, in
+// one statement with its chunks. An existing row (the same content delivered
+// before, or by a concurrent delivery, whose commit the upsert waits for)
+// gets a fresh created time instead and keeps its chunks: the upsert's row
+// lock, held to commit, and the fresh time keep GC, which removes only
+// unreferenced bodies older than its grace period, from deleting the row
+// before this transaction's messages reference it. xmax = 0 tells an
+// inserted row from an updated one. Writers insert the body before they
+// lock accounts: one lock order, body then accounts.
 func (s *Store) insertBody(ctx context.Context, t *tx, b *body) (int64, error) {
 	var id int64
 	err := t.QueryRow(ctx, `WITH b AS (
 			INSERT INTO bodies(blob, size, subject, h_from, h_to, h_cc, h_bcc, sent_date, sent_day, parsed, header, created)
 			VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-			ON CONFLICT (blob) DO NOTHING RETURNING id),
+			ON CONFLICT (blob) DO UPDATE SET created = EXCLUDED.created
+			RETURNING id, xmax = 0 AS inserted),
 		c AS (INSERT INTO body_chunks(body_id, n, data)
-			SELECT b.id, u.n, u.data FROM b, unnest($13::INTEGER[], $14::BYTEA[]) AS u(n, data))
-		SELECT id FROM b UNION ALL SELECT id FROM bodies WHERE blob = $1`,
+			SELECT b.id, u.n, u.data FROM b, unnest($13::INTEGER[], $14::BYTEA[]) AS u(n, data) WHERE b.inserted)
+		SELECT id FROM b`,
 		b.ID, b.Size, b.Subject, b.From, b.To, b.Cc, b.Bcc, b.SentDate, b.SentDay, b.Parsed, b.Header,
 		unix(s.now()), b.ns, b.chunks).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		err = t.QueryRow(ctx, `SELECT id FROM bodies WHERE blob = $1`, b.ID).Scan(&id)
-	}
 	if err != nil {
 		return 0, fmt.Errorf("insert body: %w", err)
 	}

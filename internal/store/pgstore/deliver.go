@@ -155,8 +155,9 @@ type quotaRow struct {
 // recipient over quota is refused alone (its result carries ErrOverQuota);
 // any other failure rolls back the whole delivery.
 //
-// The recipients' accounts are locked first, in ascending id order (so that
-// two deliveries cannot deadlock), and their quotas checked under those locks.
+// After the body (bodies.go: insertBody), the recipients' accounts are
+// locked, in ascending id order so that two deliveries cannot deadlock, and
+// their quotas checked under those locks.
 // Each stored recipient gets its account's next MODSEQ and its mailbox's next
 // UID, in recipient order, as sqlstore hands them out.
 func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.DeliveryResult, error) {
@@ -194,11 +195,11 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.Delivery
 	var results []store.DeliveryResult
 	err := s.write(ctx, func(ctx context.Context, t *tx) error {
 		results = make([]store.DeliveryResult, len(d.Recipients))
-		quotas, err := lockQuotas(ctx, t, accounts)
+		bodyID, err := s.insertBody(ctx, t, b)
 		if err != nil {
 			return err
 		}
-		bodyID, err := s.insertBody(ctx, t, b)
+		quotas, err := lockQuotas(ctx, t, accounts)
 		if err != nil {
 			return err
 		}
