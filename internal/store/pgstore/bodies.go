@@ -84,7 +84,18 @@ func (s *Store) prepareBody(raw []byte) *body {
 // lock accounts: one lock order, body then accounts.
 func (s *Store) insertBody(ctx context.Context, t *tx, b *body) (int64, error) {
 	var id int64
-	err := t.QueryRow(ctx, `WITH b AS (
+	q := &pgx.Batch{}
+	s.queueBody(q, b, &id)
+	if err := t.SendBatch(ctx, q).Close(); err != nil {
+		return 0, err
+	}
+	return id, nil
+}
+
+// queueBody queues insertBody's statement in a batch, to share a round trip
+// with the statements that follow it; the body's id is stored in *id.
+func (s *Store) queueBody(q *pgx.Batch, b *body, id *int64) {
+	q.Queue(`WITH b AS (
 			INSERT INTO bodies(blob, size, subject, h_from, h_to, h_cc, h_bcc, sent_date, sent_day, parsed, header, created)
 			VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 			ON CONFLICT (blob) DO UPDATE SET created = EXCLUDED.created
@@ -93,11 +104,12 @@ func (s *Store) insertBody(ctx context.Context, t *tx, b *body) (int64, error) {
 			SELECT b.id, u.n, u.data FROM b, unnest($13::INTEGER[], $14::BYTEA[]) AS u(n, data) WHERE b.inserted)
 		SELECT id FROM b`,
 		b.ID, b.Size, b.Subject, b.From, b.To, b.Cc, b.Bcc, b.SentDate, b.SentDay, b.Parsed, b.Header,
-		unix(s.now()), b.ns, b.chunks).Scan(&id)
-	if err != nil {
-		return 0, fmt.Errorf("insert body: %w", err)
-	}
-	return id, nil
+		unix(s.now()), b.ns, b.chunks).QueryRow(func(row pgx.Row) error {
+		if err := row.Scan(id); err != nil {
+			return fmt.Errorf("insert body: %w", err)
+		}
+		return nil
+	})
 }
 
 // Open implements store.Store.

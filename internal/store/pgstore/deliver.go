@@ -195,13 +195,18 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.Delivery
 	var results []store.DeliveryResult
 	err := s.write(ctx, func(ctx context.Context, t *tx) error {
 		results = make([]store.DeliveryResult, len(d.Recipients))
-		bodyID, err := s.insertBody(ctx, t, b)
-		if err != nil {
+		// The body and the account locks share a round trip, in that order.
+		var bodyID int64
+		q := &pgx.Batch{}
+		s.queueBody(q, b, &bodyID)
+		quotas := queueLockQuotas(q, accounts)
+		if err := t.SendBatch(ctx, q).Close(); err != nil {
 			return err
 		}
-		quotas, err := lockQuotas(ctx, t, accounts)
-		if err != nil {
-			return err
+		for _, id := range accounts {
+			if quotas[id] == nil {
+				return fmt.Errorf("deliver to account %d: %w", id, store.ErrNotFound)
+			}
 		}
 		return s.deliverTx(ctx, t, d.Recipients, names, flags, quotas, bodyID, b.Size, unix(date), results)
 	})
@@ -211,34 +216,29 @@ func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.Delivery
 	return results, nil
 }
 
-// lockQuotas locks the accounts (ids ascending: the lock order) and reads
-// their quotas, usage and MODSEQ. ErrNotFound when one does not exist.
-func lockQuotas(ctx context.Context, t *tx, ids []int64) (map[int64]*quotaRow, error) {
-	// Rows are locked after the sort, so in id order.
-	rows, err := t.Query(ctx, `SELECT id, quota_bytes, quota_messages, used_bytes, used_messages, modseq
-		FROM accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("deliver: lock accounts: %w", err)
-	}
-	defer rows.Close()
+// queueLockQuotas queues the statement that locks the accounts (ids
+// ascending: the lock order) and reads their quotas, usage and MODSEQ into
+// the map it returns, filled when the batch runs. A missing account has no
+// entry.
+func queueLockQuotas(q *pgx.Batch, ids []int64) map[int64]*quotaRow {
 	out := make(map[int64]*quotaRow, len(ids))
-	for rows.Next() {
-		var id int64
-		var q quotaRow
-		if err := rows.Scan(&id, &q.qBytes, &q.qMsgs, &q.uBytes, &q.uMsgs, &q.modseq); err != nil {
-			return nil, fmt.Errorf("deliver: lock accounts: %w", err)
+	// Rows are locked after the sort, so in id order.
+	q.Queue(`SELECT id, quota_bytes, quota_messages, used_bytes, used_messages, modseq
+		FROM accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var id int64
+			var r quotaRow
+			if err := rows.Scan(&id, &r.qBytes, &r.qMsgs, &r.uBytes, &r.uMsgs, &r.modseq); err != nil {
+				return fmt.Errorf("deliver: lock accounts: %w", err)
+			}
+			out[id] = &r
 		}
-		out[id] = &q
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("deliver: lock accounts: %w", err)
-	}
-	for _, id := range ids {
-		if out[id] == nil {
-			return nil, fmt.Errorf("deliver to account %d: %w", id, store.ErrNotFound)
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("deliver: lock accounts: %w", err)
 		}
-	}
-	return out, nil
+		return nil
+	})
+	return out
 }
 
 // mailboxKey names a recipient mailbox.
