@@ -3,9 +3,9 @@ package pgstore
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
+	"math"
 	"runtime"
 
 	"github.com/jackc/pgx/v5"
@@ -127,18 +127,49 @@ func (s *Store) OpenRange(ctx context.Context, blobID string, off, n int64) (io.
 }
 
 // open returns bytes [off, off+n) of a message; n < 0 means all of it.
+//
+// One query reads the size and the chunks: the chunk numbers that cover
+// [off, off+n) are known without the size (numbers past the end match no
+// chunk), and the range is clamped to the size afterwards.
 func (s *Store) open(ctx context.Context, blobID string, off, n int64) (io.ReadCloser, error) {
 	if err := s.alive(); err != nil {
 		return nil, err
 	}
-	var size int64
-	var id int64
-	err := s.pool.QueryRow(ctx, `SELECT id, size FROM bodies WHERE blob = $1`, blobID).Scan(&id, &size)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("open message %s: %w", blobID, store.ErrNotFound)
+	// Chunk numbers are INTEGER; no body has 2^31 chunks.
+	first, last := min(off/chunkSize, math.MaxInt32), int64(math.MaxInt32)
+	if n >= 0 && off+n >= off { // else "to the end" (or an overflowing end)
+		last = min((off+n-1)/chunkSize, math.MaxInt32)
 	}
+	rows, err := s.pool.Query(ctx, `SELECT b.size, c.n, c.data FROM bodies b
+		LEFT JOIN body_chunks c ON c.body_id = b.id AND c.n BETWEEN $2 AND $3
+		WHERE b.blob = $1 ORDER BY c.n`, blobID, first, last)
 	if err != nil {
 		return nil, fmt.Errorf("open message %s: %w", blobID, err)
+	}
+	defer rows.Close()
+	var size int64
+	var chunks [][]byte
+	found := false
+	for rows.Next() {
+		var i *int64
+		var data []byte
+		if err := rows.Scan(&size, &i, &data); err != nil {
+			return nil, fmt.Errorf("open message %s: %w", blobID, err)
+		}
+		found = true
+		if i == nil {
+			continue // no chunk in the range (LEFT JOIN)
+		}
+		if *i != first+int64(len(chunks)) {
+			return nil, fmt.Errorf("open message %s: chunk %d missing", blobID, first+int64(len(chunks)))
+		}
+		chunks = append(chunks, data)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("open message %s: %w", blobID, err)
+	}
+	if !found {
+		return nil, fmt.Errorf("open message %s: %w", blobID, store.ErrNotFound)
 	}
 	off = min(off, size)
 	if n < 0 || n > size-off {
@@ -147,30 +178,10 @@ func (s *Store) open(ctx context.Context, blobID string, off, n int64) (io.ReadC
 	if n == 0 {
 		return io.NopCloser(bytes.NewReader(nil)), nil
 	}
-	first, last := off/chunkSize, (off+n-1)/chunkSize
-	rows, err := s.pool.Query(ctx, `SELECT n, data FROM body_chunks WHERE body_id = $1 AND n BETWEEN $2 AND $3 ORDER BY n`,
-		id, first, last)
-	if err != nil {
-		return nil, fmt.Errorf("open message %s: %w", blobID, err)
+	if need := (off+n-1)/chunkSize - first + 1; int64(len(chunks)) < need {
+		return nil, fmt.Errorf("open message %s: %d of %d chunks", blobID, len(chunks), need)
 	}
-	r := &chunkReader{dec: s.codec.dec, skip: off - first*chunkSize, left: n, size: size, next: first}
-	for rows.Next() {
-		var i int64
-		var data []byte
-		if err := rows.Scan(&i, &data); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("open message %s: %w", blobID, err)
-		}
-		r.chunks = append(r.chunks, data)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("open message %s: %w", blobID, err)
-	}
-	if int64(len(r.chunks)) != last-first+1 {
-		return nil, fmt.Errorf("open message %s: %d of %d chunks: %w", blobID, len(r.chunks), last-first+1, store.ErrNotFound)
-	}
-	return r, nil
+	return &chunkReader{dec: s.codec.dec, chunks: chunks, skip: off - first*chunkSize, left: n, size: size, next: first}, nil
 }
 
 // chunkReader decompresses a body's chunks one at a time as they are read,

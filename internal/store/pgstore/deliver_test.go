@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -95,6 +96,13 @@ func TestBodyChunks(t *testing.T) {
 		if err != nil || !bytes.Equal(got, raw[r[0]:r[0]+r[1]]) {
 			t.Errorf("OpenRange(%d, %d): %v, %d bytes, equal %v", r[0], r[1], err, len(got), bytes.Equal(got, raw[r[0]:r[0]+r[1]]))
 		}
+	}
+	// Ranges past the end are truncated, however large.
+	if got, err := readRange(t, s, blob, 10, math.MaxInt64); err != nil || !bytes.Equal(got, raw[10:]) {
+		t.Errorf("OpenRange(10, MaxInt64): %v, %d bytes, want %d", err, len(got), len(raw)-10)
+	}
+	if got, err := readRange(t, s, blob, 1<<50, 10); err != nil || len(got) != 0 {
+		t.Errorf("OpenRange(2^50, 10): %v, %d bytes, want none", err, len(got))
 	}
 	if _, err := s.pool.Exec(ctx, `UPDATE body_chunks SET data = '\x00'::BYTEA
 		WHERE n = 0 AND body_id = (SELECT id FROM bodies WHERE blob = $1)`, blob); err != nil {
