@@ -73,27 +73,16 @@ func (s *Store) prepareBody(raw []byte) *body {
 	return b
 }
 
-// insertBody stores a body once per distinct content and returns its id, in
-// one statement with its chunks. An existing row (the same content delivered
-// before, or by a concurrent delivery, whose commit the upsert waits for)
-// gets a fresh created time instead and keeps its chunks: the upsert's row
-// lock, held to commit, and the fresh time keep GC, which removes only
-// unreferenced bodies older than its grace period, from deleting the row
-// before this transaction's messages reference it. xmax = 0 tells an
-// inserted row from an updated one. Writers insert the body before they
-// lock accounts: one lock order, body then accounts.
-func (s *Store) insertBody(ctx context.Context, t *tx, b *body) (int64, error) {
-	var id int64
-	q := &pgx.Batch{}
-	s.queueBody(q, b, &id)
-	if err := t.SendBatch(ctx, q).Close(); err != nil {
-		return 0, err
-	}
-	return id, nil
-}
-
-// queueBody queues insertBody's statement in a batch, to share a round trip
-// with the statements that follow it; the body's id is stored in *id.
+// queueBody queues the statement that stores a body once per distinct
+// content, with its chunks, and sets *id to its id when the batch runs (a
+// batch shares one round trip with the statements that follow). An existing
+// row (the same content delivered before, or by a concurrent delivery, whose
+// commit the upsert waits for) gets a fresh created time instead and keeps
+// its chunks: the upsert's row lock, held to commit, and the fresh time keep
+// GC, which removes only unreferenced bodies older than its grace period,
+// from deleting the row before this transaction's messages reference it.
+// xmax = 0 tells an inserted row from an updated one. Writers store the
+// body before they lock accounts: one lock order, body then accounts.
 func (s *Store) queueBody(q *pgx.Batch, b *body, id *int64) {
 	q.Queue(`WITH b AS (
 			INSERT INTO bodies(blob, size, subject, h_from, h_to, h_cc, h_bcc, sent_date, sent_day, parsed, header, created)

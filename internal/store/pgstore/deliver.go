@@ -20,36 +20,6 @@ type newMessage struct {
 	date   int64
 }
 
-// addUsage adds n messages of size bytes to the account's usage and takes the
-// account's next MODSEQ, in one statement that also takes the account's row
-// lock. With quota, an account that would go over its limit (RFC 9208) is
-// left unchanged and ErrOverQuota returned: the UPDATE re-checks its
-// condition on the latest committed row, so the limit holds under
-// concurrency.
-func addUsage(ctx context.Context, t *tx, accountID, n, bytes int64, quota bool) (uint64, error) {
-	q := `UPDATE accounts SET modseq = modseq + 1, used_bytes = used_bytes + $1, used_messages = used_messages + $2
-		WHERE id = $3`
-	if quota {
-		q += ` AND (quota_bytes = 0 OR used_bytes + $1 <= quota_bytes) AND (quota_messages = 0 OR used_messages + $2 <= quota_messages)`
-	}
-	var modseq int64
-	err := t.QueryRow(ctx, q+` RETURNING modseq`, bytes, n, accountID).Scan(&modseq)
-	if errors.Is(err, pgx.ErrNoRows) {
-		if quota {
-			// Over quota, or no such account: lockAccount tells which.
-			if _, err := lockAccount(ctx, t, accountID); err != nil {
-				return 0, err
-			}
-			return 0, store.ErrOverQuota
-		}
-		return 0, fmt.Errorf("account %d: %w", accountID, store.ErrNotFound)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("update usage: %w", err)
-	}
-	return uint64(modseq), nil
-}
-
 // messageArrays are the columns of new message rows, for unnest.
 type messageArrays struct {
 	flags, dates, sizes, bodies []int64
@@ -64,14 +34,24 @@ func (a *messageArrays) add(m newMessage) {
 	a.bodies = append(a.bodies, m.bodyID)
 }
 
-// insertMessages adds messages to one mailbox with consecutive new UIDs and
-// one new MODSEQ, keeping the mailbox counters and the account's usage in
-// step: two statements whatever the number of messages. A move passes
-// quota=false: it adds nothing to the account's usage in the end.
-func insertMessages(ctx context.Context, t *tx, accountID, mailboxID int64, msgs []newMessage, quota bool) (uidValidity uint32, uids []uint32, err error) {
-	if len(msgs) == 0 {
-		return 0, nil, nil
-	}
+// inserted is what insertMessages' statement returns.
+type inserted struct {
+	first, uidValidity, modseq int64
+	ok                         bool  // a row came back
+	bytes                      int64 // the messages' total size
+}
+
+// queueInsertMessages queues the one statement that adds messages to one
+// mailbox with consecutive new UIDs and one new MODSEQ, keeping the mailbox
+// counters and the account's usage in step, whatever the number of
+// messages. The account's UPDATE comes first and takes its row lock. With
+// quota, the UPDATE matches only if the account stays within its limits
+// (RFC 9208), re-checked on the latest committed row, so the limit holds
+// under concurrency; it matches only if the account owns the mailbox, too.
+// Without a match nothing changes and no row comes back (finishInsert tells
+// why). A message whose bodyID is 0 takes the body
+// of blob (queued before it in the same batch: its id is not known yet).
+func queueInsertMessages(q *pgx.Batch, accountID, mailboxID int64, msgs []newMessage, quota bool, blob string, out *inserted) {
 	var total, unseen, deleted int64
 	var cols messageArrays
 	for _, m := range msgs {
@@ -80,41 +60,89 @@ func insertMessages(ctx context.Context, t *tx, accountID, mailboxID int64, msgs
 		deleted += store.Deleted(m.flags.Bits)
 		cols.add(m)
 	}
-	modseq, err := addUsage(ctx, t, accountID, int64(len(msgs)), total, quota)
-	if err != nil {
-		return 0, nil, err
+	out.bytes = total
+	limit := ""
+	if quota {
+		limit = ` AND (quota_bytes = 0 OR used_bytes + $4 <= quota_bytes) AND (quota_messages = 0 OR used_messages + $1 <= quota_messages)`
 	}
-	var first, uv int64
-	err = t.QueryRow(ctx, `WITH mb AS (
-			UPDATE mailboxes SET uidnext = uidnext + $1, messages = messages + $1,
-				unseen = unseen + $2, deleted = deleted + $3, size = size + $4, highest_modseq = $5
-			WHERE id = $6 AND account_id = $7
-			RETURNING id, uidnext - $1 AS first, uidvalidity),
+	q.Queue(`WITH acc AS (
+			UPDATE accounts SET modseq = modseq + 1, used_bytes = used_bytes + $4, used_messages = used_messages + $1
+			WHERE id = $6`+limit+`
+				AND EXISTS (SELECT 1 FROM mailboxes WHERE id = $5 AND account_id = $6)
+			RETURNING modseq),
+		mb AS (UPDATE mailboxes SET uidnext = uidnext + $1, messages = messages + $1,
+				unseen = unseen + $2, deleted = deleted + $3, size = size + $4, highest_modseq = acc.modseq
+			FROM acc WHERE id = $5 AND account_id = $6
+			RETURNING id, uidnext - $1 AS first, uidvalidity, acc.modseq),
 		ins AS (INSERT INTO messages(mailbox_id, uid, account_id, modseq, flags, keywords, internal_date, size, body_id)
-			SELECT mb.id, mb.first + u.i - 1, $7, $5, u.flags, u.kw, u.date, u.size, u.body
-			FROM mb, unnest($8::BIGINT[], $9::TEXT[], $10::BIGINT[], $11::BIGINT[], $12::BIGINT[])
+			SELECT mb.id, mb.first + u.i - 1, $6, mb.modseq, u.flags, u.kw, u.date, u.size,
+				COALESCE(NULLIF(u.body, 0), (SELECT id FROM bodies WHERE blob = $12))
+			FROM mb, unnest($7::BIGINT[], $8::TEXT[], $9::BIGINT[], $10::BIGINT[], $11::BIGINT[])
 				WITH ORDINALITY AS u(flags, kw, date, size, body, i))
-		SELECT first, uidvalidity FROM mb`,
-		len(msgs), unseen, deleted, total, int64(modseq), mailboxID, accountID,
-		cols.flags, cols.keywords, cols.dates, cols.sizes, cols.bodies).Scan(&first, &uv)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil, fmt.Errorf("mailbox %d: %w", mailboxID, store.ErrNotFound)
-	}
-	if err != nil {
-		return 0, nil, fmt.Errorf("insert messages: %w", err)
-	}
-	if first+int64(len(msgs)) > maxUID {
-		return 0, nil, fmt.Errorf("mailbox %d: UIDs exhausted: %w", mailboxID, store.ErrNotPermitted)
-	}
-	uids = make([]uint32, len(msgs))
-	for i := range uids {
-		uids[i] = uint32(first) + uint32(i)
-	}
-	t.publish(store.Change{AccountID: accountID, MailboxID: mailboxID, ModSeq: modseq, Kind: store.ChangeNew, UIDs: uids})
-	return uint32(uv), uids, nil
+		SELECT first, uidvalidity, modseq FROM mb`,
+		len(msgs), unseen, deleted, total, mailboxID, accountID,
+		cols.flags, cols.keywords, cols.dates, cols.sizes, cols.bodies, blob).QueryRow(func(row pgx.Row) error {
+		err := row.Scan(&out.first, &out.uidValidity, &out.modseq)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("insert messages: %w", err)
+		}
+		out.ok = true
+		return nil
+	})
 }
 
-// Append implements store.Store (IMAP APPEND, webmail drafts and Sent copies).
+// finishInsert turns the statement's result into UIDs and publishes them. A
+// statement that matched nothing is explained in sqlstore's order: no such
+// account (ErrNotFound), over quota (ErrOverQuota, checked under the
+// account's lock), no such mailbox of the account (ErrNotFound).
+func finishInsert(ctx context.Context, t *tx, accountID, mailboxID int64, n int, quota bool, r *inserted) (uint32, []uint32, error) {
+	if !r.ok {
+		var over bool
+		err := t.QueryRow(ctx, `SELECT (quota_bytes > 0 AND used_bytes + $2 > quota_bytes)
+				OR (quota_messages > 0 AND used_messages + $3 > quota_messages)
+			FROM accounts WHERE id = $1 FOR UPDATE`, accountID, r.bytes, n).Scan(&over)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return 0, nil, fmt.Errorf("account %d: %w", accountID, store.ErrNotFound)
+		}
+		if err != nil {
+			return 0, nil, fmt.Errorf("account %d: %w", accountID, err)
+		}
+		if quota && over {
+			return 0, nil, store.ErrOverQuota
+		}
+		return 0, nil, fmt.Errorf("mailbox %d: %w", mailboxID, store.ErrNotFound)
+	}
+	if r.first+int64(n) > maxUID {
+		return 0, nil, fmt.Errorf("mailbox %d: UIDs exhausted: %w", mailboxID, store.ErrNotPermitted)
+	}
+	uids := make([]uint32, n)
+	for i := range uids {
+		uids[i] = uint32(r.first) + uint32(i)
+	}
+	t.publish(store.Change{AccountID: accountID, MailboxID: mailboxID, ModSeq: uint64(r.modseq), Kind: store.ChangeNew, UIDs: uids})
+	return uint32(r.uidValidity), uids, nil
+}
+
+// insertMessages adds messages to one mailbox (queueInsertMessages). A move
+// passes quota=false: it adds nothing to the account's usage in the end.
+func insertMessages(ctx context.Context, t *tx, accountID, mailboxID int64, msgs []newMessage, quota bool) (uidValidity uint32, uids []uint32, err error) {
+	if len(msgs) == 0 {
+		return 0, nil, nil
+	}
+	var r inserted
+	q := &pgx.Batch{}
+	queueInsertMessages(q, accountID, mailboxID, msgs, quota, "", &r)
+	if err := t.SendBatch(ctx, q).Close(); err != nil {
+		return 0, nil, err
+	}
+	return finishInsert(ctx, t, accountID, mailboxID, len(msgs), quota, &r)
+}
+
+// Append implements store.Store (IMAP APPEND, webmail drafts and Sent
+// copies): the body and the message in one round trip.
 func (s *Store) Append(ctx context.Context, accountID, mailboxID int64, raw []byte, flags []string, date time.Time) (store.DeliveryResult, error) {
 	fs, err := store.ParseFlags(flags)
 	if err != nil {
@@ -129,13 +157,15 @@ func (s *Store) Append(ctx context.Context, accountID, mailboxID int64, raw []by
 	b := s.prepareBody(raw)
 	var res store.DeliveryResult
 	err = s.write(ctx, func(ctx context.Context, t *tx) error {
-		bodyID, err := s.insertBody(ctx, t, b)
-		if err != nil {
+		var bodyID int64
+		var r inserted
+		q := &pgx.Batch{}
+		s.queueBody(q, b, &bodyID)
+		queueInsertMessages(q, accountID, mailboxID, []newMessage{{size: b.Size, flags: fs, date: unix(date)}}, true, b.ID, &r)
+		if err := t.SendBatch(ctx, q).Close(); err != nil {
 			return err
 		}
-		uv, uids, err := insertMessages(ctx, t, accountID, mailboxID, []newMessage{{
-			bodyID: bodyID, size: b.Size, flags: fs, date: unix(date),
-		}}, true)
+		uv, uids, err := finishInsert(ctx, t, accountID, mailboxID, 1, true, &r)
 		if err != nil {
 			return err
 		}
@@ -155,7 +185,7 @@ type quotaRow struct {
 // recipient over quota is refused alone (its result carries ErrOverQuota);
 // any other failure rolls back the whole delivery.
 //
-// After the body (bodies.go: insertBody), the recipients' accounts are
+// After the body (bodies.go: queueBody), the recipients' accounts are
 // locked, in ascending id order so that two deliveries cannot deadlock, and
 // their quotas checked under those locks.
 // Each stored recipient gets its account's next MODSEQ and its mailbox's next

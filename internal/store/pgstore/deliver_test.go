@@ -3,12 +3,14 @@ package pgstore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"gannet/internal/store"
 )
@@ -188,5 +190,48 @@ func TestDeliverCrossingRecipients(t *testing.T) {
 				t.Fatalf("account %d: message %d has UID %d MODSEQ %d after MODSEQ %d", id, i, m.UID, m.ModSeq, msgs[max(i-1, 0)].ModSeq)
 			}
 		}
+	}
+}
+
+// TestAppendRefusals: an Append that stores nothing says why in sqlstore's
+// order (account, quota, mailbox) and changes nothing.
+func TestAppendRefusals(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	ctx := t.Context()
+	ids := testAccounts(t, s, 2)
+	own, err := s.Mailbox(ctx, ids[0], "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := s.Mailbox(ctx, ids[1], "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := []byte("Subject: x\r\n\r\nx\r\n")
+	check := func(what string, account, mailbox int64, want error) {
+		t.Helper()
+		_, err := s.Append(ctx, account, mailbox, raw, nil, time.Time{})
+		if !errors.Is(err, want) {
+			t.Errorf("%s: %v, want %v", what, err, want)
+		}
+	}
+	check("unknown account", 1<<40, own.ID, store.ErrNotFound)
+	check("another account's mailbox", ids[0], other.ID, store.ErrNotFound)
+	if _, err := s.pool.Exec(ctx, `UPDATE accounts SET quota_messages = 1`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, ids[0], own.ID, raw, nil, time.Time{}); err != nil {
+		t.Fatalf("Append within quota: %v", err)
+	}
+	check("over quota", ids[0], own.ID, store.ErrOverQuota)
+	check("over quota, another account's mailbox", ids[0], other.ID, store.ErrOverQuota)
+	var used, msgs int64
+	if err := s.pool.QueryRow(ctx, `SELECT (SELECT used_messages FROM accounts WHERE id = $1), (SELECT count(*) FROM messages)`,
+		ids[0]).Scan(&used, &msgs); err != nil {
+		t.Fatal(err)
+	}
+	if used != 1 || msgs != 1 {
+		t.Errorf("after refusals: used %d, %d messages; want 1 and 1", used, msgs)
 	}
 }
