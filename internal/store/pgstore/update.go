@@ -2,21 +2,39 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
 
 	"gannet/internal/store"
 )
 
+// lockOwned takes the account's lock, as lockAccount, and checks in the same
+// statement that the account owns the mailboxes, so that one account can
+// never change, or detect, another's mailbox by guessing its id.
+// ErrNotFound when the account or a mailbox is not found.
+func lockOwned(ctx context.Context, t *tx, accountID int64, mailboxIDs ...int64) error {
+	var n int
+	err := t.QueryRow(ctx, `SELECT (SELECT count(*) FROM mailboxes WHERE account_id = $1 AND id = ANY($2))
+		FROM accounts WHERE id = $1 FOR UPDATE`, accountID, mailboxIDs).Scan(&n)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("account %d: %w", accountID, store.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("account %d: lock: %w", accountID, err)
+	}
+	if n != len(slices.Compact(slices.Sorted(slices.Values(mailboxIDs)))) {
+		return fmt.Errorf("mailbox %v: %w", mailboxIDs, store.ErrNotFound)
+	}
+	return nil
+}
+
 // copyTx copies messages into dst with new UIDs, keeping flags and internal
 // dates (RFC 9051 6.4.7). The bodies are shared, not copied. The caller
-// holds the account's lock.
+// holds the account's lock and has checked that it owns both mailboxes.
 func copyTx(ctx context.Context, t *tx, accountID, src int64, set store.UIDSet, dst int64, quota bool) (*store.CopyResult, []msgRow, error) {
-	if err := ownMailbox(ctx, t, accountID, src); err != nil {
-		return nil, nil, err
-	}
-	if err := ownMailbox(ctx, t, accountID, dst); err != nil {
-		return nil, nil, err
-	}
 	rows, err := selectRows(ctx, t, accountID, src, set, "")
 	if err != nil {
 		return nil, nil, err
@@ -44,7 +62,7 @@ func copyTx(ctx context.Context, t *tx, accountID, src int64, set store.UIDSet, 
 func (s *Store) Copy(ctx context.Context, accountID, src int64, set store.UIDSet, dst int64) (*store.CopyResult, error) {
 	var res *store.CopyResult
 	err := s.write(ctx, func(ctx context.Context, t *tx) error {
-		if _, err := lockAccount(ctx, t, accountID); err != nil {
+		if err := lockOwned(ctx, t, accountID, src, dst); err != nil {
 			return err
 		}
 		var err error
@@ -54,7 +72,8 @@ func (s *Store) Copy(ctx context.Context, accountID, src int64, set store.UIDSet
 	return res, err
 }
 
-// moveTx copies and then expunges; the caller holds the account's lock.
+// moveTx copies and then expunges; the caller holds the account's lock and
+// has checked that it owns both mailboxes.
 func moveTx(ctx context.Context, t *tx, accountID, src int64, set store.UIDSet, dst int64) (*store.CopyResult, error) {
 	res, rows, err := copyTx(ctx, t, accountID, src, set, dst, false)
 	if err != nil {
@@ -78,7 +97,7 @@ func (s *Store) Move(ctx context.Context, accountID, src int64, set store.UIDSet
 	}
 	var res *store.CopyResult
 	err := s.write(ctx, func(ctx context.Context, t *tx) error {
-		if _, err := lockAccount(ctx, t, accountID); err != nil {
+		if err := lockOwned(ctx, t, accountID, src, dst); err != nil {
 			return err
 		}
 		var err error
@@ -129,10 +148,7 @@ func removeRows(ctx context.Context, t *tx, accountID, mailboxID int64, rows []m
 func (s *Store) expunge(ctx context.Context, accountID, mailboxID int64, set store.UIDSet, deletedOnly bool) ([]uint32, error) {
 	var uids []uint32
 	err := s.write(ctx, func(ctx context.Context, t *tx) error {
-		if _, err := lockAccount(ctx, t, accountID); err != nil {
-			return err
-		}
-		if err := ownMailbox(ctx, t, accountID, mailboxID); err != nil {
+		if err := lockOwned(ctx, t, accountID, mailboxID); err != nil {
 			return err
 		}
 		extra := ""
@@ -203,10 +219,7 @@ func (s *Store) StoreFlags(ctx context.Context, accountID, mailboxID int64, set 
 	res := &store.StoreResult{}
 	err = s.write(ctx, func(ctx context.Context, t *tx) error {
 		*res = store.StoreResult{}
-		if _, err := lockAccount(ctx, t, accountID); err != nil {
-			return err
-		}
-		if err := ownMailbox(ctx, t, accountID, mailboxID); err != nil {
+		if err := lockOwned(ctx, t, accountID, mailboxID); err != nil {
 			return err
 		}
 		rows, err := selectRows(ctx, t, accountID, mailboxID, set, "")
