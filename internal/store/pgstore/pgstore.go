@@ -83,6 +83,8 @@ type Store struct {
 
 	// locks are the store.Locker locks held by this node (locks.go).
 	locks lockTable
+	codec *codec   // message body chunks (bodies.go)
+	pub   pubOrder // publish in commit order (tx.go)
 
 	closed   atomic.Bool
 	stopFeed context.CancelFunc
@@ -110,6 +112,11 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
+	cd, err := newCodec()
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
 	s := &Store{
 		pool:    pool,
 		hub:     opts.Hub,
@@ -119,6 +126,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		fastPw:  opts.FastPasswords,
 		node:    opts.Node,
 		dsn:     dsn,
+		codec:   cd,
 	}
 	if s.hub == nil {
 		s.hub = notify.New()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"syscall"
 	"time"
 
@@ -38,9 +39,8 @@ func (s *Store) write(ctx context.Context, fn func(ctx context.Context, t *tx) e
 		return err
 	}
 	for attempt := 1; ; attempt++ {
-		t, err := s.tryWrite(ctx, fn)
+		err := s.tryWrite(ctx, fn)
 		if err == nil {
-			s.hub.Publish(t.changes...)
 			return nil
 		}
 		if !retryable(err) || attempt == maxAttempts {
@@ -57,24 +57,103 @@ func (s *Store) write(ctx context.Context, fn func(ctx context.Context, t *tx) e
 	}
 }
 
-func (s *Store) tryWrite(ctx context.Context, fn func(ctx context.Context, t *tx) error) (*tx, error) {
+func (s *Store) tryWrite(ctx context.Context, fn func(ctx context.Context, t *tx) error) error {
 	ptx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
+		return fmt.Errorf("begin: %w", err)
 	}
 	t := &tx{Tx: ptx}
 	if err := fn(ctx, t); err != nil {
 		_ = ptx.Rollback(context.WithoutCancel(ctx))
-		return nil, err
+		return err
 	}
 	if err := s.notifyChanges(ctx, t); err != nil {
 		_ = ptx.Rollback(context.WithoutCancel(ctx))
-		return nil, err
+		return err
 	}
-	if err := ptx.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("commit: %w", err)
+	tk := s.pub.ticket(t.changes)
+	err = ptx.Commit(ctx)
+	s.pub.publish(tk, func() {
+		if err == nil {
+			s.hub.Publish(t.changes...)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("commit: %w", err)
 	}
-	return t, nil
+	return nil
+}
+
+// pubStripes is the number of publish queues of pubOrder.
+const pubStripes = 64
+
+// pubOrder makes the hub receive each account's changes in commit order,
+// MODSEQ ascending (RFC 7162 3.1), although commits finish in parallel
+// goroutines in any order. A writer takes a ticket in its accounts' stripes
+// before COMMIT, while it still holds their row locks, so the next writer to
+// an account takes its ticket after this one; after COMMIT each writer
+// publishes only once the earlier tickets of its stripes are done (published,
+// or dropped by a failed commit). Commits themselves never wait for each
+// other here: PostgreSQL's group commit stays intact.
+type pubOrder struct {
+	mu   sync.Mutex
+	cond sync.Cond
+	next [pubStripes]uint64 // last ticket handed out, per stripe
+	done [pubStripes]uint64 // last ticket published, per stripe
+}
+
+// pubTicket is a writer's place in its stripes' queues (0: not in it).
+type pubTicket *[pubStripes]uint64
+
+// ticket takes the places of the accounts of changes; nil when there are none.
+// Tickets of all stripes are taken at once, so the waits cannot form a cycle.
+func (p *pubOrder) ticket(changes []store.Change) pubTicket {
+	if len(changes) == 0 {
+		return nil
+	}
+	var tk [pubStripes]uint64
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range changes {
+		i := uint64(c.AccountID) % pubStripes
+		if tk[i] == 0 {
+			p.next[i]++
+			tk[i] = p.next[i]
+		}
+	}
+	return &tk
+}
+
+// publish waits for the earlier tickets of tk's stripes, runs fn (which
+// must not block) and marks tk done.
+func (p *pubOrder) publish(tk pubTicket, fn func()) {
+	if tk == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cond.L == nil {
+		p.cond.L = &p.mu
+	}
+	for !p.ready(tk) {
+		p.cond.Wait()
+	}
+	fn()
+	for i, n := range tk {
+		if n != 0 {
+			p.done[i] = n
+		}
+	}
+	p.cond.Broadcast()
+}
+
+func (p *pubOrder) ready(tk pubTicket) bool {
+	for i, n := range tk {
+		if n != 0 && p.done[i] != n-1 {
+			return false
+		}
+	}
+	return true
 }
 
 // SQLSTATEs (PostgreSQL appendix A).
