@@ -200,6 +200,8 @@ func (s *Store) Close() error {
 	<-s.feedDone
 	s.pool.Close()
 	s.queueZstd.close()
+	_ = s.codec.enc.Close()
+	s.codec.dec.Close()
 	return nil
 }
 

@@ -183,10 +183,6 @@ func retryable(err error) bool {
 	return false
 }
 
-// isUnique reports a unique-constraint violation (an insert of something
-// that exists).
-func isUnique(err error) bool { return sqlState(err) == sqlUniqueViolation }
-
 // isForeignKey reports a foreign-key violation (a reference to something
 // that does not exist, or a delete of something still referenced).
 func isForeignKey(err error) bool { return sqlState(err) == sqlForeignKeyViolation }
