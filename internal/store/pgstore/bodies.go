@@ -117,44 +117,35 @@ func (s *Store) OpenRange(ctx context.Context, blobID string, off, n int64) (io.
 
 // open returns bytes [off, off+n) of a message; n < 0 means all of it.
 //
-// One query reads the size and the chunks: the chunk numbers that cover
-// [off, off+n) are known without the size (numbers past the end match no
-// chunk), and the range is clamped to the size afterwards.
+// One query reads the body's id and size and the first chunk the range
+// needs; the reader fetches each further chunk with a query of its own when
+// it gets there. So a message under one chunk (nearly all mail) costs one
+// query, and a large one is never whole in memory, compressed or not: the
+// reader holds one decompressed chunk, and no pooled connection while the
+// client reads (a slow client must not hold the pool).
 func (s *Store) open(ctx context.Context, blobID string, off, n int64) (io.ReadCloser, error) {
 	if err := s.alive(); err != nil {
 		return nil, err
 	}
 	// Chunk numbers are INTEGER; no body has 2^31 chunks.
-	first, last := min(off/chunkSize, math.MaxInt32), int64(math.MaxInt32)
-	if n >= 0 && off+n >= off { // else "to the end" (or an overflowing end)
-		last = min((off+n-1)/chunkSize, math.MaxInt32)
-	}
-	rows, err := s.pool.Query(ctx, `SELECT b.size, c.n, c.data FROM bodies b
-		LEFT JOIN body_chunks c ON c.body_id = b.id AND c.n BETWEEN $2 AND $3
-		WHERE b.blob = $1 ORDER BY c.n`, blobID, first, last)
-	if err != nil {
-		return nil, fmt.Errorf("open message %s: %w", blobID, err)
-	}
-	defer rows.Close()
+	first := min(off/chunkSize, math.MaxInt32)
+	r := &chunkReader{ctx: ctx, s: s, next: first}
 	var size int64
-	var chunks [][]byte
 	found := false
-	for rows.Next() {
-		var i *int64
-		var data []byte
-		if err := rows.Scan(&size, &i, &data); err != nil {
-			return nil, fmt.Errorf("open message %s: %w", blobID, err)
+	err := s.chunkQuery(ctx, `SELECT b.id, b.size, c.data FROM bodies b
+		LEFT JOIN body_chunks c ON c.body_id = b.id AND c.n = $2
+		WHERE b.blob = $1`, func(rows pgx.Rows) error {
+		if err := rows.Scan(&r.bodyID, &size, nil); err != nil {
+			return err
 		}
 		found = true
-		if i == nil {
-			continue // no chunk in the range (LEFT JOIN)
+		r.size = size
+		if rows.RawValues()[2] == nil {
+			return nil // no chunk there: an empty body, or a range past the end
 		}
-		if *i != first+int64(len(chunks)) {
-			return nil, fmt.Errorf("open message %s: chunk %d missing", blobID, first+int64(len(chunks)))
-		}
-		chunks = append(chunks, data)
-	}
-	if err := rows.Err(); err != nil {
+		return r.decode(rows)
+	}, blobID, first)
+	if err != nil {
 		return nil, fmt.Errorf("open message %s: %w", blobID, err)
 	}
 	if !found {
@@ -167,23 +158,77 @@ func (s *Store) open(ctx context.Context, blobID string, off, n int64) (io.ReadC
 	if n == 0 {
 		return io.NopCloser(bytes.NewReader(nil)), nil
 	}
-	if need := (off+n-1)/chunkSize - first + 1; int64(len(chunks)) < need {
-		return nil, fmt.Errorf("open message %s: %d of %d chunks", blobID, len(chunks), need)
+	if r.buf == nil {
+		return nil, fmt.Errorf("open message %s: chunk %d missing", blobID, first)
 	}
-	return &chunkReader{dec: s.codec.dec, chunks: chunks, skip: off - first*chunkSize, left: n, size: size, next: first}, nil
+	r.left = n
+	r.take(off - first*chunkSize)
+	return r, nil
 }
 
-// chunkReader decompresses a body's chunks one at a time as they are read,
-// so that a large message is never whole in memory uncompressed.
+// chunkQuery runs a query that returns at most one row and hands the row to
+// fn while it is current (its raw values are valid only then).
+func (s *Store) chunkQuery(ctx context.Context, q string, fn func(pgx.Rows) error, args ...any) error {
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	rows.Close()
+	return rows.Err()
+}
+
+// chunkReader decompresses a body's chunks one at a time as they are read.
 type chunkReader struct {
-	dec    *zstd.Decoder
-	chunks [][]byte // compressed, in order, starting at chunk number next
-	next   int64    // number of chunks[0]
-	size   int64    // the body's size (to check each chunk's length)
-	skip   int64    // bytes to drop at the start of the first chunk
-	left   int64    // bytes still to return
-	buf    []byte   // the current chunk, decompressed, unread part
-	raw    []byte   // reused decompression buffer
+	ctx    context.Context
+	s      *Store
+	bodyID int64
+	size   int64  // the body's size (to check each chunk's length)
+	next   int64  // number of the chunk the next fill reads
+	left   int64  // bytes still to return
+	buf    []byte // the current chunk, decompressed, unread part
+	raw    []byte // reused decompression buffer
+}
+
+// decode decompresses the chunk in the current row's last column, straight
+// from the row's raw bytes (no copy of the compressed chunk), into the
+// reused buffer, and makes it the current chunk.
+func (r *chunkReader) decode(rows pgx.Rows) error {
+	fds := rows.FieldDescriptions()
+	if fds[len(fds)-1].Format != pgx.BinaryFormatCode {
+		return fmt.Errorf("chunk %d: not in binary format", r.next)
+	}
+	data := rows.RawValues()[len(fds)-1]
+	want := min(int64(chunkSize), r.size-r.next*chunkSize)
+	if want <= 0 {
+		return fmt.Errorf("chunk %d: past the end of a %d-byte body", r.next, r.size)
+	}
+	if int64(cap(r.raw)) < want {
+		r.raw = make([]byte, 0, want) // DecodeAll decodes no more than the capacity
+	}
+	raw, err := r.s.codec.dec.DecodeAll(data, r.raw[:0])
+	if err != nil {
+		return fmt.Errorf("chunk %d: %w", r.next, err)
+	}
+	if int64(len(raw)) != want {
+		return fmt.Errorf("chunk %d has %d bytes, want %d", r.next, len(raw), want)
+	}
+	r.raw = raw
+	r.buf = raw
+	r.next++
+	return nil
+}
+
+// take drops skip bytes from the current chunk and bounds it by left.
+func (r *chunkReader) take(skip int64) {
+	r.buf = r.buf[min(skip, int64(len(r.buf))):]
+	r.buf = r.buf[:min(int64(len(r.buf)), r.left)]
+	r.left -= int64(len(r.buf))
 }
 
 func (r *chunkReader) Read(p []byte) (int, error) {
@@ -200,34 +245,22 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// fill reads and decompresses the next chunk.
 func (r *chunkReader) fill() error {
-	if len(r.chunks) == 0 {
+	r.buf = nil
+	err := r.s.chunkQuery(r.ctx, `SELECT data FROM body_chunks WHERE body_id = $1 AND n = $2`,
+		r.decode, r.bodyID, r.next)
+	if err != nil {
+		return fmt.Errorf("message body: %w", err)
+	}
+	if r.buf == nil {
 		return fmt.Errorf("message body: chunk %d missing: %w", r.next, io.ErrUnexpectedEOF)
 	}
-	want := min(int64(chunkSize), r.size-r.next*chunkSize)
-	if int64(cap(r.raw)) < want {
-		r.raw = make([]byte, 0, want) // DecodeAll decodes no more than the capacity
-	}
-	raw, err := r.dec.DecodeAll(r.chunks[0], r.raw[:0])
-	if err != nil {
-		return fmt.Errorf("message body: chunk %d: %w", r.next, err)
-	}
-	if int64(len(raw)) != want {
-		return fmt.Errorf("message body: chunk %d has %d bytes, want %d", r.next, len(raw), want)
-	}
-	r.raw = raw
-	r.chunks[0] = nil
-	r.chunks = r.chunks[1:]
-	r.next++
-	raw = raw[r.skip:]
-	r.skip = 0
-	raw = raw[:min(int64(len(raw)), r.left)]
-	r.left -= int64(len(raw))
-	r.buf = raw
+	r.take(0)
 	return nil
 }
 
 func (r *chunkReader) Close() error {
-	r.chunks, r.buf, r.raw = nil, nil, nil
+	r.buf, r.raw = nil, nil
 	return nil
 }
