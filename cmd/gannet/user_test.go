@@ -52,14 +52,14 @@ func TestUserDisableEnable(t *testing.T) {
 }
 
 // TestAdminFollowsStoreKey: admin commands open the store the config's key
-// `store` names, as the server does: a postgres:// store is refused with the
-// wiring's error (not silently served from data_dir), an unknown scheme by
-// the config check.
+// `store` names, as the server does: a postgres:// store is PostgreSQL (here
+// one that does not answer; never served from data_dir instead), an unknown
+// scheme is refused by the config check.
 func TestAdminFollowsStoreKey(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	for _, c := range []struct{ store, want string }{
-		{"postgres://gannet@127.0.0.1/gannet", "PostgreSQL backend not available in this build"},
+		{"postgres://gannet@127.0.0.1:1/gannet?connect_timeout=5", "pgstore: connect"},
 		{"mysql://root@127.0.0.1/gannet", "config: store:"},
 	} {
 		cfg := filepath.Join(dir, "gannet.toml")

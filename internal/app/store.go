@@ -9,12 +9,9 @@ import (
 
 	"gannet/internal/config"
 	"gannet/internal/store"
+	"gannet/internal/store/pgstore"
 	"gannet/internal/store/sqlstore"
 )
-
-// errNoPostgres is what a postgres:// store URL gets until the PostgreSQL
-// backend is wired into OpenStore.
-var errNoPostgres = errors.New("PostgreSQL backend not available in this build")
 
 // OpenStore opens the store the key `store` names (config.StoreLocation) and
 // makes sure the configured domains exist, with their DKIM keys. The server and
@@ -52,7 +49,11 @@ func openBackend(ctx context.Context, cfg *config.Config, log *slog.Logger) (sto
 		}
 		return st, nil
 	case config.StorePostgres:
-		return nil, fmt.Errorf("store: %w", errNoPostgres)
+		st, err := pgstore.Open(ctx, loc.URL, pgstore.Options{Logger: log, Node: cfg.Node()})
+		if err != nil {
+			return nil, err
+		}
+		return st, nil
 	}
 	return nil, fmt.Errorf("store: unknown backend %q", loc.Backend)
 }

@@ -36,12 +36,13 @@ func TestOpenStoreBackends(t *testing.T) {
 		t.Errorf("data_dir was used for a sqlite:PATH store: %v", err)
 	}
 
-	// PostgreSQL is refused with a clear error until its backend is wired.
-	cfg.Store = "postgres://gannet@127.0.0.1/gannet"
+	// A postgres:// store goes to PostgreSQL (here to a port where none
+	// listens, so it fails saying so), never to data_dir.
+	cfg.Store = "postgres://gannet@127.0.0.1:1/gannet?connect_timeout=5"
 	if st, err := OpenStore(t.Context(), cfg, log); err == nil {
 		st.Close()
-		t.Fatal("postgres store opened")
-	} else if !errors.Is(err, errNoPostgres) || !strings.Contains(err.Error(), "PostgreSQL backend not available in this build") {
+		t.Fatal("postgres store opened with no server")
+	} else if !strings.Contains(err.Error(), "pgstore: connect") {
 		t.Fatalf("postgres store: %v", err)
 	}
 }

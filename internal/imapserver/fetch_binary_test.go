@@ -171,8 +171,11 @@ func TestBinaryFetchBigPartStreams(t *testing.T) {
 	}
 	alloc := after.TotalAlloc - before.TotalAlloc
 	t.Logf("BINARY[2] of a %d MB part allocated %d KB", size>>20, alloc>>10)
-	if alloc > size/8 {
-		t.Errorf("BINARY[2] of a %d MB part allocated %d KB, want < %d KB", size>>20, alloc>>10, size/8>>10)
+	// Decoding the whole part would allocate at least its 6 MB; streaming
+	// allocates a window and per-read overhead (on PostgreSQL one query per
+	// 256 KiB chunk: about 0.9 MB in all, against 0.5 MB on SQLite).
+	if alloc > size/4 {
+		t.Errorf("BINARY[2] of a %d MB part allocated %d KB, want < %d KB", size>>20, alloc>>10, size/4>>10)
 	}
 
 	sum, n, _ = fetch("d", "BINARY.PEEK[2]<3000000.1000000>")

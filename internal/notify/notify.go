@@ -131,6 +131,22 @@ func (h *Hub) Publish(changes ...store.Change) {
 	}
 }
 
+// Resync tells every subscriber that changes may have been missed (as if its
+// queue had overflowed), so that it resynchronises from the store: what a
+// backend calls when its feed from other processes was interrupted.
+func (h *Hub) Resync() {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for s := range h.all {
+		s.overflow()
+	}
+	for _, set := range h.byAccount {
+		for s := range set {
+			s.overflow()
+		}
+	}
+}
+
 // unsubscribe removes s from the registry. After it returns no Publish holds s.
 func (h *Hub) unsubscribe(s *sub) {
 	h.mu.Lock()
@@ -189,6 +205,21 @@ func (s *sub) push(cs []store.Change) {
 	select {
 	case s.c <- struct{}{}:
 	default: // a wake-up is already pending
+	}
+}
+
+// overflow drops the queue and marks s overflowed, then signals.
+func (s *sub) overflow() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.queue, s.overflowed = nil, true
+	s.mu.Unlock()
+	select {
+	case s.c <- struct{}{}:
+	default:
 	}
 }
 

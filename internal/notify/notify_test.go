@@ -421,3 +421,28 @@ func BenchmarkPublishParallel(b *testing.B) {
 		}
 	})
 }
+
+func TestResync(t *testing.T) {
+	t.Parallel()
+	h := New()
+	a := h.Subscribe(1)
+	defer a.Close()
+	all := h.Subscribe(0)
+	defer all.Close()
+	h.Publish(change(1, 5))
+	h.Resync()
+	for _, s := range []store.Subscription{a, all} {
+		select {
+		case <-s.C():
+		default:
+			t.Fatal("no wake-up after Resync")
+		}
+		if cs, o := s.Next(); !o || cs != nil {
+			t.Fatalf("after Resync: Next() = %v, %v; want nil, true", cs, o)
+		}
+	}
+	h.Publish(change(1, 6))
+	if cs, o := a.Next(); o || len(cs) != 1 || cs[0].ModSeq != 6 {
+		t.Fatalf("after resync: Next() = %v, %v; want [6], false", cs, o)
+	}
+}

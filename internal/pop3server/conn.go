@@ -17,6 +17,7 @@ import (
 
 	"gannet/internal/connlimit"
 	"gannet/internal/netserver"
+	"gannet/internal/store"
 )
 
 // state is the session state of RFC 1939 3.
@@ -28,8 +29,8 @@ const (
 )
 
 // conn is one client connection. Only its own goroutine touches its fields,
-// except raw (Close, SetReadDeadline from Shutdown/Close) and lockedID (under
-// Server.mu).
+// except raw (Close, SetReadDeadline from Shutdown/Close), the maildrop lock
+// fields (under Server.mu) and the atomics.
 type conn struct {
 	srv *Server
 	acc *netserver.Accepted
@@ -47,7 +48,12 @@ type conn struct {
 	user     string // from USER, waiting for PASS
 	bad      int    // consecutive bad commands
 	quit     bool   // QUIT answered: close
-	lockedID int64  // account whose maildrop this connection holds (Server.mu)
+	// The maildrop lock this connection holds, and the channel closed when
+	// it is released (which stops watchLock); under Server.mu.
+	lock     store.Lock
+	unlocked chan struct{}
+	// lockLost: the store lost the maildrop lock, and End was called.
+	lockLost atomic.Bool
 
 	ended atomic.Bool // EndAccount: no more commands, no writes but the last line
 	final bool        // writing the last line
@@ -174,6 +180,10 @@ func (c *conn) Serve() {
 	err := c.loop()
 	switch {
 	case err == nil:
+	case c.lockLost.Load():
+		// The maildrop may now be open elsewhere: nothing is committed.
+		c.log.Warn("session ended: maildrop lock lost")
+		c.notice("-ERR [SYS/TEMP] maildrop lock lost, log in again")
 	case c.ended.Load():
 		// RFC 3206 AUTH: log in again (the account was changed or removed).
 		c.log.Info("session ended: account changed")

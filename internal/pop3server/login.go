@@ -50,7 +50,14 @@ func (c *conn) loginAnswer(res login.Result) error {
 
 // enterTransaction locks the maildrop and takes the snapshot.
 func (c *conn) enterTransaction(acct *store.Account, method string) error {
-	inUse, tooSoon := c.srv.lockMaildrop(c, acct.ID)
+	inUse, tooSoon, err := c.srv.lockMaildrop(c, acct.ID)
+	if err != nil {
+		if cerr := c.ctx.Err(); cerr != nil {
+			return cerr
+		}
+		c.log.Warn("login refused: maildrop lock unavailable", "err", err)
+		return errTemp(err)
+	}
 	if inUse {
 		c.log.Info("login refused: maildrop in use", "account", acct.Address)
 		// RFC 2449 8.1.2.

@@ -84,8 +84,13 @@ type Server struct {
 	// handshakes, Shutdown and Close, EndAccount.
 	ns *netserver.Server
 
+	// mu guards the LOGIN-DELAY table. The maildrop locks themselves are
+	// the store's (store.Locker), so that they hold across every node
+	// sharing the store; LOGIN-DELAY stays in this process's memory: it is
+	// a courtesy bound on polling (RFC 2449 8.1.1), and a client that
+	// reaches another node sooner costs that node one login, not a
+	// correctness problem.
 	mu        sync.Mutex
-	locked    map[int64]struct{}  // maildrops in use, by account ID
 	lastLogin map[int64]time.Time // last login per account, kept only with LoginDelay
 	loginGC   int                 // size of lastLogin at which stale entries are dropped
 }
@@ -122,7 +127,6 @@ func New(opts Options) *Server {
 		opts:      opts,
 		log:       opts.Logger.With("proto", "pop3"),
 		sizes:     newSizeCache(sizeCacheEntries),
-		locked:    map[int64]struct{}{},
 		lastLogin: map[int64]time.Time{},
 		loginGC:   1024,
 	}
@@ -169,19 +173,33 @@ func (s *Server) Close() error { return s.ns.Close() }
 // sessions it ended.
 func (s *Server) EndAccount(accountID int64) int { return s.ns.EndAccount(accountID) }
 
-// lockMaildrop takes the account's maildrop for c, or reports false when
-// another session holds it (RFC 2449 8.1.2 IN-USE). With LoginDelay it also
-// refuses a login that comes too soon after the previous one (RFC 2449 8.1.1).
-func (s *Server) lockMaildrop(c *conn, accountID int64) (inUse, tooSoon bool) {
+// maildropKey names an account's maildrop lock in the store.
+func maildropKey(accountID int64) string { return fmt.Sprintf("pop3 maildrop %d", accountID) }
+
+// lockMaildrop takes the account's maildrop for c, or reports inUse when
+// another session holds it, on this node or any other sharing the store
+// (RFC 2449 8.1.2 IN-USE). With LoginDelay it also refuses a login that
+// comes too soon after the previous one on this node (RFC 2449 8.1.1).
+//
+// If the store loses the lock while the session runs (a PostgreSQL node's
+// lock connection broke: another node may now open the maildrop), the
+// session is ended at once like an EndAccount, without entering the UPDATE
+// state, so that two sessions never both commit deletions.
+func (s *Server) lockMaildrop(c *conn, accountID int64) (inUse, tooSoon bool, err error) {
+	l, ok, err := s.opts.Store.TryLock(c.ctx, maildropKey(accountID))
+	if err != nil {
+		return false, false, fmt.Errorf("maildrop lock: %w", err)
+	}
+	if !ok {
+		return true, false, nil
+	}
 	now := s.opts.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.locked[accountID]; ok {
-		return true, false
-	}
 	if d := s.opts.LoginDelay; d > 0 {
 		if last, ok := s.lastLogin[accountID]; ok && now.Sub(last) < d {
-			return false, true
+			l.Release()
+			return false, true, nil
 		}
 		s.lastLogin[accountID] = now
 		// Drop stale entries now and then (amortised O(1)) so that the map
@@ -195,20 +213,33 @@ func (s *Server) lockMaildrop(c *conn, accountID int64) (inUse, tooSoon bool) {
 			s.loginGC = max(1024, 2*len(s.lastLogin))
 		}
 	}
-	s.locked[accountID] = struct{}{}
-	c.lockedID = accountID
+	c.lock = l
+	c.unlocked = make(chan struct{})
+	go watchLock(c, l, c.unlocked)
 	// An EndAccount since the login command began ends the session at once.
 	s.ns.LoggedIn(c.acc, accountID, c.cmdStart)
-	return false, false
+	return false, false, nil
+}
+
+// watchLock ends c's session if its maildrop lock is lost before c
+// releases it.
+func watchLock(c *conn, l store.Lock, unlocked <-chan struct{}) {
+	select {
+	case <-unlocked:
+	case <-l.Lost():
+		c.lockLost.Store(true)
+		c.End()
+	}
 }
 
 // unlockMaildrop releases c's maildrop lock, if it holds one.
 func (s *Server) unlockMaildrop(c *conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if c.lockedID != 0 {
-		delete(s.locked, c.lockedID)
-		c.lockedID = 0
+	if c.lock != nil {
+		close(c.unlocked)
+		c.lock.Release()
+		c.lock, c.unlocked = nil, nil
 		s.ns.SetAccount(c.acc, 0)
 	}
 }

@@ -322,6 +322,8 @@ type DateTerm struct {
 type Store interface {
 	KeyStore
 	QueueStore
+	Locker      // cluster-wide named locks (locks.go)
+	WebSessions // webmail sessions, valid on every node (websessions.go)
 
 	// Domains.
 	AddDomain(ctx context.Context, name string) error

@@ -37,8 +37,8 @@ type eventJSON struct {
 //	change  after any committed change: mailbox counts and what changed
 //	resync  the feed overflowed: the client reloads everything
 //	bye     the server is shutting down ("shutdown") or the session ended
-//	        ("logout": logged out, expired, or its account deleted, disabled
-//	        or given a new password)
+//	        ("logout": logged out, on any node, expired, or its account
+//	        deleted, disabled or given a new password)
 //
 // The subscription is taken before hello, so nothing committed after the
 // client's reload can be missed.
@@ -84,6 +84,11 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	beat := time.NewTicker(eventHeartbeat)
 	defer beat.Stop()
+	// Ended here at once; ended on another node: seen by the poll.
+	ended, unwatch := s.sessions.watch(sess)
+	defer unwatch()
+	check := time.NewTicker(streamCheck)
+	defer check.Stop()
 	var last time.Time
 	for {
 		select {
@@ -92,9 +97,20 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		case <-s.streams.Done():
 			send("bye", map[string]string{"reason": "shutdown"})
 			return
-		case <-sess.done:
+		case <-ended:
 			send("bye", map[string]string{"reason": "logout"})
 			return
+		case <-check.C:
+			live, err := s.sessions.alive(ctx, sess)
+			if err != nil {
+				// The store cannot tell now: keep the stream, ask again.
+				s.log.Debug("event stream: session check failed", "err", err)
+				continue
+			}
+			if !live {
+				send("bye", map[string]string{"reason": "logout"})
+				return
+			}
 		case <-beat.C:
 			// EndAccount ends the stream at once when the account is
 			// deleted, disabled or its password changed; this re-check is

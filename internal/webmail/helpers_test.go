@@ -33,6 +33,9 @@ type envOpts struct {
 	secure  bool
 	limiter *authlimit.Limiter
 	sender  Sender
+	// now, idle and total set Options.Now, SessionIdle and SessionMax.
+	now         func() time.Time
+	idle, total time.Duration
 }
 
 func newEnv(t testing.TB, o ...envOpts) *env {
@@ -42,9 +45,25 @@ func newEnv(t testing.TB, o ...envOpts) *env {
 		opt = o[0]
 	}
 	st := testopen.Open(t, testopen.FastPasswords)
+	return startEnv(t, st, opt)
+}
+
+// peer is another webmail server over e's store, as another node sharing
+// the store would be.
+func (e *env) peer(o ...envOpts) *env {
+	var opt envOpts
+	if len(o) > 0 {
+		opt = o[0]
+	}
+	return startEnv(e.t, e.st, opt)
+}
+
+func startEnv(t testing.TB, st store.Store, opt envOpts) *env {
+	t.Helper()
 	srv := New(Options{
 		Store: st, Sender: opt.sender, Limiter: opt.limiter, Secure: opt.secure, Hostname: "mail.example.org",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Now:    opt.now, SessionIdle: opt.idle, SessionMax: opt.total,
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

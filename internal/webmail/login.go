@@ -118,14 +118,21 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	acct := res.Account
-	sess, cookie := s.sessions.create(acct)
+	sess, cookie, err := s.sessions.create(r.Context(), acct)
+	if err != nil {
+		s.storeError(w, r, err)
+		return
+	}
 	s.setCookie(w, cookie, 0)
 	s.log.Info("webmail login", "remote", ip, "user", acct.Address)
 	writeJSON(w, http.StatusOK, sessionInfo{Address: sess.address, CSRF: sess.csrf})
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
-	s.sessions.remove(sessionOf(r))
+	if err := s.sessions.remove(r.Context(), sessionOf(r)); err != nil {
+		s.storeError(w, r, err)
+		return
+	}
 	s.setCookie(w, "", -1)
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -2,7 +2,6 @@ package webmail
 
 import (
 	"context"
-	"crypto/rand"
 	"io"
 	"log/slog"
 	"net"
@@ -88,12 +87,10 @@ func New(opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	key := make([]byte, 32)
-	rand.Read(key) // never fails (crypto/rand, Go 1.24+)
 	s := &Server{
 		opts:     opts,
 		log:      opts.Logger.With("proto", "http"),
-		sessions: newSessions(key, opts.SessionIdle, opts.SessionMax, opts.Now),
+		sessions: newSessions(opts.Store, opts.SessionIdle, opts.SessionMax, opts.Now),
 		cop:      http.NewCrossOriginProtection(),
 		strict:   newSanitizer(false),
 		remote:   newSanitizer(true),

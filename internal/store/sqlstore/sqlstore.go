@@ -84,6 +84,8 @@ type Store struct {
 	resolver *store.Resolver
 	// bodies recycles the buffers inline messages are decoded into (bodybuf.go).
 	bodies bodyPool
+	// locks are the store.Locker locks held by this process (locks.go).
+	locks memLocks
 }
 
 var _ store.Store = (*Store)(nil)
@@ -212,6 +214,7 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	s.locks.close()
 	s.w.close()
 	s.r.close()
 	err1 := s.db.Close()

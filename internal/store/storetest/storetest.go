@@ -66,6 +66,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Lifecycle", lifecycleTests},
 		{"DKIMKeys", dkimKeyTests},
 		{"Queue", queueTests},
+		{"Locks", lockTests},
+		{"WebSessions", webSessionTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -17,6 +17,8 @@ import (
 	"testing"
 
 	"gannet/internal/store"
+	"gannet/internal/store/pgstore"
+	"gannet/internal/store/pgstore/pgtest"
 	"gannet/internal/store/sqlstore"
 )
 
@@ -39,6 +41,7 @@ func FastPasswords(o *options) { o.fastPasswords = true }
 type Location struct {
 	backend string
 	dir     string // SQLite: the data directory
+	dsn     string // PostgreSQL: the database's URL
 	opts    options
 }
 
@@ -54,9 +57,17 @@ func New(tb testing.TB, opts ...Option) *Location {
 		l.backend = "sqlite"
 		l.dir = tb.TempDir()
 	case "postgres":
-		// The one place to fill in when the PostgreSQL backend is wired:
-		// create a fresh database on the harness's cluster here.
-		tb.Fatal("postgres backend not wired yet")
+		// One server for the whole run, started by ./test.sh (pgtest's
+		// pgserve) and named by GANNET_TEST_PG_DSN; each Location is a
+		// fresh database on it, dropped when tb ends.
+		if os.Getenv(pgtest.EnvDSN) == "" {
+			tb.Fatalf("%s=postgres needs %s, the URL of a PostgreSQL superuser connection: ./test.sh starts a throwaway server and sets it", EnvVar, pgtest.EnvDSN)
+		}
+		cl, err := pgtest.StartOrShared(context.Background(), pgtest.Options{})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		l.dsn = cl.NewDatabase(tb)
 	default:
 		tb.Fatalf("%s=%q: want sqlite or postgres", EnvVar, l.backend)
 	}
@@ -92,6 +103,12 @@ func (l *Location) open(tb testing.TB) (store.Store, error) {
 	switch l.backend {
 	case "sqlite":
 		st, err := sqlstore.Open(context.Background(), l.dir, sqlstore.Options{FastPasswords: l.opts.fastPasswords})
+		if err != nil {
+			return nil, err
+		}
+		return st, nil
+	case "postgres":
+		st, err := pgstore.Open(context.Background(), l.dsn, pgstore.Options{FastPasswords: l.opts.fastPasswords, MaxConns: 8})
 		if err != nil {
 			return nil, err
 		}
