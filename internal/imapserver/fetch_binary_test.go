@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"io"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"gannet/internal/imapserver"
 	"gannet/internal/store/storetest"
+	"gannet/internal/store/testopen"
 )
 
 // raw reads a response up to the tagged line of tag, keeping literal
@@ -174,7 +176,12 @@ func TestBinaryFetchBigPartStreams(t *testing.T) {
 	// Decoding the whole part would allocate at least its 6 MB; streaming
 	// allocates a window and per-read overhead (on PostgreSQL one query per
 	// 256 KiB chunk: about 0.9 MB in all, against 0.5 MB on SQLite).
-	if alloc > size/4 {
+	if raceEnabled && os.Getenv(testopen.EnvVar) == "postgres" {
+		// pgx reads each 256 KiB chunk into a pooled buffer, and under the
+		// race detector sync.Pool drops a quarter of what is put back: the
+		// figure then counts buffers the pool lost, not what FETCH holds.
+		t.Logf("allocation bound not checked: race detector on PostgreSQL")
+	} else if alloc > size/4 {
 		t.Errorf("BINARY[2] of a %d MB part allocated %d KB, want < %d KB", size>>20, alloc>>10, size/4>>10)
 	}
 
