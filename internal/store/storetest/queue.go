@@ -59,11 +59,11 @@ func testQueueLifecycle(t *testing.T, s store.Store) {
 		t.Fatalf("data: %v, equal %v", err, bytes.Equal(got, raw))
 	}
 
-	due, err := s.QueueDue(ctx, queueT0().Add(-time.Second), 10)
+	due, err := s.QueueDue(ctx, queueT0().Add(-time.Second), 10, time.Minute)
 	if err != nil || len(due) != 0 {
 		t.Fatalf("due before its time: %v %v", due, err)
 	}
-	due, err = s.QueueDue(ctx, queueT0(), 10)
+	due, err = s.QueueDue(ctx, queueT0(), 10, time.Minute)
 	if err != nil || len(due) != 2 {
 		t.Fatalf("due: %v %v", due, err)
 	}
@@ -90,7 +90,7 @@ func testQueueLifecycle(t *testing.T, s store.Store) {
 	if err != nil || cnt != 1 {
 		t.Errorf("retry: %d %v", cnt, err)
 	}
-	if due, _ := s.QueueDue(ctx, queueT0().Add(time.Minute), 10); len(due) != 1 {
+	if due, _ := s.QueueDue(ctx, queueT0().Add(time.Minute), 10, time.Minute); len(due) != 1 {
 		t.Errorf("not due after retry: %v", due)
 	}
 	if _, err := s.QueueRetry(ctx, id+100, queueT0()); !errors.Is(err, store.ErrNotFound) {
@@ -130,7 +130,7 @@ func testQueueListRetryAllDrop(t *testing.T, s store.Store) {
 	if n, err := s.QueueRetry(ctx, 0, queueT0().Add(-time.Hour)); err != nil || n != 3 {
 		t.Errorf("retry all: %d %v", n, err)
 	}
-	if due, _ := s.QueueDue(ctx, queueT0().Add(-time.Hour), 2); len(due) != 2 {
+	if due, _ := s.QueueDue(ctx, queueT0().Add(-time.Hour), 2, time.Minute); len(due) != 2 {
 		t.Errorf("due with limit 2: %d", len(due))
 	}
 	if err := s.QueueDrop(ctx, ids[1]); err != nil {
