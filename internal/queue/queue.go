@@ -290,6 +290,9 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 	if started {
 		<-q.renewDone
 	}
+	if q.st == nil {
+		return err // a queue made only to build DSNs (tests)
+	}
 	// Even after ctx ended (Close): a lease left behind holds the mail back
 	// on every other node until it lapses.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
