@@ -55,16 +55,13 @@ func (l *queueLeases) fill(rcpts []store.QueuedRecipient) {
 	}
 }
 
-// take leases rcpts until until, forgetting leases lapsed before now (their
-// recipients are gone or no longer due; a due one is leased again here).
-func (l *queueLeases) take(rcpts []store.QueuedRecipient, now, until time.Time) {
+// take leases rcpts until until. A lapsed lease stays, as on PostgreSQL
+// until another instance takes the recipient: the queue checks that what it
+// delivers is still leased to it. Entries go with their recipients (end):
+// QueueUpdate and QueueDrop are the only ways out of the queue.
+func (l *queueLeases) take(rcpts []store.QueuedRecipient, until time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for k, u := range l.until {
-		if !u.After(now) {
-			delete(l.until, k)
-		}
-	}
 	until = fromUnix(until.Unix()) // seconds, as every queue time
 	for i := range rcpts {
 		l.until[leaseKey{rcpts[i].MessageID, rcpts[i].Address}] = until
@@ -98,7 +95,7 @@ func (s *Store) QueueDue(ctx context.Context, now time.Time, limit int, lease ti
 	if err != nil {
 		return nil, err
 	}
-	s.leases.take(due, now, now.Add(lease))
+	s.leases.take(due, now.Add(lease))
 	return due, nil
 }
 
