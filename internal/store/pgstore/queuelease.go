@@ -120,11 +120,20 @@ func (s *Store) QueueNextAttempt(ctx context.Context) (time.Time, bool, error) {
 		return time.Time{}, false, err
 	}
 	var next *int64
-	err := s.pool.QueryRow(ctx, `WITH held AS (
+	// Two parts, so that neither reads the whole queue: the earliest
+	// recipient of a domain nobody else holds (the next_attempt index in
+	// order, up to the first such row), and for each held domain (a few, from
+	// the partial lease index) the later of its earliest recipient and the
+	// end of its leases (the domain index).
+	err := s.pool.QueryRow(ctx, `WITH held AS MATERIALIZED (
 			SELECT domain, max(lease_until) AS until FROM queue_recipients
 			WHERE lease_owner <> '' AND lease_owner <> $1 GROUP BY domain)
-		SELECT min(greatest(r.next_attempt, coalesce(h.until, 0)))
-		FROM queue_recipients r LEFT JOIN held h ON h.domain = r.domain`, s.instance).Scan(&next)
+		SELECT least(
+			(SELECT r.next_attempt FROM queue_recipients r
+				WHERE NOT EXISTS (SELECT 1 FROM held h WHERE h.domain = r.domain)
+				ORDER BY r.next_attempt LIMIT 1),
+			(SELECT min(greatest(h.until, (SELECT min(r.next_attempt) FROM queue_recipients r WHERE r.domain = h.domain)))
+				FROM held h))`, s.instance).Scan(&next)
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("queue: %w", err)
 	}
