@@ -131,6 +131,11 @@ func showQueued(e *env, m *store.QueuedMessage, raw []byte) {
 		if r.DelayNotified {
 			fmt.Fprintf(e.stdout, "  delay notification sent\n")
 		}
+		if r.LeaseOwner != "" {
+			// Which node is delivering it (on PostgreSQL; on SQLite leases
+			// live in the server's memory and do not show here).
+			fmt.Fprintf(e.stdout, "  leased by: %s until %s\n", r.LeaseOwner, r.LeaseUntil.UTC().Format(time.RFC3339))
+		}
 	}
 	fmt.Fprintln(e.stdout, "header:")
 	for _, line := range strings.Split(string(raw), "\n") {

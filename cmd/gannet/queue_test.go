@@ -102,7 +102,7 @@ func TestQueueRetryAndDrop(t *testing.T) {
 	}
 	// Now due: the store says so.
 	st := openData(t, dir)
-	due, err := st.QueueDue(context.Background(), time.Now(), 10)
+	due, err := st.QueueDue(context.Background(), time.Now(), 10, time.Minute)
 	st.Close()
 	if err != nil || len(due) != 3 {
 		t.Fatalf("due after retry: %d %v", len(due), err)

@@ -111,7 +111,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	}
 	a.Conns = connlimit.NewLimits(cfg.Limits.MaxConnectionsPerIP, total)
 	a.Registry = netserver.NewRegistry()
-	a.Queue = queue.New(queue.Options{Store: st, Hostname: cfg.Hostname, Config: cfg.Queue, Logger: log})
+	a.Queue = queue.New(queue.Options{Store: st, Hostname: cfg.Hostname, Config: cfg.Queue, Logger: log,
+		PollInterval: cfg.Queue.PollInterval.Duration})
 	if !cfg.Dev {
 		c, err := mailauth.New(mailauth.Options{Resolver: mailauth.NetResolver{}, Hostname: cfg.Hostname})
 		if err != nil {

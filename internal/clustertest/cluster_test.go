@@ -56,6 +56,7 @@ type cluster struct {
 	t     *testing.T
 	bin   string
 	dir   string
+	dsn   string // the nodes' database
 	nodes []*node
 }
 
@@ -122,6 +123,7 @@ func newCluster(t *testing.T, n int, extra string) *cluster {
 	t.Helper()
 	c := &cluster{t: t, bin: buildGannet(t), dir: t.TempDir()}
 	dsn := pg.NewDatabase(t)
+	c.dsn = dsn
 	certFile, keyFile := writeCert(t, c.dir)
 	for i := 1; i <= n; i++ {
 		nd := &node{

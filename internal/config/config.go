@@ -161,6 +161,12 @@ type Queue struct {
 	// Transports route a recipient domain to a fixed "host:port", overriding
 	// MX lookup and Smarthost.
 	Transports map[string]string `toml:"transports"`
+	// PollInterval is the longest the queue waits before looking at the
+	// store again (work queued by `gannet queue retry` or by another node);
+	// it also paces lease renewal, and a node's leases last 4 poll
+	// intervals, so a dead node's recipients are taken over within about
+	// that (internal/queue).
+	PollInterval Duration `toml:"poll_interval"`
 }
 
 // Duration is a time.Duration read from a TOML string such as "90s", "5m" or
@@ -240,6 +246,7 @@ func Default() *Config {
 			MaxAge:       Duration{120 * time.Hour},
 			DelayWarning: Duration{4 * time.Hour},
 			Transports:   map[string]string{},
+			PollInterval: Duration{30 * time.Second},
 		},
 	}
 }

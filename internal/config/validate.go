@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/net/idna"
 )
@@ -216,6 +217,11 @@ func (c *Config) validateQueue(p *problems) {
 		p.add("queue.delay_warning", "must be 0 (never) or positive, got %q", q.DelayWarning.Duration)
 	case q.MaxAge.Duration > 0 && q.DelayWarning.Duration >= q.MaxAge.Duration:
 		p.add("queue.delay_warning", "%q must be less than queue.max_age %q", q.DelayWarning.Duration, q.MaxAge.Duration)
+	}
+	if q.PollInterval.Duration < time.Second || q.PollInterval.Duration > 10*time.Minute {
+		// Under a second would only load the store; over ten minutes a dead
+		// node's leases (4 intervals) would hold its mail back too long.
+		p.add("queue.poll_interval", "must be between 1s and 10m, got %q", q.PollInterval.Duration)
 	}
 	if q.Smarthost != "" {
 		if _, _, err := splitAddr(q.Smarthost, true); err != nil {

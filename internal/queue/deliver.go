@@ -95,12 +95,14 @@ func (q *Queue) load(ctx context.Context, id int64, due []store.QueuedRecipient)
 		return nil, nil, false
 	}
 	// The due list may be stale (read before this job got a worker): keep
-	// only recipients still queued and still due, with their current state.
+	// only recipients still queued, still due and still leased to us (a lease
+	// that lapsed, say while the store was unreachable, may have been taken
+	// over by another node), with their current state.
 	now := q.now()
 	var rcpts []store.QueuedRecipient
 	for _, r := range due {
 		if i := slices.IndexFunc(m.Recipients, func(x store.QueuedRecipient) bool { return x.Address == r.Address }); i >= 0 &&
-			!m.Recipients[i].NextAttempt.After(now) {
+			!m.Recipients[i].NextAttempt.After(now) && m.Recipients[i].LeaseOwner == r.LeaseOwner {
 			rcpts = append(rcpts, m.Recipients[i])
 		}
 	}

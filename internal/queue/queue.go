@@ -15,9 +15,15 @@
 //     its messages. At most Options.Workers jobs run at once.
 //   - Times come from Options.Now only; tests move that clock and call Flush or
 //     Kick instead of waiting.
+//   - Every node of a cluster runs a queue on the same store; a recipient is
+//     attempted only by the node whose store instance leased it
+//     (store.QueueStore.QueueDue), and one recipient domain by one node at a
+//     time. A node renews its leases every poll interval and releases them at
+//     Shutdown; a dead node's leases lapse after leaseIntervals polls and
+//     another node takes its recipients over.
 //   - Delivery is at least once: a crash between a remote 250 and the store
-//     update sends that message again after the restart (RFC 5321 6.1 prefers
-//     duplicates to losses).
+//     update sends that message again after the restart or takeover (RFC 5321
+//     6.1 prefers duplicates to losses).
 //
 // Wiring (what internal/app does):
 //
@@ -89,7 +95,9 @@ type Options struct {
 	// Timeouts of SMTP sessions; zero fields take RFC 5321 4.5.3.2's values.
 	Timeouts smtpclient.Timeouts
 	// PollInterval is the longest the queue sleeps without looking at the store,
-	// so that `gannet queue retry` run by another process takes effect; default 1m.
+	// so that `gannet queue retry` run by another process, or work another
+	// node gave up, takes effect; it paces lease renewal too. Default 30s
+	// (config.Queue.PollInterval).
 	PollInterval time.Duration
 }
 
@@ -106,6 +114,7 @@ type Queue struct {
 	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
 	timeouts smtpclient.Timeouts
 	poll     time.Duration
+	lease    time.Duration // poll × leaseIntervals
 
 	ctx    context.Context // jobs' context; cancelled to force a shutdown
 	cancel context.CancelFunc
@@ -113,12 +122,13 @@ type Queue struct {
 	kickC  chan struct{}
 	stopC  chan struct{}
 
-	mu       sync.Mutex
-	busy     map[string]bool // routes with a running job
-	started  bool
-	stopped  bool
-	loopDone chan struct{}
-	jobs     sync.WaitGroup
+	mu        sync.Mutex
+	busy      map[string]bool // routes with a running job
+	started   bool
+	stopped   bool
+	loopDone  chan struct{}
+	renewDone chan struct{}
+	jobs      sync.WaitGroup
 
 	merge merger // DSNs of messages spread over several jobs (merge.go)
 }
@@ -126,22 +136,23 @@ type Queue struct {
 // New makes a Queue. It does nothing until Start (or Flush).
 func New(o Options) *Queue {
 	q := &Queue{
-		st:       o.Store,
-		res:      o.Resolver,
-		hostname: o.Hostname,
-		cfg:      o.Config,
-		tls:      o.TLS,
-		smartTLS: o.SmarthostTLS,
-		log:      o.Logger,
-		now:      o.Now,
-		dial:     o.Dial,
-		timeouts: o.Timeouts,
-		poll:     o.PollInterval,
-		kickC:    make(chan struct{}, 1),
-		stopC:    make(chan struct{}),
-		busy:     map[string]bool{},
-		merge:    merger{msgs: map[int64]*heldReports{}},
-		loopDone: make(chan struct{}),
+		st:        o.Store,
+		res:       o.Resolver,
+		hostname:  o.Hostname,
+		cfg:       o.Config,
+		tls:       o.TLS,
+		smartTLS:  o.SmarthostTLS,
+		log:       o.Logger,
+		now:       o.Now,
+		dial:      o.Dial,
+		timeouts:  o.Timeouts,
+		poll:      o.PollInterval,
+		kickC:     make(chan struct{}, 1),
+		stopC:     make(chan struct{}),
+		busy:      map[string]bool{},
+		merge:     merger{msgs: map[int64]*heldReports{}},
+		loopDone:  make(chan struct{}),
+		renewDone: make(chan struct{}),
 	}
 	if q.res == nil {
 		q.res = dnsx.Net{}
@@ -160,8 +171,9 @@ func New(o Options) *Queue {
 		q.dial = d.DialContext
 	}
 	if q.poll <= 0 {
-		q.poll = time.Minute
+		q.poll = 30 * time.Second
 	}
+	q.lease = leaseIntervals * q.poll
 	workers := o.Workers
 	if workers <= 0 {
 		workers = 8
@@ -211,11 +223,44 @@ func (q *Queue) Start() {
 	}
 	q.started = true
 	go q.loop()
+	go q.renew()
+}
+
+// leaseIntervals is how many poll intervals a lease lasts. The queue renews
+// its leases every interval (renew), so a lease outlives three missed
+// renewals (a store failover, a stalled process) before another node may take
+// the recipients over while this one might still be sending them; and a dead
+// node's mail waits at most this many intervals plus one poll of the node
+// taking it over (2m30s at the default 30s), little beside the retry schedule
+// and the days RFC 5321 4.5.4.1 allows. A node that stops cleanly releases
+// its leases at once (Shutdown).
+const leaseIntervals = 4
+
+// renew extends this node's leases every poll interval while the queue runs.
+// Dispatch re-reads, and so renews, the recipients it leased, but it can wait
+// long for a free worker while every job runs, so renewal has its own timer.
+// It stops after the last job (q.ctx ends), not at Shutdown's start: jobs
+// finishing their message still hold their leases.
+func (q *Queue) renew() {
+	defer close(q.renewDone)
+	t := time.NewTicker(q.poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-q.ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := q.st.QueueRenew(q.ctx, q.now(), q.lease); err != nil && q.ctx.Err() == nil {
+			q.log.Error("queue: renew leases", "err", err)
+		}
+	}
 }
 
 // Shutdown stops taking new work, lets running jobs finish the message they
 // are sending, and waits for them; when ctx ends first it aborts their
-// connections and returns ctx's error. Unfinished recipients stay queued.
+// connections and returns ctx's error. Unfinished recipients stay queued, and
+// their leases are released so that another node takes them over at once.
 func (q *Queue) Shutdown(ctx context.Context) error {
 	q.mu.Lock()
 	first := !q.stopped
@@ -233,15 +278,29 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 		q.jobs.Wait()
 		close(done)
 	}()
+	var err error
 	select {
 	case <-done:
-		q.cancel()
-		return nil
 	case <-ctx.Done():
 		q.cancel()
 		<-done
-		return ctx.Err()
+		err = ctx.Err()
 	}
+	q.cancel()
+	if started {
+		<-q.renewDone
+	}
+	if q.st == nil {
+		return err // a queue made only to build DSNs (tests)
+	}
+	// Even after ctx ended (Close): a lease left behind holds the mail back
+	// on every other node until it lapses.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if rerr := q.st.QueueRelease(rctx); rerr != nil {
+		q.log.Warn("queue: release leases", "err", rerr)
+	}
+	return err
 }
 
 // Close stops the queue at once, aborting running sessions.
@@ -323,7 +382,7 @@ func (q *Queue) dispatch(ctx context.Context, wg *sync.WaitGroup) error {
 		return nil
 	}
 	now := q.now()
-	due, err := q.st.QueueDue(ctx, now, dueBatch)
+	due, err := q.st.QueueDue(ctx, now, dueBatch, q.lease)
 	if err != nil {
 		return fmt.Errorf("queue: read due recipients: %w", err)
 	}

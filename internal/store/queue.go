@@ -33,6 +33,12 @@ type QueuedRecipient struct {
 	LastAttempt   time.Time // zero before the first attempt
 	LastError     string    // the last temporary failure, for the admin and the DSN
 	DelayNotified bool      // a "delayed" DSN was sent (RFC 3464 2.3.3)
+	// LeaseOwner names the store instance (a process's Store) that leased
+	// the recipient in QueueDue to deliver it, "" when none; LeaseUntil is
+	// when that lease lapses unless renewed. An expired lease may linger
+	// until another instance takes the recipient over.
+	LeaseOwner string
+	LeaseUntil time.Time
 }
 
 // QueueUpdate is the outcome of an attempt for one recipient: either Done
@@ -56,11 +62,30 @@ type QueueStore interface {
 	// EnqueueOutbound stores m with every recipient due at now and returns the
 	// message ID. m.Recipients must not be empty; duplicates are merged.
 	EnqueueOutbound(ctx context.Context, m Outbound, now time.Time) (int64, error)
-	// QueueDue returns up to limit pending recipients whose NextAttempt is not
-	// after now, earliest first.
-	QueueDue(ctx context.Context, now time.Time, limit int) ([]QueuedRecipient, error)
-	// QueueNextAttempt returns the earliest NextAttempt of any pending
-	// recipient; ok is false when the queue is empty.
+	// QueueDue leases to this store instance, until now + lease, and returns
+	// up to limit pending recipients whose NextAttempt is not after now,
+	// earliest first. It takes only recipients not leased by another live
+	// instance (never leased, leased by this instance, or whose lease has
+	// lapsed: LeaseUntil not after now), and none of a domain in which
+	// another instance holds a live lease: one recipient domain is worked by
+	// one instance at a time, so per-route limits of one node hold across
+	// nodes for MX routes (a transport or smarthost route spans domains and
+	// may be worked by several nodes at once, one domain each). A lease this
+	// instance already holds is renewed when returned; QueueRenew renews all.
+	QueueDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]QueuedRecipient, error)
+	// QueueRenew extends every lease this instance holds to now + lease and
+	// reports how many there are: a caller busy delivering keeps its
+	// recipients without leasing more.
+	QueueRenew(ctx context.Context, now time.Time, lease time.Duration) (int, error)
+	// QueueRelease gives up every lease this instance holds, so that another
+	// instance takes the recipients over at once (at shutdown) rather than
+	// when the leases lapse.
+	QueueRelease(ctx context.Context) error
+	// QueueNextAttempt returns when QueueDue may next have work for this
+	// instance: the earliest NextAttempt of any pending recipient, except
+	// that a recipient held by another instance's lease (its own, or its
+	// domain's) counts from that lease's end at the earliest (takeover when
+	// that instance died). ok is false when the queue is empty.
 	QueueNextAttempt(ctx context.Context) (next time.Time, ok bool, err error)
 	// QueueMessage returns one message with its pending recipients, or
 	// ErrNotFound.
@@ -70,12 +95,14 @@ type QueueStore interface {
 	// QueueList returns every queued message with its recipients, oldest first.
 	QueueList(ctx context.Context) ([]QueuedMessage, error)
 	// QueueUpdate applies outcomes in one transaction and removes messages left
-	// without recipients. An update for a recipient no longer queued (dropped
+	// without recipients; an updated recipient's lease ends (a Done one is
+	// deleted). An update for a recipient no longer queued (dropped
 	// meanwhile) is ignored.
 	QueueUpdate(ctx context.Context, updates []QueueUpdate) error
 	// QueueRetry makes the recipients of message id (0 = every message) due at
 	// now and reports how many recipients it touched; ErrNotFound for an
-	// unknown id.
+	// unknown id. Leases stay: a recipient being delivered stays with the
+	// instance delivering it.
 	QueueRetry(ctx context.Context, id int64, now time.Time) (int, error)
 	// QueueDrop removes a message and its recipients without any DSN;
 	// ErrNotFound for an unknown id.

@@ -14,10 +14,8 @@ import (
 )
 
 // The outbound queue (store.QueueStore) on PostgreSQL: the same rows as
-// sqlstore's, the bytes zstd-compressed in queue_messages.data. The lease
-// columns of queue_recipients (lease_owner, lease_until) are not used yet:
-// every node's queue runner would see the same due recipients, so until
-// leases are written only one node may run the queue.
+// sqlstore's, the bytes zstd-compressed in queue_messages.data. Every node
+// runs the queue; leases (queuelease.go) keep each recipient with one node.
 
 var _ store.QueueStore = (*Store)(nil)
 
@@ -85,16 +83,26 @@ func (s *Store) EnqueueOutbound(ctx context.Context, m store.Outbound, now time.
 	return id, nil
 }
 
-const queueRcptCols = `message_id, address, domain, notify, orcpt, attempts, next_attempt, last_attempt, last_error, delay_notified`
+const queueRcptCols = `message_id, address, domain, notify, orcpt, attempts, next_attempt, last_attempt, last_error, delay_notified, lease_owner, lease_until`
+
+// qualified prefixes each of a comma-separated list of columns with alias.
+func qualified(alias, cols string) string {
+	parts := strings.Split(cols, ", ")
+	for i, c := range parts {
+		parts[i] = alias + "." + c
+	}
+	return strings.Join(parts, ", ")
+}
 
 func scanQueueRcpt(row pgx.Row) (store.QueuedRecipient, error) {
 	var r store.QueuedRecipient
-	var next, last int64
+	var next, last, until int64
 	var attempts int32
 	if err := row.Scan(&r.MessageID, &r.Address, &r.Domain, &r.Notify, &r.ORcpt, &attempts,
-		&next, &last, &r.LastError, &r.DelayNotified); err != nil {
+		&next, &last, &r.LastError, &r.DelayNotified, &r.LeaseOwner, &until); err != nil {
 		return r, err
 	}
+	r.LeaseUntil = queueTime(until)
 	r.Attempts = int(attempts)
 	r.NextAttempt = queueTime(next)
 	r.LastAttempt = queueTime(last)
@@ -125,36 +133,6 @@ func queueRcpts(ctx context.Context, q querier, query string, args ...any) ([]st
 		return nil, fmt.Errorf("queue: %w", err)
 	}
 	return out, nil
-}
-
-// QueueDue implements store.QueueStore. A negative limit is no limit (as
-// SQLite's LIMIT -1).
-func (s *Store) QueueDue(ctx context.Context, now time.Time, limit int) ([]store.QueuedRecipient, error) {
-	if err := s.alive(); err != nil {
-		return nil, err
-	}
-	var lim *int64
-	if limit >= 0 {
-		l := int64(limit)
-		lim = &l
-	}
-	return queueRcpts(ctx, s.pool, `SELECT `+queueRcptCols+` FROM queue_recipients WHERE next_attempt <= $1
-		ORDER BY next_attempt, message_id, address COLLATE "C" LIMIT $2`, now.Unix(), lim)
-}
-
-// QueueNextAttempt implements store.QueueStore.
-func (s *Store) QueueNextAttempt(ctx context.Context) (time.Time, bool, error) {
-	if err := s.alive(); err != nil {
-		return time.Time{}, false, err
-	}
-	var next *int64
-	if err := s.pool.QueryRow(ctx, `SELECT MIN(next_attempt) FROM queue_recipients`).Scan(&next); err != nil {
-		return time.Time{}, false, fmt.Errorf("queue: %w", err)
-	}
-	if next == nil {
-		return time.Time{}, false, nil
-	}
-	return fromUnix(*next), true, nil
 }
 
 const queueMsgCols = `id, mail_from, account_id, env_id, ret, size, created`
@@ -296,7 +274,8 @@ func (s *Store) QueueUpdate(ctx context.Context, updates []store.QueueUpdate) er
 					u.MessageID, u.Address)
 			} else {
 				_, err = t.Exec(ctx, `UPDATE queue_recipients SET attempts = $1, next_attempt = $2,
-					last_attempt = $3, last_error = $4, delay_notified = $5 WHERE message_id = $6 AND address = $7`,
+					last_attempt = $3, last_error = $4, delay_notified = $5, lease_owner = '', lease_until = 0
+					WHERE message_id = $6 AND address = $7`,
 					int32(u.Attempts), u.NextAttempt.Unix(), queueUnix(u.LastAttempt), u.LastError, u.DelayNotified,
 					u.MessageID, u.Address)
 			}

@@ -106,7 +106,7 @@ func TestQueueDueLimit(t *testing.T) {
 	}
 	now := t0.Add(time.Hour)
 	for limit, want := range map[int]int{-1: 3, 0: 0, 2: 2, 10: 3} {
-		got, err := s.QueueDue(ctx, now, limit)
+		got, err := s.QueueDue(ctx, now, limit, time.Minute)
 		if err != nil || len(got) != want {
 			t.Fatalf("QueueDue(limit %d): %d recipients, %v; want %d", limit, len(got), err, want)
 		}
@@ -116,7 +116,7 @@ func TestQueueDueLimit(t *testing.T) {
 			}
 		}
 	}
-	if got, err := s.QueueDue(ctx, t0, -1); err != nil || len(got) != 1 || !got[0].NextAttempt.Equal(t0) {
+	if got, err := s.QueueDue(ctx, t0, -1, time.Minute); err != nil || len(got) != 1 || !got[0].NextAttempt.Equal(t0) {
 		t.Fatalf("QueueDue at t0: %+v, %v; want only the one due then", got, err)
 	}
 }

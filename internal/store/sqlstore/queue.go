@@ -109,31 +109,8 @@ func (s *Store) queueRcpts(ctx context.Context, query string, args ...any) ([]st
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
+	s.leases.fill(out)
 	return out, nil
-}
-
-// QueueDue implements store.QueueStore.
-func (s *Store) QueueDue(ctx context.Context, now time.Time, limit int) ([]store.QueuedRecipient, error) {
-	if err := s.alive(); err != nil {
-		return nil, err
-	}
-	return s.queueRcpts(ctx, `SELECT `+queueRcptCols+` FROM queue_recipients WHERE next_attempt <= ?
-		ORDER BY next_attempt, message_id, address LIMIT ?`, now.Unix(), limit)
-}
-
-// QueueNextAttempt implements store.QueueStore.
-func (s *Store) QueueNextAttempt(ctx context.Context) (time.Time, bool, error) {
-	if err := s.alive(); err != nil {
-		return time.Time{}, false, err
-	}
-	var next sql.NullInt64
-	if err := s.r.QueryRowContext(ctx, `SELECT MIN(next_attempt) FROM queue_recipients`).Scan(&next); err != nil {
-		return time.Time{}, false, fmt.Errorf("queue: %w", err)
-	}
-	if !next.Valid {
-		return time.Time{}, false, nil
-	}
-	return fromUnix(next.Int64), true, nil
 }
 
 const queueMsgCols = `id, mail_from, account_id, env_id, ret, size, created`
@@ -232,7 +209,7 @@ func (s *Store) QueueUpdate(ctx context.Context, updates []store.QueueUpdate) er
 	if len(updates) == 0 {
 		return nil
 	}
-	return s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
+	err := s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
 		touched := map[int64]bool{}
 		for _, u := range updates {
 			touched[u.MessageID] = true
@@ -263,6 +240,14 @@ func (s *Store) QueueUpdate(ctx context.Context, updates []store.QueueUpdate) er
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	// An outcome ends the attempt and so its lease.
+	for _, u := range updates {
+		s.leases.end(u.MessageID, u.Address)
+	}
+	return nil
 }
 
 // QueueRetry implements store.QueueStore.
@@ -301,7 +286,7 @@ func (s *Store) QueueDrop(ctx context.Context, id int64) error {
 	if err := s.alive(); err != nil {
 		return err
 	}
-	return s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
+	err := s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
 		// Recipients first: foreign keys cascade, but do not depend on the
 		// pragma being on for correctness.
 		if _, err := tx.ExecContext(ctx, `DELETE FROM queue_recipients WHERE message_id = ?`, id); err != nil {
@@ -316,4 +301,8 @@ func (s *Store) QueueDrop(ctx context.Context, id int64) error {
 		}
 		return nil
 	})
+	if err == nil {
+		s.leases.end(id, "")
+	}
+	return err
 }

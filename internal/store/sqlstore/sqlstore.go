@@ -86,6 +86,8 @@ type Store struct {
 	bodies bodyPool
 	// locks are the store.Locker locks held by this process (locks.go).
 	locks memLocks
+	// leases are the outbound queue's leases (queuelease.go).
+	leases *queueLeases
 }
 
 var _ store.Store = (*Store)(nil)
@@ -157,6 +159,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		gcGrace: opts.GCGrace,
 		fastPw:  opts.FastPasswords,
 		dir:     dir,
+		leases:  newQueueLeases(),
 	}
 	if s.hub == nil {
 		s.hub = notify.New()

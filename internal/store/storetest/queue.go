@@ -20,6 +20,7 @@ func queueTests() []subtest {
 		{"ListRetryAllDrop", testQueueListRetryAllDrop},
 		{"RefusesBadInput", testQueueRefusesBadInput},
 		{"SurvivesGC", testQueueSurvivesGC},
+		{"Leases", testQueueLeases},
 	}
 }
 
@@ -59,11 +60,11 @@ func testQueueLifecycle(t *testing.T, s store.Store) {
 		t.Fatalf("data: %v, equal %v", err, bytes.Equal(got, raw))
 	}
 
-	due, err := s.QueueDue(ctx, queueT0().Add(-time.Second), 10)
+	due, err := s.QueueDue(ctx, queueT0().Add(-time.Second), 10, time.Minute)
 	if err != nil || len(due) != 0 {
 		t.Fatalf("due before its time: %v %v", due, err)
 	}
-	due, err = s.QueueDue(ctx, queueT0(), 10)
+	due, err = s.QueueDue(ctx, queueT0(), 10, time.Minute)
 	if err != nil || len(due) != 2 {
 		t.Fatalf("due: %v %v", due, err)
 	}
@@ -90,7 +91,7 @@ func testQueueLifecycle(t *testing.T, s store.Store) {
 	if err != nil || cnt != 1 {
 		t.Errorf("retry: %d %v", cnt, err)
 	}
-	if due, _ := s.QueueDue(ctx, queueT0().Add(time.Minute), 10); len(due) != 1 {
+	if due, _ := s.QueueDue(ctx, queueT0().Add(time.Minute), 10, time.Minute); len(due) != 1 {
 		t.Errorf("not due after retry: %v", due)
 	}
 	if _, err := s.QueueRetry(ctx, id+100, queueT0()); !errors.Is(err, store.ErrNotFound) {
@@ -130,7 +131,7 @@ func testQueueListRetryAllDrop(t *testing.T, s store.Store) {
 	if n, err := s.QueueRetry(ctx, 0, queueT0().Add(-time.Hour)); err != nil || n != 3 {
 		t.Errorf("retry all: %d %v", n, err)
 	}
-	if due, _ := s.QueueDue(ctx, queueT0().Add(-time.Hour), 2); len(due) != 2 {
+	if due, _ := s.QueueDue(ctx, queueT0().Add(-time.Hour), 2, time.Minute); len(due) != 2 {
 		t.Errorf("due with limit 2: %d", len(due))
 	}
 	if err := s.QueueDrop(ctx, ids[1]); err != nil {
@@ -177,5 +178,129 @@ func testQueueSurvivesGC(t *testing.T, s store.Store) {
 	}
 	if got, err := s.QueueMessageData(ctx, id); err != nil || !bytes.Equal(got, raw) {
 		t.Fatalf("queued message after GC: %v", err)
+	}
+}
+
+// leaseOf returns the lease fields of one recipient as QueueMessage shows them.
+func leaseOf(t *testing.T, s store.Store, id int64, addr string) (string, time.Time) {
+	t.Helper()
+	m, err := s.QueueMessage(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range m.Recipients {
+		if r.Address == addr {
+			return r.LeaseOwner, r.LeaseUntil
+		}
+	}
+	t.Fatalf("message %d has no recipient %s", id, addr)
+	return "", time.Time{}
+}
+
+// testQueueLeases: what one store instance can see of its leases. QueueDue
+// leases what it returns until now + lease, and returns its own leases again
+// (renewing them); QueueRenew extends them all; QueueUpdate ends the lease of
+// a recipient it defers; QueueRelease ends them all; the queue list shows
+// them; and an instance's own leases never hide work from it (QueueDue,
+// QueueNextAttempt). Between instances see pgstore's tests.
+func testQueueLeases(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	t0 := queueT0()
+	id, err := s.EnqueueOutbound(ctx, store.Outbound{From: "a@example.com", Recipients: []string{"b@x.test", "c@y.test"}, Raw: []byte("m")}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if owner, until := leaseOf(t, s, id, "b@x.test"); owner != "" || !until.IsZero() {
+		t.Fatalf("new recipient leased: %q until %v", owner, until)
+	}
+	due, err := s.QueueDue(ctx, t0, 10, 2*time.Minute)
+	if err != nil || len(due) != 2 {
+		t.Fatalf("due: %+v %v", due, err)
+	}
+	owner := due[0].LeaseOwner
+	for _, r := range due {
+		if r.LeaseOwner == "" || r.LeaseOwner != owner || !r.LeaseUntil.Equal(t0.Add(2*time.Minute)) {
+			t.Fatalf("due recipient's lease: %q until %v; want this instance's, until %v", r.LeaseOwner, r.LeaseUntil, t0.Add(2*time.Minute))
+		}
+	}
+	if o, until := leaseOf(t, s, id, "c@y.test"); o != owner || !until.Equal(t0.Add(2*time.Minute)) {
+		t.Errorf("QueueMessage shows lease %q until %v", o, until)
+	}
+	if list, _ := s.QueueList(ctx); len(list) != 1 || len(list[0].Recipients) != 2 || list[0].Recipients[1].LeaseOwner != owner {
+		t.Errorf("QueueList does not show the leases: %+v", list)
+	}
+	// Leased by this instance: still due for it, and the lease is renewed.
+	t1 := t0.Add(30 * time.Second)
+	due, err = s.QueueDue(ctx, t1, 10, 2*time.Minute)
+	if err != nil || len(due) != 2 || !due[0].LeaseUntil.Equal(t1.Add(2*time.Minute)) {
+		t.Fatalf("due again while leased: %+v %v; want both, renewed to %v", due, err, t1.Add(2*time.Minute))
+	}
+	if n, ok, err := s.QueueNextAttempt(ctx); err != nil || !ok || !n.Equal(t0) {
+		t.Errorf("next attempt with own leases: %v %v %v; want %v", n, ok, err, t0)
+	}
+	// QueueRenew extends every lease held.
+	t2 := t0.Add(time.Minute)
+	if n, err := s.QueueRenew(ctx, t2, 5*time.Minute); err != nil || n != 2 {
+		t.Errorf("renew: %d %v; want 2", n, err)
+	}
+	if _, until := leaseOf(t, s, id, "b@x.test"); !until.Equal(t2.Add(5 * time.Minute)) {
+		t.Errorf("after renew: lease until %v, want %v", until, t2.Add(5*time.Minute))
+	}
+	// An outcome ends the lease: b is deferred and no longer leased.
+	err = s.QueueUpdate(ctx, []store.QueueUpdate{{MessageID: id, Address: "b@x.test", Attempts: 1, NextAttempt: t2.Add(time.Minute), LastAttempt: t2, LastError: "451 later"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, until := leaseOf(t, s, id, "b@x.test"); o != "" || !until.IsZero() {
+		t.Errorf("deferred recipient still leased: %q until %v", o, until)
+	}
+	if o, _ := leaseOf(t, s, id, "c@y.test"); o != owner {
+		t.Errorf("the other recipient's lease ended too: %q", o)
+	}
+	if n, err := s.QueueRenew(ctx, t2, 5*time.Minute); err != nil || n != 1 {
+		t.Errorf("renew after the update: %d %v; want 1", n, err)
+	}
+	// Release ends every lease; the recipients stay queued and due.
+	if err := s.QueueRelease(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if o, until := leaseOf(t, s, id, "c@y.test"); o != "" || !until.IsZero() {
+		t.Errorf("after release: %q until %v", o, until)
+	}
+	if n, err := s.QueueRenew(ctx, t2, 5*time.Minute); err != nil || n != 0 {
+		t.Errorf("renew after release: %d %v; want 0", n, err)
+	}
+	due, err = s.QueueDue(ctx, t2.Add(time.Minute), 10, time.Minute)
+	if err != nil || len(due) != 2 {
+		t.Fatalf("due after release: %+v %v", due, err)
+	}
+	// The limit bounds what is leased: a lease is taken only on what is
+	// returned.
+	if err := s.QueueRelease(ctx); err != nil {
+		t.Fatal(err)
+	}
+	due, err = s.QueueDue(ctx, t2.Add(time.Minute), 1, time.Minute)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("due with limit 1: %+v %v", due, err)
+	}
+	if n, err := s.QueueRenew(ctx, t2, time.Minute); err != nil || n != 1 {
+		t.Errorf("leases after QueueDue with limit 1: %d %v; want 1", n, err)
+	}
+	// Done deletes the recipient with its lease; dropping the message ends
+	// the rest.
+	if err := s.QueueUpdate(ctx, []store.QueueUpdate{{MessageID: id, Address: due[0].Address, Done: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.QueueRenew(ctx, t2, time.Minute); err != nil || n != 0 {
+		t.Errorf("leases after Done: %d %v; want 0", n, err)
+	}
+	if _, err := s.QueueDue(ctx, t2.Add(time.Minute), 10, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.QueueDrop(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.QueueRenew(ctx, t2, time.Minute); err != nil || n != 0 {
+		t.Errorf("leases after drop: %d %v; want 0", n, err)
 	}
 }
