@@ -99,7 +99,7 @@ func lockDomain(ctx context.Context, t *tx, d string) error {
 // does not overlap the one-key locks of the schema's triggers), keyed with
 // the address's hash; a collision only serialises two unrelated writes.
 func lockAddress(ctx context.Context, t *tx, addr string) error {
-	if _, err := t.Exec(ctx, `SELECT pg_advisory_xact_lock(7305502, hashtext($1))`, addr); err != nil {
+	if _, err := t.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, addressLockSpace, addr); err != nil {
 		return fmt.Errorf("lock address %s: %w", addr, err)
 	}
 	return nil

@@ -6,11 +6,6 @@ import (
 	"slices"
 )
 
-// authChangeLock is the advisory lock the schema's trigger
-// (gannet_auth_change, migrations/0001_initial.sql) holds from taking a
-// sequence number to commit.
-const authChangeLock = 7305501
-
 // AuthChanges implements store.Store. The rows are written by the schema's
 // trigger (account deleted, disabled, password changed), in the committing
 // transaction, by whichever node made the change.

@@ -15,10 +15,6 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// migrateLock is the advisory lock key under which schema migrations run, so
-// that nodes starting together apply each migration once.
-const migrateLock = 7305500
-
 type migration struct {
 	version int
 	name    string

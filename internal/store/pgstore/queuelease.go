@@ -34,10 +34,6 @@ import (
 // over by the next QueueDue of any node. QueueUpdate clears the lease of what
 // it updates; QueueRelease (at shutdown) clears all of this instance's.
 
-// queueLeaseLock is the advisory lock (single bigint key space, like
-// migrateLock) that serialises leasing across nodes.
-const queueLeaseLock = 7305503
-
 // QueueDue implements store.QueueStore. A negative limit is no limit (as
 // SQLite's LIMIT -1).
 func (s *Store) QueueDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]store.QueuedRecipient, error) {

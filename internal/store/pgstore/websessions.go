@@ -13,12 +13,6 @@ import (
 
 var _ store.WebSessions = (*Store)(nil)
 
-// webSessionsLock serialises CreateWebSession across nodes (a transaction
-// advisory lock), so that two logins at once cannot both keep an account
-// under its bound by counting the same rows. Logins are rare enough for one
-// lock.
-const webSessionsLock = 7305503
-
 // CreateWebSession implements store.WebSessions.
 func (s *Store) CreateWebSession(ctx context.Context, ws store.WebSession, perAccount int) error {
 	return s.write(ctx, func(ctx context.Context, t *tx) error {
