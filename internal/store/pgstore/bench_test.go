@@ -3,9 +3,11 @@ package pgstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"gannet/internal/store"
 	"gannet/internal/store/storetest"
@@ -75,3 +77,44 @@ func BenchmarkDeliver(b *testing.B) { benchDeliver(b, 1) }
 // BenchmarkDeliverMany: ten recipients per delivery (one body, ten messages,
 // ten account locks in id order).
 func BenchmarkDeliverMany(b *testing.B) { benchDeliver(b, 10) }
+
+// BenchmarkPushAcrossNodes: the latency of the change feed from one node to
+// another (issue 14: "p50 under 50 ms node to node on loopback"): node A
+// delivers, a subscriber on node B (another Store on the same database, as
+// another `gannet serve` would be) waits for the change. Each iteration is
+// one delivery; the metrics are the time from the call to Deliver on A to
+// the change reaching B's subscriber, p50 and p99, in milliseconds.
+//
+//	go test ./internal/store/pgstore/ -run '^$' -bench PushAcrossNodes -benchtime 500x
+func BenchmarkPushAcrossNodes(b *testing.B) {
+	a, rcpts := benchAccounts(b, 1)
+	other := openDSN(b, a.dsn)
+	sub := other.Subscribe(rcpts[0].AccountID)
+	defer sub.Close()
+	raw := benchMessage()
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		t0 := time.Now()
+		if _, err := a.Deliver(b.Context(), store.Delivery{Raw: benchUnique(raw, int64(i)), Recipients: rcpts}); err != nil {
+			b.Fatal(err)
+		}
+		for got := false; !got; {
+			select {
+			case <-sub.C():
+				cs, o := sub.Next()
+				got = o || len(cs) > 0
+			case <-time.After(10 * time.Second):
+				b.Fatal("no change on the other node within 10 s")
+			}
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	ms := func(q float64) float64 {
+		return float64(lat[min(len(lat)-1, int(q*float64(len(lat))))].Microseconds()) / 1000
+	}
+	b.ReportMetric(ms(0.50), "p50-ms")
+	b.ReportMetric(ms(0.99), "p99-ms")
+}

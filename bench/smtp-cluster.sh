@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Issue 14's SMTP benchmark: durable deliveries/s through Gannet on SQLite,
+# on PostgreSQL with one node, and on PostgreSQL with three nodes behind
+# HAProxy (PROXY protocol v2), beside Postfix -> LMTP -> Dovecot, in the same
+# run, alternating, ROUNDS times. Each side gets ../shared/bench/bench-smtp.sh
+# (smtp-source -s 20 -m MSGS -l 4096, one connection per message, RUNS runs)
+# from an empty mailbox; a message counts once it is in the mailbox, durably.
+#
+#   bench/smtp-cluster.sh     (as root: it starts the peers from Debian's
+#                              postfix and dovecot packages, PostgreSQL from
+#                              the postgresql package, and HAProxy)
+#
+# Env: ROUNDS [2]  RUNS [3]  MSGS [2000]  NODES [3]  SHARED [../shared]
+#      PEER_ROOT [/tmp/peer]  WORK [/tmp/gannet-cluster-bench]  PORT [15025]
+# PostgreSQL runs with fsync on (pgserve, as the tests' server but durable).
+# Everything listens on 127.0.0.1 only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-2}
+export RUNS=${RUNS:-3} MSGS=${MSGS:-2000}
+NODES=${NODES:-3}
+SHARED=$(cd "${SHARED:-../shared}" && pwd)
+B=$SHARED/bench
+export PEER_ROOT=${PEER_ROOT:-/tmp/peer}
+WORK=${WORK:-/tmp/gannet-cluster-bench}
+PORT=${PORT:-15025}
+command -v haproxy >/dev/null || { echo "needs haproxy (Debian package haproxy)" >&2; exit 3; }
+command -v psql >/dev/null || { echo "needs psql (Debian package postgresql-client)" >&2; exit 3; }
+
+rm -rf "$WORK" && mkdir -p "$WORK"
+go build -o "$WORK/gannet" ./cmd/gannet
+go build -o "$WORK/pgserve" ./internal/store/pgstore/pgtest/pgserve
+
+# PostgreSQL, durable (fsync on), for the whole run; it stops when this
+# script's end closes its stdin.
+coproc PGSERVE { exec "$WORK/pgserve"; }
+read -r PGURL <&"${PGSERVE[0]}"
+psqlc() { psql "$PGURL" -Atqc "$1"; }
+
+# The peer: Postfix -> LMTP -> Dovecot.
+bash "$B/peer-dovecot.sh" status >/dev/null 2>&1 || bash "$B/peer-dovecot.sh" start >/dev/null 2>&1 </dev/null
+if ! bash "$B/peer-postfix.sh" status >/dev/null 2>&1 ||
+	! grep -q "^virtual_transport = lmtp:" "$PEER_ROOT/postfix/etc/main.cf" 2>/dev/null; then
+	bash "$B/peer-postfix.sh" stop >/dev/null 2>&1 || true
+	DELIVERY=lmtp bash "$B/peer-postfix.sh" start >/dev/null 2>&1 </dev/null
+fi
+peer_box=$PEER_ROOT/mail/test1
+
+# config NAME STORE SMTP_ADDR [PROXY]: one node's configuration.
+config() {
+	local tp=""
+	[ -n "${4:-}" ] && tp='"127.0.0.1"'
+	cat >"$WORK/$1.toml" <<EOF
+hostname = "bench.example.test"
+node_name = "$1"
+data_dir = "$WORK/data-$1"
+store = "$2"
+domains = ["example.test"]
+dev = true
+[listeners]
+smtp = "$3"
+submission = ""
+submissions = ""
+imap = ""
+imaps = ""
+pop3 = ""
+pop3s = ""
+http = ""
+admin = ""
+trusted_proxies = [$tp]
+[limits]
+max_connections_per_ip = 0
+EOF
+}
+
+pids=()
+stop_all() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	pids=()
+}
+trap 'stop_all; eval "exec ${PGSERVE[1]}>&-"; wait "$PGSERVE_PID" 2>/dev/null || true' EXIT
+
+wait_port() {
+	for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
+	echo "nothing listens on $1" >&2
+	return 1
+}
+
+# serve NAME: start a node.
+serve() {
+	"$WORK/gannet" serve --config "$WORK/$1.toml" >>"$WORK/$1.log" 2>&1 </dev/null &
+	pids+=($!)
+}
+
+delivered() { grep MEDIAN | grep -o 'delivered [0-9.]*' | awk '{print $2}'; }
+declare -A all
+for r in $(seq "$ROUNDS"); do
+	# Postfix -> LMTP -> Dovecot.
+	rm -rf "$peer_box"
+	p=$(DELIVERED_MAILDIR=$peer_box/Maildir bash "$B/bench-smtp.sh" 127.0.0.1 12525 2>&1 | delivered)
+
+	# Gannet on SQLite.
+	rm -rf "$WORK/data-sqlite"
+	config sqlite "" "127.0.0.1:$PORT"
+	echo pass | "$WORK/gannet" user add --config "$WORK/sqlite.toml" test1@example.test >/dev/null
+	serve sqlite && wait_port "$PORT"
+	s=$(DELIVERED_CMD="sqlite3 '$WORK/data-sqlite/gannet.db' 'select count(*) from messages'" \
+		bash "$B/bench-smtp.sh" 127.0.0.1 "$PORT" 2>&1 | delivered)
+	stop_all
+
+	# Gannet on PostgreSQL, one node.
+	db=bench_one_$r
+	psqlc "DROP DATABASE IF EXISTS $db" && psqlc "CREATE DATABASE $db"
+	url=${PGURL%/postgres*}/$db?sslmode=disable
+	config one "$url" "127.0.0.1:$PORT"
+	echo pass | "$WORK/gannet" user add --config "$WORK/one.toml" test1@example.test >/dev/null
+	serve one && wait_port "$PORT"
+	o=$(DELIVERED_CMD="psql '$url' -Atc 'select count(*) from messages'" \
+		bash "$B/bench-smtp.sh" 127.0.0.1 "$PORT" 2>&1 | delivered)
+	stop_all
+
+	# Gannet on PostgreSQL, NODES nodes behind HAProxy (round robin, PROXY v2).
+	db=bench_many_$r
+	psqlc "DROP DATABASE IF EXISTS $db" && psqlc "CREATE DATABASE $db"
+	url=${PGURL%/postgres*}/$db?sslmode=disable
+	backends=""
+	for i in $(seq "$NODES"); do
+		config "node$i" "$url" "127.0.0.1:$((PORT + i))" proxy
+		backends+="    server node$i 127.0.0.1:$((PORT + i)) send-proxy-v2"$'\n'
+	done
+	echo pass | "$WORK/gannet" user add --config "$WORK/node1.toml" test1@example.test >/dev/null
+	for i in $(seq "$NODES"); do serve "node$i"; done
+	for i in $(seq "$NODES"); do wait_port $((PORT + i)); done
+	cat >"$WORK/haproxy.cfg" <<EOF
+global
+    maxconn 4096
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 5m
+    timeout server 5m
+frontend smtp
+    bind 127.0.0.1:$PORT
+    default_backend gannet
+backend gannet
+    balance roundrobin
+$backends
+EOF
+	haproxy -db -f "$WORK/haproxy.cfg" >>"$WORK/haproxy.log" 2>&1 </dev/null &
+	pids+=($!)
+	wait_port "$PORT"
+	m=$(DELIVERED_CMD="psql '$url' -Atc 'select count(*) from messages'" \
+		bash "$B/bench-smtp.sh" 127.0.0.1 "$PORT" 2>&1 | delivered)
+	stop_all
+
+	echo "round $r: postfix->lmtp->dovecot $p, gannet sqlite $s, gannet postgres 1 node $o, $NODES nodes $m delivered msgs/s" \
+		"(postgres 1 node / postfix $(awk -v a="$o" -v b="$p" 'BEGIN{printf "%.2f", a/b}')x)"
+	all[p]+="$p "; all[s]+="$s "; all[o]+="$o "; all[m]+="$m "
+done
+med() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+P=$(echo "${all[p]}" | med) S=$(echo "${all[s]}" | med) O=$(echo "${all[o]}" | med) M=$(echo "${all[m]}" | med)
+echo "medians over $ROUNDS rounds (delivered msgs/s): postfix->lmtp->dovecot $P, gannet sqlite $S," \
+	"postgres 1 node $O, postgres $NODES nodes $M"
+awk -v p="$P" -v s="$S" -v o="$O" -v m="$M" 'BEGIN{printf "ratios to postfix->lmtp->dovecot: sqlite %.2fx, postgres 1 node %.2fx, postgres '"$NODES"' nodes %.2fx\n", s/p, o/p, m/p}'
