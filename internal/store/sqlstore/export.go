@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 
 	"gannet/internal/store/dump"
@@ -19,8 +20,9 @@ import (
 // A snapshot held open keeps the WAL from starting over (walsync.go's
 // checkpoints cannot pass it): take one per pass, not one for hours.
 type Snapshot struct {
-	s  *Store
-	tx *sql.Tx
+	s    *Store
+	tx   *sql.Tx
+	page int // messages per page (exportPage; tests make it small)
 }
 
 // Snapshot begins a snapshot; the caller must Close it.
@@ -39,7 +41,7 @@ func (s *Store) Snapshot(ctx context.Context) (*Snapshot, error) {
 		tx.Rollback()
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
-	return &Snapshot{s: s, tx: tx}, nil
+	return &Snapshot{s: s, tx: tx, page: exportPage}, nil
 }
 
 // Close ends the snapshot.
@@ -163,30 +165,46 @@ func (sn *Snapshot) each(ctx context.Context, q string, fn func(*sql.Rows) error
 const exportPage = 1000
 
 // Messages calls fn with the messages of a mailbox whose MODSEQ is above
-// since (0: all of them), in UID order, a page at a time. The page is fn's
-// to keep.
+// since (0: all of them), a page at a time: in UID order when since is 0
+// (the primary key), else in MODSEQ order (index messages_modseq), so that
+// a catch-up reads only the changed rows of a large mailbox. The page is
+// fn's to keep.
 func (sn *Snapshot) Messages(ctx context.Context, mailboxID, since int64, fn func([]dump.Message) error) error {
-	for after := int64(-1); ; {
-		page := make([]dump.Message, 0, exportPage)
-		err := sn.each(ctx, `SELECT mailbox_id, uid, account_id, modseq, flags, keywords, internal_date, size, blob, pop_hidden
-			FROM messages WHERE mailbox_id = ? AND uid > ? AND modseq > ? ORDER BY uid LIMIT ?`, func(rows *sql.Rows) error {
+	const cols = `mailbox_id, uid, account_id, modseq, flags, keywords, internal_date, size, blob, pop_hidden`
+	q := `SELECT ` + cols + ` FROM messages WHERE mailbox_id = ? AND modseq > ? AND uid > ? ORDER BY uid LIMIT ?`
+	if since > 0 {
+		q = `SELECT ` + cols + ` FROM messages WHERE mailbox_id = ? AND (modseq, uid) > (?, ?) ORDER BY modseq, uid LIMIT ?`
+	}
+	// The key after which a page starts: (modseq, uid) in MODSEQ order,
+	// whose first page starts after every message of MODSEQ since.
+	ms, uid := since, int64(-1)
+	if since > 0 {
+		uid = math.MaxInt64
+	}
+	for {
+		page := make([]dump.Message, 0, sn.page)
+		err := sn.each(ctx, q, func(rows *sql.Rows) error {
 			var m dump.Message
 			err := rows.Scan(&m.MailboxID, &m.UID, &m.AccountID, &m.ModSeq, &m.Flags, &m.Keywords,
 				&m.InternalDate, &m.Size, &m.Blob, &m.POPHidden)
 			page = append(page, m)
 			return err
-		}, mailboxID, after, since, exportPage)
+		}, mailboxID, ms, uid, sn.page)
 		if err != nil {
 			return fmt.Errorf("snapshot: messages of mailbox %d: %w", mailboxID, err)
 		}
 		if len(page) == 0 {
 			return nil
 		}
-		after = page[len(page)-1].UID
+		last := page[len(page)-1]
+		uid = last.UID
+		if since > 0 {
+			ms = last.ModSeq
+		}
 		if err := fn(page); err != nil {
 			return err
 		}
-		if len(page) < exportPage {
+		if len(page) < sn.page {
 			return nil
 		}
 	}
