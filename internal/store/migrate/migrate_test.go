@@ -318,3 +318,54 @@ func TestMigrateProgress(t *testing.T) {
 		}
 	}
 }
+
+// TestMigrateWhileServing: the source keeps taking deliveries, flag
+// changes, expunges and moves while pass 1 and the catch-up run (the
+// snapshot keeps each pass consistent); after the writer stops, the final
+// pass leaves the target equal to the source.
+func TestMigrateWhileServing(t *testing.T) {
+	ctx := t.Context()
+	src, dst := openSQLite(t), openPG(t)
+	w := fill(t, src)
+	inbox := must(src.Mailbox(ctx, w.a.ID, "INBOX"))
+	projects := must(src.Mailbox(ctx, w.a.ID, "Projects"))
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		for i := 0; err == nil; i++ {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			var res []store.DeliveryResult
+			res, err = src.Deliver(ctx, store.Delivery{Raw: msg(1000+i, "live"),
+				Recipients: []store.Recipient{{AccountID: w.a.ID}, {AccountID: w.b.ID}}})
+			if err != nil {
+				break
+			}
+			u := res[0].UID
+			switch i % 4 {
+			case 1:
+				_, err = src.StoreFlags(ctx, w.a.ID, inbox.ID, store.UIDSet{{Lo: u - 1, Hi: u}}, store.FlagsAdd, []string{"\\Seen", fmt.Sprintf("k%d", i%3)}, 0)
+			case 2:
+				_, err = src.ExpungeUIDs(ctx, w.a.ID, inbox.ID, []uint32{u - 2})
+			case 3:
+				_, err = src.Move(ctx, w.a.ID, inbox.ID, store.UIDSet{{Lo: u, Hi: u}}, projects.ID)
+			}
+		}
+		done <- err
+	}()
+	m := must(New(ctx, src, dst, nil))
+	must(m.Pass(ctx, "pass 1"))
+	ok(t, m.CatchUp(ctx, 0, 3))
+	close(stop)
+	ok(t, <-done)
+	must(m.Finish(ctx))
+	compare(t, src, dst, w)
+	if n := len(must(dst.List(ctx, w.a.ID, inbox.ID, nil, store.ListOptions{}))); n < 40 {
+		t.Errorf("only %d messages in INBOX: the writer hardly ran", n)
+	}
+}
