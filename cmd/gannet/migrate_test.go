@@ -42,13 +42,17 @@ func TestMigrateCommand(t *testing.T) {
 	if !strings.Contains(errs, "pass 1: 1 accounts changed, 1 messages") || !strings.Contains(errs, "--finish") {
 		t.Fatalf("migrate output %q", errs)
 	}
-	if code, _, errs := gannet(t, "", "migrate", "--to", url, "--data", data, "--finish"); code != 0 || !strings.Contains(errs, "done:") {
-		t.Fatalf("migrate --finish: exit %d, %q", code, errs)
-	}
 	cfg := filepath.Join(dir, "gannet.toml")
 	toml := "hostname = \"mail.example.org\"\ndata_dir = \"" + filepath.Join(dir, "unused") + "\"\nstore = \"" + url + "\"\n"
 	if err := os.WriteFile(cfg, []byte(toml), 0o600); err != nil {
 		t.Fatal(err)
+	}
+	// Before --finish the database is refused to everything else.
+	if code, _, errs := gannet(t, "", "user", "list", "--config", cfg); code == 0 || !strings.Contains(errs, "unfinished move") {
+		t.Errorf("user list during the move: exit %d, %q", code, errs)
+	}
+	if code, _, errs := gannet(t, "", "migrate", "--to", url, "--data", data, "--finish"); code != 0 || !strings.Contains(errs, "done:") {
+		t.Fatalf("migrate --finish: exit %d, %q", code, errs)
 	}
 	if out := mustRun(t, "", "user", "list", "--config", cfg); !strings.Contains(out, "alice@example.org") {
 		t.Fatalf("user list on postgres = %q", out)

@@ -32,14 +32,23 @@ func openSQLite(t *testing.T) *sqlstore.Store {
 	return s
 }
 
+// openPG opens a store on a fresh database as `gannet migrate` does
+// (Import: the target of an unfinished move).
 func openPG(t *testing.T) *pgstore.Store {
 	t.Helper()
-	s, err := pgstore.Open(t.Context(), pg.NewDatabase(t), pgstore.Options{FastPasswords: true})
+	s, _ := openPGDSN(t)
+	return s
+}
+
+func openPGDSN(t *testing.T) (*pgstore.Store, string) {
+	t.Helper()
+	dsn := pg.NewDatabase(t)
+	s, err := pgstore.Open(t.Context(), dsn, pgstore.Options{FastPasswords: true, Import: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return s
+	return s, dsn
 }
 
 // must returns v, or panics with err (failing the test with a stack trace
@@ -185,7 +194,8 @@ func readAll(t *testing.T, s store.Store, blob string) []byte {
 
 func TestMigrate(t *testing.T) {
 	ctx := t.Context()
-	src, dst := openSQLite(t), openPG(t)
+	src := openSQLite(t)
+	dst, dsn := openPGDSN(t)
 	w := fill(t, src)
 	var out bytes.Buffer
 	m := must(New(ctx, src, dst, NewProgress(&out)))
@@ -203,7 +213,17 @@ func TestMigrate(t *testing.T) {
 		t.Errorf("progress output %q", out.String())
 	}
 	compare(t, src, dst, w)
+	// Until the move is finished, a server (or an admin command) is
+	// refused the database.
+	if s, err := pgstore.Open(ctx, dsn, pgstore.Options{}); !errors.Is(err, pgstore.ErrImporting) {
+		if err == nil {
+			s.Close()
+		}
+		t.Errorf("open during the move: %v, want ErrImporting", err)
+	}
 	st2 := must(m.Finish(ctx))
+	reopened := must(pgstore.Open(ctx, dsn, pgstore.Options{}))
+	reopened.Close()
 	if st2.Changes() != 0 || st2.Accounts != 0 {
 		t.Errorf("final pass without changes copied %+v", st2)
 	}

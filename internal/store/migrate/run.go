@@ -33,7 +33,7 @@ func Run(ctx context.Context, o RunOptions) error {
 		return err
 	}
 	defer src.Close()
-	dst, err := pgstore.Open(ctx, o.URL, pgstore.Options{MaxConns: 4})
+	dst, err := pgstore.Open(ctx, o.URL, pgstore.Options{MaxConns: 4, Import: true})
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"gannet/internal/store/dump"
 )
@@ -24,6 +25,24 @@ import (
 // ErrNotEmpty is returned by ImportBegin for a database that already holds
 // accounts and is not the target of an unfinished move from the same source.
 var ErrNotEmpty = errors.New("database already holds accounts")
+
+// ErrImporting is returned by Open, without Options.Import, for the target
+// of an unfinished move.
+var ErrImporting = errors.New("the database is the target of an unfinished move: finish it (gannet migrate --finish) first")
+
+// refuseUnfinishedImport fails with ErrImporting if a move into the
+// database has begun and not finished: a server started on it would miss
+// the changes the last pass has yet to copy.
+func refuseUnfinishedImport(ctx context.Context, pool *pgxpool.Pool) error {
+	var importing bool
+	if err := pool.QueryRow(ctx, `SELECT to_regclass('gannet_migrate_source') IS NOT NULL`).Scan(&importing); err != nil {
+		return fmt.Errorf("pgstore: %w", err)
+	}
+	if importing {
+		return fmt.Errorf("pgstore: %w", ErrImporting)
+	}
+	return nil
+}
 
 // ImportBegin starts or resumes a move from source: it returns, per account
 // id, the MODSEQ up to which the account's mail was copied by earlier runs
