@@ -20,6 +20,7 @@ package migrate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -108,18 +109,41 @@ func (m *Migrator) Pass(ctx context.Context, name string) (Stats, error) {
 		}
 	}
 	m.prog.Start(name, total)
-	for _, a := range todo {
-		since := m.copied[a.ID]
+	// Reading the source and writing the target overlap: the target's
+	// writes run in order on a goroutine of their own (pipe), the account
+	// marks after the account's mail.
+	since := make([]int64, len(todo))
+	for i, a := range todo {
+		since[i] = m.copied[a.ID]
+	}
+	w := startPipe(ctx)
+	err = nil
+	for i, a := range todo {
 		for _, mb := range byAccount[a.ID] {
-			if err := m.copyMailbox(ctx, snap, mb.ID, since, &st); err != nil {
-				return st, err
+			if err = m.copyMailbox(ctx, snap, w, mb.ID, since[i], &st); err != nil {
+				break
 			}
 		}
-		if err := m.dst.ImportAccountCopied(ctx, a.ID, a.ModSeq); err != nil {
-			return st, fmt.Errorf("migrate: %w", err)
+		if err != nil {
+			break
 		}
-		m.copied[a.ID] = a.ModSeq
-		st.Accounts++
+		err = w.do(func() error {
+			if err := m.dst.ImportAccountCopied(ctx, a.ID, a.ModSeq); err != nil {
+				return err
+			}
+			m.copied[a.ID] = a.ModSeq
+			st.Accounts++
+			return nil
+		})
+		if err != nil {
+			break
+		}
+	}
+	if werr := w.wait(); err == nil || errors.Is(err, errPipeFailed) {
+		err = werr
+	}
+	if err != nil {
+		return st, fmt.Errorf("migrate: %w", err)
 	}
 	hidden, err := snap.POPHidden(ctx)
 	if err == nil {
@@ -139,28 +163,28 @@ func (m *Migrator) Pass(ctx context.Context, name string) (Stats, error) {
 // copyMailbox copies a mailbox's messages with MODSEQ above since (bodies
 // the target lacks included) and its tombstones above since (deleting the
 // messages they stand for on the target).
-func (m *Migrator) copyMailbox(ctx context.Context, snap *sqlstore.Snapshot, mailboxID, since int64, st *Stats) error {
+func (m *Migrator) copyMailbox(ctx context.Context, snap *sqlstore.Snapshot, w *pipe, mailboxID, since int64, st *Stats) error {
 	err := snap.Messages(ctx, mailboxID, since, func(page []dump.Message) error {
-		return m.copyPage(ctx, snap, page, st)
+		return m.copyPage(ctx, snap, w, page, st)
 	})
 	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
+		return err
 	}
 	ts, err := snap.Tombstones(ctx, mailboxID, since)
-	if err == nil {
-		err = m.dst.ImportTombstones(ctx, ts)
-	}
 	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
+		return err
 	}
-	st.Tombstones += len(ts)
-	return nil
+	return w.do(func() error {
+		st.Tombstones += len(ts)
+		return m.dst.ImportTombstones(ctx, ts)
+	})
 }
 
 // copyPage copies a page of messages, the bodies the target lacks in
 // batches of at most bodyBatch bytes (a body shared by several messages of
-// the page is copied once).
-func (m *Migrator) copyPage(ctx context.Context, snap *sqlstore.Snapshot, page []dump.Message, st *Stats) error {
+// the page is read once; one the pipe has yet to write may be read again
+// for a later page, and the target stores it once).
+func (m *Migrator) copyPage(ctx context.Context, snap *sqlstore.Snapshot, w *pipe, page []dump.Message, st *Stats) error {
 	seen := map[string]bool{}
 	var blobs []string
 	for _, msg := range page {
@@ -184,15 +208,17 @@ func (m *Migrator) copyPage(ctx context.Context, snap *sqlstore.Snapshot, page [
 		if len(batch) == 0 {
 			return nil
 		}
-		if err := m.dst.ImportMessages(ctx, batch, bodies); err != nil {
-			return err
-		}
-		st.Messages += len(batch)
-		st.Bodies += len(bodies)
-		st.Bytes += size
-		m.prog.Add(int64(len(batch)), size)
-		batch, bodies, size = nil, nil, 0
-		return nil
+		batch, bodies, size := batch, bodies, size
+		return w.do(func() error {
+			if err := m.dst.ImportMessages(ctx, batch, bodies); err != nil {
+				return err
+			}
+			st.Messages += len(batch)
+			st.Bodies += len(bodies)
+			st.Bytes += size
+			m.prog.Add(int64(len(batch)), size)
+			return nil
+		})
 	}
 	for _, msg := range page {
 		if need[msg.Blob] {
@@ -209,9 +235,61 @@ func (m *Migrator) copyPage(ctx context.Context, snap *sqlstore.Snapshot, page [
 			if err := flush(); err != nil {
 				return err
 			}
+			batch, bodies, size = nil, nil, 0
 		}
 	}
 	return flush()
+}
+
+// errPipeFailed is what pipe.do returns once a write has failed; wait
+// returns the write's own error.
+var errPipeFailed = errors.New("a write to the target failed")
+
+// pipe runs the target's writes in order on a goroutine of its own, at
+// most pipeDepth behind the reader (which bounds the memory held by
+// bodies read and not yet written).
+type pipe struct {
+	jobs   chan func() error
+	failed chan struct{} // closed at the first failed write
+	done   chan error
+	ctx    context.Context
+}
+
+const pipeDepth = 2
+
+func startPipe(ctx context.Context) *pipe {
+	w := &pipe{jobs: make(chan func() error, pipeDepth), failed: make(chan struct{}), done: make(chan error, 1), ctx: ctx}
+	go func() {
+		var err error
+		for job := range w.jobs {
+			if err != nil {
+				continue // drain
+			}
+			if err = job(); err != nil {
+				close(w.failed)
+			}
+		}
+		w.done <- err
+	}()
+	return w
+}
+
+// do queues a write.
+func (w *pipe) do(job func() error) error {
+	select {
+	case w.jobs <- job:
+		return nil
+	case <-w.failed:
+		return errPipeFailed
+	case <-w.ctx.Done():
+		return w.ctx.Err()
+	}
+}
+
+// wait waits for the queued writes and returns the first write's error.
+func (w *pipe) wait() error {
+	close(w.jobs)
+	return <-w.done
 }
 
 // copyQueue makes the target's outbound queue equal to the snapshot's; a
