@@ -68,6 +68,13 @@ func TestMigrateCommand(t *testing.T) {
 	if code, _, errs := gannet(t, "", "migrate", "--data", data); code == 0 || !strings.Contains(errs, "--finish") {
 		t.Errorf("migrate without --to: exit %d, %q", code, errs)
 	}
+	empty := filepath.Join(dir, "nothing")
+	if code, _, errs := gannet(t, "", "migrate", "--to", url, "--data", empty); code == 0 || !strings.Contains(errs, "no SQLite install") {
+		t.Errorf("migrate from an empty directory: exit %d, %q", code, errs)
+	}
+	if _, err := os.Stat(empty); err == nil {
+		t.Error("migrate created the data directory it was given")
+	}
 	if code, _, errs := gannet(t, "", "migrate", "-h"); code != 0 || !strings.Contains(errs, "stop the server") {
 		t.Errorf("migrate -h: exit %d, %q", code, errs)
 	}

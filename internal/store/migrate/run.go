@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
 	"gannet/internal/store/pgstore"
 	"gannet/internal/store/sqlstore"
@@ -28,7 +30,11 @@ type RunOptions struct {
 
 // Run opens both stores and moves the data (see the package comment).
 func Run(ctx context.Context, o RunOptions) error {
-	src, err := sqlstore.Open(ctx, o.Dir, sqlstore.Options{})
+	// Opening creates a data directory; a mistyped one must not be.
+	if _, err := os.Stat(filepath.Join(o.Dir, "gannet.db")); err != nil {
+		return fmt.Errorf("migrate: no SQLite install in %s: %w", o.Dir, err)
+	}
+	src, err := sqlstore.Open(ctx, o.Dir, sqlstore.Options{NoMigrate: true})
 	if err != nil {
 		return err
 	}
