@@ -37,6 +37,7 @@ func commands() map[string]command {
 		"alias":   {"manage aliases: add|del|list", cmdAlias},
 		"queue":   {"inspect the outbound queue: list|show|retry|drop", cmdQueue},
 		"bench":   {"load generators: imap", cmdBench},
+		"migrate": {"move a SQLite install to PostgreSQL, online", cmdMigrate},
 		"version": {"print the version", cmdVersion},
 	}
 }

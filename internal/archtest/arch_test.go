@@ -20,9 +20,11 @@ var sqlDrivers = []string{"database/sql", "modernc.org/sqlite", "github.com/jack
 var backends = []string{mod + "internal/store/sqlstore", mod + "internal/store/pgstore"}
 
 // wiring are the packages that may name a backend: internal/app, which opens
-// the one the configuration chooses (OpenStore), and internal/store/testopen,
-// its twin for tests, which only _test.go files may import.
-var wiring = []string{mod + "internal/app", mod + "internal/store/testopen"}
+// the one the configuration chooses (OpenStore); internal/store/migrate,
+// which moves an install from one backend to the other (`gannet migrate`)
+// through their export and import APIs; and internal/store/testopen, the
+// twin of internal/app for tests, which only _test.go files may import.
+var wiring = []string{mod + "internal/app", mod + "internal/store/migrate", mod + "internal/store/testopen"}
 
 // under reports whether path is one of roots or inside one of them.
 func under(path string, roots []string) bool {

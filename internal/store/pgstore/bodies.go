@@ -64,7 +64,12 @@ type body struct {
 // transaction, so that concurrent deliveries parse and compress in parallel
 // and the transaction holds its locks only for SQL.
 func (s *Store) prepareBody(raw []byte) *body {
-	b := &body{Body: store.Ingest(raw)}
+	return s.chunkBody(store.Ingest(raw), raw)
+}
+
+// chunkBody compresses raw, whose parse results are pb, into chunks.
+func (s *Store) chunkBody(pb *store.Body, raw []byte) *body {
+	b := &body{Body: pb}
 	for off, i := 0, int32(0); off < len(raw); off, i = off+chunkSize, i+1 {
 		end := min(off+chunkSize, len(raw))
 		b.chunks = append(b.chunks, s.codec.enc.EncodeAll(raw[off:end], nil))

@@ -55,6 +55,11 @@ type Options struct {
 	Node string
 	// MaxConns bounds the connection pool (0 = 32).
 	MaxConns int32
+	// Import opens the target of an unfinished move from another backend
+	// (`gannet migrate`, import.go); without it such a database is
+	// refused, so that no server or admin command works on it before the
+	// move's last pass.
+	Import bool
 }
 
 // Store is the PostgreSQL implementation of store.Store.
@@ -111,6 +116,12 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if err := migrate(ctx, pool); err != nil {
 		pool.Close()
 		return nil, err
+	}
+	if !opts.Import {
+		if err := refuseUnfinishedImport(ctx, pool); err != nil {
+			pool.Close()
+			return nil, err
+		}
 	}
 	cd, err := newCodec()
 	if err != nil {

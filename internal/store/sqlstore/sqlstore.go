@@ -51,6 +51,11 @@ type Options struct {
 	Hub *notify.Hub
 	// FastPasswords uses cheap argon2id parameters: for tests only.
 	FastPasswords bool
+	// NoMigrate refuses a database whose schema is not this build's
+	// instead of migrating it: for a process that opens a database a
+	// server may be serving (gannet migrate), which must not change the
+	// schema under a server of an older build.
+	NoMigrate bool
 
 	// Tests shrink these to see the WAL start over quickly; zero means the
 	// defaults (checkpointEvery, walRestartFrames).
@@ -128,7 +133,12 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	wdb.SetMaxOpenConns(1)
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxLifetime(0)
-	if err := migrate(ctx, wdb, 0); err != nil {
+	if opts.NoMigrate {
+		err = checkSchema(ctx, wdb)
+	} else {
+		err = migrate(ctx, wdb, 0)
+	}
+	if err != nil {
 		wdb.Close()
 		return nil, err
 	}
@@ -275,6 +285,29 @@ func migrate(ctx context.Context, db *sql.DB, upTo int) error {
 		if err := tx.Commit(); err != nil {
 			return fmt.Errorf("sqlstore: migration %s: %w", m.name, err)
 		}
+	}
+	return nil
+}
+
+// checkSchema fails unless the database's schema is the newest this build
+// knows (Options.NoMigrate).
+func checkSchema(ctx context.Context, db *sql.DB) error {
+	entries, err := migrations.ReadDir("migrations")
+	if err != nil {
+		return fmt.Errorf("sqlstore: migrations: %w", err)
+	}
+	latest := 0
+	for _, e := range entries {
+		if v, err := strconv.Atoi(strings.SplitN(e.Name(), "_", 2)[0]); err == nil && v > latest {
+			latest = v
+		}
+	}
+	var current int
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&current); err != nil {
+		return fmt.Errorf("sqlstore: read schema version: %w", err)
+	}
+	if current != latest {
+		return fmt.Errorf("sqlstore: schema version %d, this build's is %d: run the server of this build on it first", current, latest)
 	}
 	return nil
 }
