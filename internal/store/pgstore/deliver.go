@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -191,59 +192,240 @@ type quotaRow struct {
 // Each stored recipient gets its account's next MODSEQ and its mailbox's next
 // UID, in recipient order, as sqlstore hands them out.
 func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.DeliveryResult, error) {
+	req, err := s.prepareDelivery(d)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.alive(); err != nil {
+		return nil, err
+	}
+	return s.combine(ctx, req)
+}
+
+// delivery is one Deliver call, prepared outside any transaction (flags and
+// names checked, the body parsed and compressed), and its outcome.
+type delivery struct {
+	rcpts    []store.Recipient
+	names    []string
+	flags    []store.FlagSet
+	accounts []int64 // the recipients' accounts, ascending, once each
+	body     *body
+	date     int64
+
+	ctx     context.Context // the caller's: a delivery whose caller gave up before its batch is not stored
+	results []store.DeliveryResult
+	err     error
+	done    chan struct{} // closed when results/err are final
+	lead    chan struct{} // closed when this caller is to run the next batch
+}
+
+func (s *Store) prepareDelivery(d store.Delivery) (*delivery, error) {
 	if len(d.Recipients) == 0 {
 		return nil, fmt.Errorf("deliver: no recipients: %w", store.ErrInvalidName)
 	}
-	flags := make([]store.FlagSet, len(d.Recipients))
-	names := make([]string, len(d.Recipients))
-	var accounts []int64
+	req := &delivery{
+		rcpts: d.Recipients,
+		flags: make([]store.FlagSet, len(d.Recipients)),
+		names: make([]string, len(d.Recipients)),
+		done:  make(chan struct{}),
+		lead:  make(chan struct{}),
+	}
 	for i, r := range d.Recipients {
 		fs, err := store.ParseFlags(r.Flags)
 		if err != nil {
 			return nil, err
 		}
-		flags[i] = fs
+		req.flags[i] = fs
 		name := r.Mailbox
 		if name == "" {
 			name = "INBOX"
 		}
-		if names[i], err = store.NormMailbox(name); err != nil {
+		if req.names[i], err = store.NormMailbox(name); err != nil {
 			return nil, err
 		}
-		accounts = append(accounts, r.AccountID)
+		req.accounts = append(req.accounts, r.AccountID)
 	}
-	slices.Sort(accounts)
-	accounts = slices.Compact(accounts)
-	if err := s.alive(); err != nil {
-		return nil, err
-	}
+	slices.Sort(req.accounts)
+	req.accounts = slices.Compact(req.accounts)
 	date := d.InternalDate
 	if date.IsZero() {
 		date = s.now()
 	}
-	b := s.prepareBody(d.Raw)
-	var results []store.DeliveryResult
-	err := s.write(ctx, func(ctx context.Context, t *tx) error {
-		results = make([]store.DeliveryResult, len(d.Recipients))
-		// The body and the account locks share a round trip, in that order.
-		var bodyID int64
-		q := &pgx.Batch{}
-		s.queueBody(q, b, &bodyID)
-		quotas := queueLockQuotas(q, accounts)
-		if err := t.SendBatch(ctx, q).Close(); err != nil {
-			return err
+	req.date = unix(date)
+	req.body = s.prepareBody(d.Raw)
+	return req, nil
+}
+
+// Group commit for deliveries. Every write to an account holds the
+// account's row lock until its commit (tx.go), so deliveries to one busy
+// mailbox (an MX's usual load) would otherwise commit one at a time, each
+// waiting for the previous one's WAL flush. Instead, concurrent Deliver
+// calls on a node join a queue; one of them (the leader) takes every
+// delivery queued so far, up to maxCombine, and stores them all in one
+// transaction: one lock round, one commit, one WAL flush; the others wait
+// for their results. Then the leader hands the lead to the first delivery
+// still queued and returns. This is sqlstore's single writer, without a
+// goroutine of its own: a caller whose delivery is in a batch never waits
+// for more than that batch and the one before it.
+//
+// A batch that fails as a whole (a delivery naming a mailbox or account
+// that does not exist, say) is run again one delivery per transaction, so
+// that each gets its own outcome, as if it had run alone.
+type combiner struct {
+	mu      sync.Mutex
+	pending []*delivery
+	running bool
+}
+
+// maxCombine bounds the deliveries of one transaction: enough to share a
+// flush among every SMTP session of a busy node, few enough that one batch
+// holds its locks for milliseconds.
+const maxCombine = 64
+
+// combineTimeout bounds a batch's transaction: it runs for several callers,
+// so no one caller's context may cancel it.
+const combineTimeout = time.Minute
+
+func (s *Store) combine(ctx context.Context, req *delivery) ([]store.DeliveryResult, error) {
+	req.ctx = ctx
+	c := &s.comb
+	c.mu.Lock()
+	c.pending = append(c.pending, req)
+	lead := !c.running
+	if lead {
+		c.running = true
+	}
+	c.mu.Unlock()
+	if !lead {
+		select {
+		case <-req.done:
+			return req.results, req.err
+		case <-req.lead:
+		case <-ctx.Done():
+			if s.withdraw(req) {
+				return nil, ctx.Err()
+			}
+			// Too late to withdraw: the delivery is in a batch being
+			// stored (wait for it: a caller told "failed" whose message
+			// was stored would be sent again), or this caller has just
+			// been handed the lead, which it must take.
+			select {
+			case <-req.done:
+				return req.results, req.err
+			case <-req.lead:
+			}
 		}
-		for _, id := range accounts {
+	}
+	// The leader runs one batch: its own delivery is in it (it is the
+	// first queued, or was when the lead was handed over).
+	c.mu.Lock()
+	n := min(len(c.pending), maxCombine)
+	batch := c.pending[:n:n]
+	c.pending = c.pending[n:]
+	c.mu.Unlock()
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), combineTimeout)
+	s.deliverBatch(bctx, batch)
+	cancel()
+	c.mu.Lock()
+	if len(c.pending) > 0 {
+		close(c.pending[0].lead)
+	} else {
+		c.running = false
+	}
+	c.mu.Unlock()
+	<-req.done
+	return req.results, req.err
+}
+
+// withdraw takes a delivery whose caller gave up out of the queue, unless
+// it is already in a batch or has been handed the lead.
+func (s *Store) withdraw(req *delivery) bool {
+	c := &s.comb
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	select {
+	case <-req.lead:
+		return false
+	default:
+	}
+	for i, d := range c.pending {
+		if d == req {
+			c.pending = slices.Delete(c.pending, i, i+1)
+			return true
+		}
+	}
+	return false
+}
+
+// deliverBatch stores a batch in one transaction, or, when that fails, each
+// delivery in a transaction of its own; it closes every delivery's done.
+func (s *Store) deliverBatch(ctx context.Context, batch []*delivery) {
+	live := batch[:0:0]
+	for _, d := range batch {
+		if err := d.ctx.Err(); err != nil {
+			d.err = err
+			close(d.done)
+			continue
+		}
+		live = append(live, d)
+	}
+	batch = live
+	if len(batch) == 0 {
+		return
+	}
+	err := s.write(ctx, func(ctx context.Context, t *tx) error { return s.deliverAll(ctx, t, batch) })
+	if err != nil && len(batch) > 1 {
+		for _, d := range batch {
+			d.err = mapErr(s.write(ctx, func(ctx context.Context, t *tx) error { return s.deliverAll(ctx, t, []*delivery{d}) }))
+			if d.err != nil {
+				d.results = nil
+			}
+			close(d.done)
+		}
+		return
+	}
+	for _, d := range batch {
+		d.err = err
+		if err != nil {
+			d.results = nil
+		}
+		close(d.done)
+	}
+}
+
+// deliverAll stores the deliveries of a batch in t, in order: every body and
+// every recipient account's lock (ascending ids, all accounts of the batch
+// at once) in one round trip, then one statement per delivery.
+func (s *Store) deliverAll(ctx context.Context, t *tx, batch []*delivery) error {
+	var accounts []int64
+	for _, d := range batch {
+		accounts = append(accounts, d.accounts...)
+	}
+	slices.Sort(accounts)
+	accounts = slices.Compact(accounts)
+	bodyIDs := make([]int64, len(batch))
+	q := &pgx.Batch{}
+	for i, d := range batch {
+		s.queueBody(q, d.body, &bodyIDs[i])
+	}
+	quotas := queueLockQuotas(q, accounts)
+	if err := t.SendBatch(ctx, q).Close(); err != nil {
+		return err
+	}
+	for _, d := range batch {
+		for _, id := range d.accounts {
 			if quotas[id] == nil {
 				return fmt.Errorf("deliver to account %d: %w", id, store.ErrNotFound)
 			}
 		}
-		return s.deliverTx(ctx, t, d.Recipients, names, flags, quotas, bodyID, b.Size, unix(date), results)
-	})
-	if err != nil {
-		return nil, err
 	}
-	return results, nil
+	for i, d := range batch {
+		d.results = make([]store.DeliveryResult, len(d.rcpts))
+		if err := s.deliverTx(ctx, t, d.rcpts, d.names, d.flags, quotas, bodyIDs[i], d.body.Size, d.date, d.results); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // queueLockQuotas queues the statement that locks the accounts (ids

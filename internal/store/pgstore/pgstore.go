@@ -91,6 +91,9 @@ type Store struct {
 	codec *codec   // message body chunks (bodies.go)
 	pub   pubOrder // publish in commit order (tx.go)
 
+	// comb group-commits concurrent deliveries (deliver.go).
+	comb combiner
+
 	closed   atomic.Bool
 	stopFeed context.CancelFunc
 	feedDone chan struct{}
