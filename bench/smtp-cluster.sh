@@ -75,8 +75,9 @@ EOF
 
 pids=()
 stop_all() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	local pid
+	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 	pids=()
 }
 trap 'stop_all; eval "exec ${PGSERVE[1]}>&-"; wait "$PGSERVE_PID" 2>/dev/null || true' EXIT
@@ -93,12 +94,22 @@ serve() {
 	pids+=($!)
 }
 
-delivered() { grep MEDIAN | grep -o 'delivered [0-9.]*' | awk '{print $2}'; }
+# delivered NAME: keeps bench-smtp.sh's whole output in $WORK/NAME.out and
+# prints the median delivered msgs/s.
+delivered() { tee -a "$WORK/$1.out" | grep MEDIAN | grep -o 'delivered [0-9.]*' | awk '{print $2}'; }
 declare -A all
 for r in $(seq "$ROUNDS"); do
-	# Postfix -> LMTP -> Dovecot.
+	# Postfix -> LMTP -> Dovecot, once whatever an earlier run left in
+	# Postfix's queue has reached the mailbox (else it counts as delivered).
+	prev=-1
+	while :; do
+		c=$(find "$peer_box" -type f 2>/dev/null | wc -l)
+		[ "$c" = "$prev" ] && break
+		prev=$c
+		sleep 3
+	done
 	rm -rf "$peer_box"
-	p=$(DELIVERED_MAILDIR=$peer_box/Maildir bash "$B/bench-smtp.sh" 127.0.0.1 12525 2>&1 | delivered)
+	p=$(DELIVERED_MAILDIR=$peer_box/Maildir bash "$B/bench-smtp.sh" 127.0.0.1 12525 2>&1 | delivered postfix)
 
 	# Gannet on SQLite.
 	rm -rf "$WORK/data-sqlite"
@@ -106,7 +117,7 @@ for r in $(seq "$ROUNDS"); do
 	echo pass | "$WORK/gannet" user add --config "$WORK/sqlite.toml" test1@example.test >/dev/null
 	serve sqlite && wait_port "$PORT"
 	s=$(DELIVERED_CMD="sqlite3 '$WORK/data-sqlite/gannet.db' 'select count(*) from messages'" \
-		bash "$B/bench-smtp.sh" 127.0.0.1 "$PORT" 2>&1 | delivered)
+		bash "$B/bench-smtp.sh" 127.0.0.1 "$PORT" 2>&1 | delivered sqlite)
 	stop_all
 
 	# Gannet on PostgreSQL, one node.
@@ -117,7 +128,7 @@ for r in $(seq "$ROUNDS"); do
 	echo pass | "$WORK/gannet" user add --config "$WORK/one.toml" test1@example.test >/dev/null
 	serve one && wait_port "$PORT"
 	o=$(DELIVERED_CMD="psql '$url' -Atc 'select count(*) from messages'" \
-		bash "$B/bench-smtp.sh" 127.0.0.1 "$PORT" 2>&1 | delivered)
+		bash "$B/bench-smtp.sh" 127.0.0.1 "$PORT" 2>&1 | delivered one)
 	stop_all
 
 	# Gannet on PostgreSQL, NODES nodes behind HAProxy (round robin, PROXY v2).
@@ -151,7 +162,7 @@ EOF
 	pids+=($!)
 	wait_port "$PORT"
 	m=$(DELIVERED_CMD="psql '$url' -Atc 'select count(*) from messages'" \
-		bash "$B/bench-smtp.sh" 127.0.0.1 "$PORT" 2>&1 | delivered)
+		bash "$B/bench-smtp.sh" 127.0.0.1 "$PORT" 2>&1 | delivered many)
 	stop_all
 
 	echo "round $r: postfix->lmtp->dovecot $p, gannet sqlite $s, gannet postgres 1 node $o, $NODES nodes $m delivered msgs/s" \
