@@ -60,6 +60,9 @@ type App struct {
 	Deliverer *delivery.Deliverer
 	// Limiter counts failed logins across every protocol and the webmail.
 	Limiter *authlimit.Limiter
+	// logins queues the limiter's events for the other nodes (loginshare.go);
+	// nil when the store is not shared.
+	logins *loginShare
 	// Conns limits the connections of every listener, per client address
 	// and in total; Registry counts them per protocol (admin /metrics).
 	Conns    *connlimit.Limiter
@@ -104,7 +107,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	a := &App{Config: cfg, Store: st, Log: log}
-	a.Limiter = authlimit.New(authlimit.Config{PerMinute: cfg.Limits.LoginFailuresPerMinute})
+	lcfg := authlimit.Config{PerMinute: cfg.Limits.LoginFailuresPerMinute}
+	if _, ok := st.(store.LoginEventStore); ok {
+		a.logins = &loginShare{}
+		lcfg.Observe = a.logins.observe
+	}
+	a.Limiter = authlimit.New(lcfg)
 	total := cfg.Limits.MaxConnections
 	if total == 0 {
 		total = connlimit.DefaultTotal()
@@ -189,7 +197,12 @@ func (a *App) Start(ctx context.Context) error {
 	a.mu.Unlock()
 	go func() {
 		defer close(done)
+		var wg sync.WaitGroup
+		if les, ok := a.Store.(store.LoginEventStore); ok && a.logins != nil {
+			wg.Go(func() { a.shareLogins(wctx, les, a.logins) })
+		}
 		a.watchRevocations(wctx)
+		wg.Wait()
 	}()
 	return nil
 }

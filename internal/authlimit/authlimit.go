@@ -27,9 +27,11 @@
 package authlimit
 
 import (
+	"crypto/sha256"
 	"errors"
 	"net/netip"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -54,6 +56,34 @@ type Config struct {
 	// once (default 4: a mail client opens a few connections together).
 	MaxInFlight int
 	Now         func() time.Time
+	// Observe, when set, is told of every failure and success this limiter
+	// records itself (not of those given to Apply), after its lock is
+	// released, so that other nodes' limiters can count them too (several
+	// nodes on one store). It must not block.
+	Observe func(Event)
+}
+
+// Event is a failed or good login, as one node's limiter shares it with the
+// others. Accounts are account keys (AccountKey), never the names typed:
+// people type passwords into the user name field.
+type Event struct {
+	Prefix netip.Prefix // the address, IPv4 /32 or IPv6 /64
+	// Accounts: for a failure, the key of the name it was for (none when
+	// unknown); for a success, the keys whose failures it forgets.
+	Accounts []string
+	Success  bool
+	At       time.Time
+}
+
+// AccountKey is how the limiter keeps an account name: a digest of the name
+// lower-cased, so that neither its memory nor what it shares holds what was
+// typed. "" stays "" (no name).
+func AccountKey(name string) string {
+	if name == "" {
+		return ""
+	}
+	h := sha256.Sum256([]byte("gannet authlimit\x00" + strings.ToLower(name)))
+	return string(h[:16])
 }
 
 // failure is one failed login: when, and the (lower-cased) name it was for.
@@ -155,7 +185,7 @@ func (l *Limiter) check(now time.Time, k netip.Prefix, account string) (time.Dur
 		}
 		delay = l.delay(n)
 	}
-	if e := l.acc[strings.ToLower(account)]; account != "" && e != nil {
+	if e := l.acc[AccountKey(account)]; account != "" && e != nil {
 		// An account under attack from many addresses is slowed, never locked.
 		delay = max(delay, l.delay(l.recent(e, now)/4))
 	}
@@ -229,11 +259,15 @@ func (a *Attempt) Failure() bool {
 		return false
 	}
 	a.l.mu.Lock()
-	defer a.l.mu.Unlock()
 	if !a.end() {
+		a.l.mu.Unlock()
 		return false
 	}
-	return a.l.failure(a.l.cfg.Now(), a.k, a.account)
+	now := a.l.cfg.Now()
+	blocked := a.l.failure(now, a.k, AccountKey(a.account))
+	a.l.mu.Unlock()
+	a.l.observeFailure(now, a.k, a.account)
+	return blocked
 }
 
 // Success ends the attempt as a good login of the account whose address is
@@ -244,11 +278,15 @@ func (a *Attempt) Success(address string) {
 		return
 	}
 	a.l.mu.Lock()
-	defer a.l.mu.Unlock()
 	if !a.end() {
+		a.l.mu.Unlock()
 		return
 	}
-	a.l.success(a.l.cfg.Now(), a.k, a.account, address)
+	now := a.l.cfg.Now()
+	keys := []string{AccountKey(a.account), AccountKey(address)}
+	a.l.success(now, a.k, keys)
+	a.l.mu.Unlock()
+	a.l.observe(Event{Prefix: a.k, Accounts: keys, Success: true, At: now})
 }
 
 // Abandon ends the attempt without a verdict (the store failed, the server
@@ -275,35 +313,85 @@ func (l *Limiter) tidy(now time.Time, k netip.Prefix) {
 // Failure records a failed login. It reports whether the IP is now blocked.
 func (l *Limiter) Failure(ip netip.Addr, account string) bool {
 	now := l.cfg.Now()
+	k := key(ip)
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.failure(now, key(ip), account)
+	blocked := l.failure(now, k, AccountKey(account))
+	l.mu.Unlock()
+	l.observeFailure(now, k, account)
+	return blocked
 }
 
-// failure is Failure under l.mu.
-func (l *Limiter) failure(now time.Time, k netip.Prefix, account string) bool {
+// failure is Failure under l.mu, for the account key a ("" = unknown), at
+// time at (now, or a little earlier for another node's failure).
+func (l *Limiter) failure(at time.Time, k netip.Prefix, a string) bool {
+	now := l.cfg.Now()
 	l.gc(now)
 	e := l.ips[k]
 	if e == nil {
 		e = &entry{}
 		l.ips[k] = e
 	}
-	a := strings.ToLower(account)
-	e.failures = append(e.failures, failure{at: now, account: a})
+	e.failures = insertFailure(e.failures, failure{at: at, account: a})
 	blocked := false
 	if l.recent(e, now) > l.cfg.PerMinute {
-		e.blockedUntil = now.Add(l.cfg.Block)
+		e.blockedUntil = at.Add(l.cfg.Block)
 		blocked = true
 	}
-	if account != "" {
+	if a != "" {
 		ae := l.acc[a]
 		if ae == nil {
 			ae = &entry{}
 			l.acc[a] = ae
 		}
-		ae.failures = append(ae.failures, failure{at: now})
+		ae.failures = insertFailure(ae.failures, failure{at: at})
 	}
 	return blocked
+}
+
+// insertFailure adds f keeping the list in time order (recent drops from
+// the front): another node's failure may be a little older than ours.
+func insertFailure(list []failure, f failure) []failure {
+	i := sort.Search(len(list), func(i int) bool { return list[i].at.After(f.at) })
+	return slices.Insert(list, i, f)
+}
+
+func (l *Limiter) observe(ev Event) {
+	if l.cfg.Observe != nil {
+		l.cfg.Observe(ev)
+	}
+}
+
+func (l *Limiter) observeFailure(at time.Time, k netip.Prefix, account string) {
+	ev := Event{Prefix: k, At: at}
+	if account != "" {
+		ev.Accounts = []string{AccountKey(account)}
+	}
+	l.observe(ev)
+}
+
+// Apply counts a failure or success another node recorded (its Observe), as
+// if it had happened here: a burst of guesses spread over several nodes is
+// blocked as it would be on one, give or take what the nodes have not yet
+// heard of each other. Events older than the window change nothing.
+func (l *Limiter) Apply(ev Event) {
+	if !ev.Prefix.IsValid() {
+		return
+	}
+	now := l.cfg.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if ev.Success {
+		l.success(now, ev.Prefix, ev.Accounts)
+		return
+	}
+	if ev.At.Before(now.Add(-l.cfg.Window)) {
+		return
+	}
+	a := ""
+	if len(ev.Accounts) > 0 {
+		a = ev.Accounts[0]
+	}
+	l.failure(ev.At, ev.Prefix, a)
 }
 
 // Success records a good login from ip as account (the name the client
@@ -313,23 +401,25 @@ func (l *Limiter) failure(now time.Time, k netip.Prefix, account string) bool {
 // accounts are kept, and a block stays until it expires.
 func (l *Limiter) Success(ip netip.Addr, account string, alsoNamed ...string) {
 	now := l.cfg.Now()
+	k := key(ip)
+	keys := []string{AccountKey(account)}
+	for _, n := range alsoNamed {
+		keys = append(keys, AccountKey(n))
+	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.success(now, key(ip), account, alsoNamed...)
+	l.success(now, k, keys)
+	l.mu.Unlock()
+	l.observe(Event{Prefix: k, Accounts: keys, Success: true, At: now})
 }
 
-// success is Success under l.mu.
-func (l *Limiter) success(now time.Time, k netip.Prefix, account string, alsoNamed ...string) {
+// success is Success under l.mu, for account keys.
+func (l *Limiter) success(now time.Time, k netip.Prefix, keys []string) {
 	e := l.ips[k]
 	if e == nil || now.Before(e.blockedUntil) {
 		return
 	}
-	names := []string{strings.ToLower(account)}
-	for _, n := range alsoNamed {
-		names = append(names, strings.ToLower(n))
-	}
 	e.failures = slices.DeleteFunc(e.failures, func(f failure) bool {
-		return slices.Contains(names, f.account)
+		return slices.Contains(keys, f.account)
 	})
 	l.tidy(now, k)
 }

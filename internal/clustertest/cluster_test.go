@@ -494,3 +494,38 @@ func TestAdminFromAnyNode(t *testing.T) {
 	}
 	t.Fatal("the IMAP session on node 2 still works 5 s after its account was deleted through node 3")
 }
+
+// TestLoginLimitAcrossNodes: wrong passwords from one address spread over
+// three nodes (as a load balancer would spread them) are counted together:
+// after login_failures_per_minute (5) + 1 failures in all, every node
+// refuses that address, also with the right password, as one node would.
+// Without the nodes sharing their failures each would allow six of its own.
+func TestLoginLimitAcrossNodes(t *testing.T) {
+	c := newCluster(t, 3, "")
+	for _, nd := range c.nodes {
+		nd.start(t)
+	}
+	c.admin(0, "alice-password\n", "user", "add", "alice@"+domain)
+	try := func(nd *node, pw string) error {
+		cl, err := imapclient.DialTLS(nd.imaps, &imapclient.Options{TLSConfig: &tls.Config{InsecureSkipVerify: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		return cl.Login("alice@"+domain, pw).Wait()
+	}
+	for i := range 6 {
+		nd := c.nodes[i%3]
+		if err := try(nd, "wrong"); err == nil || strings.Contains(err.Error(), "UNAVAILABLE") {
+			t.Fatalf("wrong password %d on %s: %v; want a plain authentication failure", i+1, nd.name, err)
+		}
+		// Let the nodes hear of each other (they exchange every 250 ms).
+		time.Sleep(600 * time.Millisecond)
+	}
+	for _, nd := range c.nodes {
+		err := try(nd, "alice-password")
+		if err == nil || !strings.Contains(err.Error(), "UNAVAILABLE") {
+			t.Errorf("%s after 6 failures spread over 3 nodes: %v; want NO [UNAVAILABLE] (blocked)", nd.name, err)
+		}
+	}
+}

@@ -25,4 +25,8 @@ const (
 	// counting the same rows (websessions.go). Logins are rare enough for
 	// one lock.
 	webSessionsLock = 7305504
+	// loginEventsLock is held by AddLoginEvents to commit, so that
+	// sequence order is commit order for LoginEvents' cursor
+	// (loginevents.go).
+	loginEventsLock = 7305505
 )
