@@ -15,7 +15,7 @@ import (
 )
 
 // TestQueueExactlyOnce: three nodes run the outbound queue on one database.
-// 300 messages to an alias forwarding to a remote sink are sent over the
+// 500 messages to an alias forwarding to a remote sink are sent over the
 // three MXs; the node delivering to the sink (the holder of the queue's
 // leases) is SIGKILLed a third of the way in and restarted at two thirds.
 // Every message answered 250 reaches the sink (none lost, the dead node's
@@ -56,7 +56,7 @@ retry_schedule = ["2s"]
 	}
 	defer db.Close(context.WithoutCancel(t.Context()))
 
-	const senders, perSender = 6, 50
+	const senders, perSender = 10, 50
 	total := senders * perSender
 	var mu sync.Mutex
 	accepted := map[string]bool{}
