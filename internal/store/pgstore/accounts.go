@@ -21,7 +21,7 @@ func (s *Store) AddDomain(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	defer s.dir.Invalidate()
+	defer s.directoryChanged()
 	return s.write(ctx, func(ctx context.Context, t *tx) error {
 		tag, err := t.Exec(ctx, `INSERT INTO domains(name, created) VALUES($1, $2) ON CONFLICT DO NOTHING`, d, unix(s.now()))
 		if err != nil {
@@ -44,7 +44,7 @@ func (s *Store) DeleteDomain(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	defer s.dir.Invalidate()
+	defer s.directoryChanged()
 	return s.write(ctx, func(ctx context.Context, t *tx) error {
 		var one int
 		err := t.QueryRow(ctx, `SELECT 1 FROM domains WHERE name = $1 FOR UPDATE`, d).Scan(&one)
@@ -141,7 +141,7 @@ func (s *Store) IsLocalDomain(ctx context.Context, name string) (bool, error) {
 // mailboxes, each subscribed, in one transaction. The id comes from the
 // accounts identity sequence: distinct on every node, never reused.
 func (s *Store) AddAccount(ctx context.Context, address, pw string) (*store.Account, error) {
-	defer s.dir.Invalidate()
+	defer s.directoryChanged()
 	local, domain, err := store.NormAddress(address)
 	if err != nil {
 		return nil, err
@@ -197,7 +197,7 @@ func (s *Store) AddAccount(ctx context.Context, address, pw string) (*store.Acco
 // under way finishes before (and one after finds no account). The revocation
 // feed's row is written by the schema's trigger.
 func (s *Store) DeleteAccount(ctx context.Context, address string) error {
-	defer s.dir.Invalidate()
+	defer s.directoryChanged()
 	local, domain, err := store.NormAddress(address)
 	if err != nil {
 		return err
@@ -289,7 +289,7 @@ func (s *Store) SetDisabled(ctx context.Context, address string, disabled bool) 
 // updateAccount runs one UPDATE of the account row; the address is the last
 // argument. ErrNotFound if there is no such account.
 func (s *Store) updateAccount(ctx context.Context, addr, q string, args ...any) error {
-	defer s.dir.Invalidate()
+	defer s.directoryChanged()
 	args = append(args, addr)
 	return s.write(ctx, func(ctx context.Context, t *tx) error {
 		tag, err := t.Exec(ctx, q, args...)

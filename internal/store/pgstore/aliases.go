@@ -13,7 +13,7 @@ import (
 // be an account's address (ErrExists); adding only targets it already has
 // is ErrExists too.
 func (s *Store) AddAlias(ctx context.Context, address string, targets []string) error {
-	defer s.dir.Invalidate()
+	defer s.directoryChanged()
 	addr, domain, err := store.NormAliasAddress(address)
 	if err != nil {
 		return err
@@ -62,7 +62,7 @@ func (s *Store) AddAlias(ctx context.Context, address string, targets []string) 
 
 // DeleteAlias implements store.Store: every target of the address.
 func (s *Store) DeleteAlias(ctx context.Context, address string) error {
-	defer s.dir.Invalidate()
+	defer s.directoryChanged()
 	addr, _, err := store.NormAliasAddress(address)
 	if err != nil {
 		return err

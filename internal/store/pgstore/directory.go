@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"gannet/internal/store"
 )
@@ -11,13 +12,14 @@ import (
 // reads the database directly; the Resolver does the caching.
 //
 // Staleness across nodes: every directory write through this Store (domains,
-// accounts, aliases) calls s.dir.Invalidate after its commit, so this node
-// sees its own changes at once. A change committed by another node is seen
-// here within store.DomainTTL (local domains) and store.ResolveTTL (cached
-// resolutions), one second each: exactly the bound sqlstore gives for another
-// process on the same SQLite file (`gannet alias rm` beside a running
-// server). A deleted alias or domain can thus receive mail on another node
-// for at most a second after the delete returns. Quota usage is never stale:
+// accounts, aliases) calls directoryChanged after its commit: this node's
+// caches are dropped at once, and the other nodes' as soon as they hear the
+// NOTIFY on directoryChannel (milliseconds; feed.go). Should that
+// notification be lost (a node dying between its commit and the NOTIFY, a
+// feed connection down), a change is still seen within store.DomainTTL
+// (local domains) and store.ResolveTTL (cached resolutions), one second
+// each: the bound sqlstore gives for another process on the same SQLite file
+// (`gannet alias rm` beside a running server). Quota usage is never stale:
 // the Resolver re-reads the accounts of a cached answer that have a quota.
 type directory struct{ s *Store }
 
@@ -67,4 +69,20 @@ func (d directory) AliasTargets(ctx context.Context, addr string) ([]string, err
 		out = append(out, t)
 	}
 	return out, rows.Err()
+}
+
+// directoryChannel carries "the directory changed" between nodes; the
+// payload is the writing Store's instance, so that it skips its own.
+const directoryChannel = "gannet_directory"
+
+// directoryChanged drops this node's directory caches and tells the other
+// nodes to drop theirs. Called after the write committed; a failed NOTIFY
+// leaves the others to their one-second TTLs.
+func (s *Store) directoryChanged() {
+	s.dir.Invalidate()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := s.pool.Exec(ctx, "SELECT pg_notify($1, $2)", directoryChannel, s.instance); err != nil && !s.closed.Load() {
+		s.log.Warn("directory change not announced to the other nodes", "err", err)
+	}
 }

@@ -101,7 +101,7 @@ func (s *Store) listen(ctx context.Context) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: feed: %w", err)
 	}
-	if _, err := conn.Exec(ctx, "LISTEN "+feedChannel); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+feedChannel+"; LISTEN "+directoryChannel); err != nil {
 		conn.Close(context.Background())
 		return nil, fmt.Errorf("pgstore: feed: %w", err)
 	}
@@ -132,6 +132,7 @@ func (s *Store) feedLoop(ctx context.Context, conn *pgx.Conn) {
 			conn, backoff = c, 50*time.Millisecond
 			s.log.Info("change feed: reconnected")
 			s.hub.Resync()
+			s.dir.Invalidate() // directory changes may have been missed too
 		}
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
@@ -141,6 +142,12 @@ func (s *Store) feedLoop(ctx context.Context, conn *pgx.Conn) {
 				return
 			}
 			s.log.Warn("change feed: connection lost", "err", err)
+			continue
+		}
+		if n.Channel == directoryChannel {
+			if n.Payload != s.instance {
+				s.dir.Invalidate()
+			}
 			continue
 		}
 		s.received(n.Payload)
