@@ -353,10 +353,11 @@ func dateCond(sb *strings.Builder, t *store.DateTerm, cmp string, args *sqlArgs)
 
 // bodyReader reads message bytes for one search: one zstd decoder for the
 // whole command, and the last body read kept, so that copies of one message
-// (one body, adjacent UIDs after a COPY) are read and decompressed once.
-//
-// TODO(pgmail): replace with the body reader behind Store.Open once it has
-// landed; this reads the same bodies/body_chunks rows.
+// (one body, adjacent UIDs after a COPY) are read and decompressed once. It
+// reads the rows Store.Open reads (bodies.go) but not through it: a search
+// wants the first store.MaxSearchBody bytes whole (store.BodyText parses
+// them), all its chunks in one query, and to tell a body that GC removed
+// meanwhile (errBodyGone) from a failure.
 type bodyReader struct {
 	s      *Store
 	dec    *zstd.Decoder
