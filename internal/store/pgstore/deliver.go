@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -275,6 +276,9 @@ type combiner struct {
 	mu      sync.Mutex
 	pending []*delivery
 	running bool
+	// batches and delivered count the batches run and the deliveries in
+	// them (tests check that batches do combine).
+	batches, delivered atomic.Int64
 }
 
 // maxCombine bounds the deliveries of one transaction: enough to share a
@@ -324,6 +328,8 @@ func (s *Store) combine(ctx context.Context, req *delivery) ([]store.DeliveryRes
 	c.pending = c.pending[n:]
 	c.mu.Unlock()
 	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), combineTimeout)
+	c.batches.Add(1)
+	c.delivered.Add(int64(len(batch)))
 	s.deliverBatch(bctx, batch)
 	cancel()
 	c.mu.Lock()

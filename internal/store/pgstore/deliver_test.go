@@ -235,3 +235,71 @@ func TestAppendRefusals(t *testing.T) {
 		t.Errorf("after refusals: used %d, %d messages; want 1 and 1", used, msgs)
 	}
 }
+
+// TestDeliverCombined: concurrent deliveries share transactions (group
+// commit), and one delivery that cannot be stored (a mailbox that does not
+// exist) fails alone: its batch is run again one delivery at a time, every
+// other delivery is stored once, with distinct UIDs.
+func TestDeliverCombined(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	ids := testAccounts(t, s, 2)
+	const n = 48
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	res := make([][]store.DeliveryResult, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			mailbox := "INBOX"
+			if i%8 == 3 {
+				mailbox = "Nope"
+			}
+			res[i], errs[i] = s.Deliver(t.Context(), store.Delivery{
+				Raw:        []byte(fmt.Sprintf("Subject: %d\r\n\r\nbody %d\r\n", i, i)),
+				Recipients: []store.Recipient{{AccountID: ids[i%2], Mailbox: mailbox}},
+			})
+		}()
+	}
+	close(start)
+	wg.Wait()
+	uids := map[[2]int64]bool{}
+	stored := 0
+	for i := range n {
+		if i%8 == 3 {
+			if !errors.Is(errs[i], store.ErrNotFound) {
+				t.Errorf("delivery %d to a missing mailbox: %v, want ErrNotFound", i, errs[i])
+			}
+			continue
+		}
+		if errs[i] != nil {
+			t.Errorf("delivery %d: %v (failed with a bad delivery in its batch)", i, errs[i])
+			continue
+		}
+		k := [2]int64{res[i][0].MailboxID, int64(res[i][0].UID)}
+		if uids[k] {
+			t.Errorf("delivery %d: UID %d given twice", i, k[1])
+		}
+		uids[k] = true
+		stored++
+	}
+	total := 0
+	for _, id := range ids {
+		mb, err := s.Mailbox(t.Context(), id, "INBOX")
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += int(mb.Messages)
+	}
+	if total != stored {
+		t.Errorf("%d messages in the INBOXes, %d deliveries answered stored", total, stored)
+	}
+	b, d := s.comb.batches.Load(), s.comb.delivered.Load()
+	t.Logf("%d deliveries in %d batches", d, b)
+	if d <= b {
+		t.Errorf("%d deliveries in %d batches: none combined", d, b)
+	}
+}
