@@ -82,6 +82,11 @@ func (s *adminServer) metrics(w http.ResponseWriter, r *http.Request) {
 		counter("gannet_store_wal_restarts_total", "Checkpoints after which the WAL starts over from its beginning.", ws.Restarts)
 		counter("gannet_store_deferred_ops_total", "Large write operations undone and run again first in the next batch.", ws.Deferred)
 	}
+	if dst, ok := s.a.Store.(deliveryStatser); ok {
+		b, d := dst.DeliveryStats()
+		counter("gannet_store_delivery_batches_total", "Delivery transactions this node committed (each holds one or more deliveries).", b)
+		counter("gannet_store_deliveries_total", "Deliveries this node stored in those transactions.", d)
+	}
 	s.connMetrics(w)
 	fmt.Fprintf(w, "# HELP gannet_node_info This node's name (config key node_name).\n# TYPE gannet_node_info gauge\ngannet_node_info{node=%q} 1\n", s.a.Config.Node())
 	var ms runtime.MemStats

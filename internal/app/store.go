@@ -69,6 +69,13 @@ type freeSpacer interface {
 	FreeBytes() (int64, error)
 }
 
+// deliveryStatser is a backend that combines concurrent deliveries into
+// shared transactions (PostgreSQL): how many transactions for how many
+// deliveries, on /metrics.
+type deliveryStatser interface {
+	DeliveryStats() (batches, deliveries int64)
+}
+
 // writerStatser is a backend with a group-commit writer on a write-ahead log
 // (SQLite): its counters are exported on /metrics.
 type writerStatser interface {

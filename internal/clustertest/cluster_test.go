@@ -12,8 +12,10 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
+	"net/http"
 	"net/smtp"
 	"os"
 	"os/exec"
@@ -453,6 +455,28 @@ func TestThreeNodes(t *testing.T) {
 	t.Logf("%d of %d messages answered 250", len(accepted), senders*perSender)
 	if len(accepted) < senders*perSender/2 {
 		t.Fatalf("only %d of %d messages accepted", len(accepted), senders*perSender)
+	}
+	// Each node's /metrics names it and counts its delivery transactions.
+	for _, nd := range c.nodes[:2] {
+		resp, err := http.Get("http://" + nd.admin + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		m := string(body)
+		if !strings.Contains(m, `gannet_node_info{node="`+nd.name+`"} 1`) {
+			t.Errorf("%s /metrics has no gannet_node_info for it", nd.name)
+		}
+		var batches, deliveries int64
+		for _, l := range strings.Split(m, "\n") {
+			fmt.Sscanf(l, "gannet_store_delivery_batches_total %d", &batches)
+			fmt.Sscanf(l, "gannet_store_deliveries_total %d", &deliveries)
+		}
+		if batches <= 0 || deliveries < batches {
+			t.Errorf("%s /metrics: %d delivery batches, %d deliveries", nd.name, batches, deliveries)
+		}
+		t.Logf("%s: %d deliveries in %d transactions", nd.name, deliveries, batches)
 	}
 	for i, nd := range c.nodes {
 		bodies, counts := inbox(t, nd.imaps)

@@ -343,6 +343,13 @@ func (s *Store) combine(ctx context.Context, req *delivery) ([]store.DeliveryRes
 	return req.results, req.err
 }
 
+// DeliveryStats reports the delivery transactions run on this node and the
+// deliveries they held (their ratio is how much group commit shares), for
+// /metrics.
+func (s *Store) DeliveryStats() (batches, deliveries int64) {
+	return s.comb.batches.Load(), s.comb.delivered.Load()
+}
+
 // withdraw takes a delivery whose caller gave up out of the queue, unless
 // it is already in a batch or has been handed the lead.
 func (s *Store) withdraw(req *delivery) bool {
