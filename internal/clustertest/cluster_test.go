@@ -48,9 +48,15 @@ type node struct {
 	imaps  string
 	admin  string
 
-	mu  sync.Mutex
-	cmd *exec.Cmd
-	log *bytes.Buffer
+	// rewrite writes the configuration again from the fields above (after
+	// new ports were chosen for a first start that found one taken).
+	rewrite func() error
+	started bool // started once: its ports are known to the test
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when cmd has exited
+	log    *bytes.Buffer
 }
 
 // cluster is n nodes on one database.
@@ -136,7 +142,8 @@ func newCluster(t *testing.T, n int, extra string) *cluster {
 			admin: freeAddr(t),
 		}
 		nd.config = filepath.Join(c.dir, nd.name+".toml")
-		cfg := fmt.Sprintf(`hostname = "mail.%[1]s"
+		nd.rewrite = func() error {
+			cfg := fmt.Sprintf(`hostname = "mail.%[1]s"
 node_name = %[2]q
 data_dir = %[3]q
 store = %[4]q
@@ -162,7 +169,9 @@ admin = %[7]q
 cert_file = %[8]q
 key_file = %[9]q
 %[10]s`, domain, nd.name, filepath.Join(c.dir, nd.name), dsn, nd.smtp, nd.imaps, nd.admin, certFile, keyFile, extra)
-		if err := os.WriteFile(nd.config, []byte(cfg), 0o600); err != nil {
+			return os.WriteFile(nd.config, []byte(cfg), 0o600)
+		}
+		if err := nd.rewrite(); err != nil {
 			t.Fatal(err)
 		}
 		c.nodes = append(c.nodes, nd)
@@ -200,9 +209,42 @@ func (nd *node) start(t *testing.T) {
 	}
 }
 
-// run starts the node and waits until its MX greets (safe off the test's
-// goroutine).
+// run starts the node and waits until it listens (safe off the test's
+// goroutine). Ports were chosen free (freeAddr) but may be taken by another
+// test's listener before the node binds them: a first start that finds one
+// taken tries again on new ports; a restart tries the same ports again
+// (the test's clients know them).
 func (nd *node) run() error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		var busy bool
+		if busy, err = nd.try(); err == nil {
+			nd.started = true
+			return nil
+		}
+		if !busy {
+			return err
+		}
+		if !nd.started && nd.rewrite != nil {
+			for _, a := range []*string{&nd.smtp, &nd.imaps, &nd.admin} {
+				if *a, err = freePort(); err != nil {
+					return err
+				}
+			}
+			if err = nd.rewrite(); err != nil {
+				return err
+			}
+		} else {
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+	return err
+}
+
+// try starts the process once and waits until its log says it listens on
+// the node's SMTP and IMAPS addresses and its MX greets; busy reports that
+// it exited because an address was taken.
+func (nd *node) try() (busy bool, err error) {
 	nd.mu.Lock()
 	cmd := exec.Command(nd.bin, "serve", "--config", nd.config)
 	nd.log = &bytes.Buffer{}
@@ -210,39 +252,63 @@ func (nd *node) run() error {
 	cmd.Stderr = cmd.Stdout
 	if err := cmd.Start(); err != nil {
 		nd.mu.Unlock()
-		return err
+		return false, err
 	}
-	nd.cmd = cmd
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	nd.cmd, nd.exited = cmd, exited
 	nd.mu.Unlock()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		conn, err := net.DialTimeout("tcp", nd.smtp, time.Second)
-		if err == nil {
-			conn.SetDeadline(time.Now().Add(5 * time.Second))
-			line, _ := bufio.NewReader(conn).ReadString('\n')
-			conn.Close()
-			if strings.HasPrefix(line, "220") {
-				return nil
+		select {
+		case <-exited:
+			nd.mu.Lock()
+			nd.cmd = nil
+			nd.mu.Unlock()
+			log := nd.logTail(4000)
+			return strings.Contains(log, "address already in use"), fmt.Errorf("%s exited at start:\n%s", nd.name, log)
+		default:
+		}
+		log := nd.logTail(1 << 20)
+		if strings.Contains(log, "server=smtp addr="+nd.smtp) && strings.Contains(log, "server=imaps addr="+nd.imaps) {
+			conn, err := net.DialTimeout("tcp", nd.smtp, time.Second)
+			if err == nil {
+				conn.SetDeadline(time.Now().Add(5 * time.Second))
+				line, _ := bufio.NewReader(conn).ReadString('\n')
+				conn.Close()
+				if strings.HasPrefix(line, "220") {
+					return false, nil
+				}
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s did not greet on %s within 60 s:\n%s", nd.name, nd.smtp, nd.logTail(4000))
+			return false, fmt.Errorf("%s did not listen on %s within 60 s:\n%s", nd.name, nd.smtp, nd.logTail(4000))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
+// freePort is an address on 127.0.0.1 free a moment ago.
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
 // kill ends the node with SIGKILL (a crash: nothing is flushed or said).
 func (nd *node) kill() {
 	nd.mu.Lock()
-	cmd := nd.cmd
+	cmd, exited := nd.cmd, nd.exited
 	nd.cmd = nil
 	nd.mu.Unlock()
 	if cmd == nil {
 		return
 	}
 	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
+	<-exited
 }
 
 func (nd *node) logTail(n int) string {

@@ -30,7 +30,8 @@ func TestMigrateUnderLoad(t *testing.T) {
 	certFile, keyFile := writeCert(t, dir)
 	nd := &node{name: "single", bin: bin, smtp: freeAddr(t), imaps: freeAddr(t), admin: freeAddr(t)}
 	nd.config = filepath.Join(dir, "gannet.toml")
-	writeConfig := func(storeURL string) {
+	storeURL := ""
+	writeConfig := func() error {
 		cfg := fmt.Sprintf(`hostname = "mail.%[1]s"
 data_dir = %[2]q
 store = %[3]q
@@ -50,10 +51,9 @@ admin = %[6]q
 cert_file = %[7]q
 key_file = %[8]q
 `, domain, filepath.Join(dir, "data"), storeURL, nd.smtp, nd.imaps, nd.admin, certFile, keyFile)
-		if err := os.WriteFile(nd.config, []byte(cfg), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		return os.WriteFile(nd.config, []byte(cfg), 0o600)
 	}
+	nd.rewrite = writeConfig
 	gannet := func(stdin string, args ...string) string {
 		t.Helper()
 		cmd := exec.Command(bin, args...)
@@ -64,7 +64,9 @@ key_file = %[8]q
 		}
 		return string(out)
 	}
-	writeConfig("")
+	if err := writeConfig(); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		nd.kill()
 		if t.Failed() {
@@ -172,15 +174,18 @@ key_file = %[8]q
 
 	// The switch: stop, finish, point the configuration at PostgreSQL, start.
 	nd.mu.Lock()
-	cmd := nd.cmd
+	cmd, exited := nd.cmd, nd.exited
 	nd.cmd = nil
 	nd.mu.Unlock()
 	cmd.Process.Signal(syscall.SIGTERM)
-	cmd.Wait()
+	<-exited
 	t1 := time.Now()
 	out = gannet("", "migrate", "--to", dsn, "--config", nd.config, "--finish")
 	t.Logf("gannet migrate --finish: %v\n%s", time.Since(t1), lastLines(out, 3))
-	writeConfig(dsn)
+	storeURL = dsn
+	if err := writeConfig(); err != nil {
+		t.Fatal(err)
+	}
 	nd.start(t)
 
 	ic = dialIMAP(t, nd.imaps, nil)
