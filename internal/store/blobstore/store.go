@@ -9,12 +9,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/klauspost/compress/zstd"
 )
 
 // Errors. Test for them with errors.Is.
@@ -46,9 +43,8 @@ const (
 
 // Store is a directory of blobs. It is safe for concurrent use.
 type Store struct {
-	root  string
-	enc   *zstd.Encoder // EncodeAll is concurrency-safe; holds GOMAXPROCS encoders
-	dec   *zstd.Decoder // DecodeAll is concurrency-safe; holds GOMAXPROCS decoders
+	root string
+	*Codec
 	locks [lockStripes]sync.Mutex
 
 	// dirs holds the fan-out directories this process has created or fsynced
@@ -79,27 +75,11 @@ func Open(dir string) (*Store, error) {
 			return nil, fmt.Errorf("blobstore: make %s private: %w", dir, err)
 		}
 	}
-	// Fastest: a mail server compresses every message once on the delivery
-	// path, where latency counts; text still shrinks about 3× (SpeedDefault gained
-	// 7% in size for 25% more CPU in a quick test on Go source text). The frame's
-	// checksum lets readers detect corruption.
-	enc, err := zstd.NewWriter(nil,
-		zstd.WithEncoderLevel(zstd.SpeedFastest),
-		zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)),
-		zstd.WithEncoderCRC(true),
-		zstd.WithWindowSize(frameSize))
+	c, err := NewCodec()
 	if err != nil {
-		return nil, fmt.Errorf("blobstore: zstd encoder: %w", err)
+		return nil, err
 	}
-	// MaxMemory and CapLimit bound what a corrupt frame can make us allocate.
-	dec, err := zstd.NewReader(nil,
-		zstd.WithDecoderConcurrency(0),
-		zstd.WithDecoderMaxMemory(maxFrameSize),
-		zstd.WithDecodeAllCapLimit(true))
-	if err != nil {
-		return nil, fmt.Errorf("blobstore: zstd decoder: %w", err)
-	}
-	s := &Store{root: dir, enc: enc, dec: dec}
+	s := &Store{root: dir, Codec: c}
 	s.outBufs.New = newBuf(flushAt + maxCompressed(frameSize) + 4<<10)
 	s.tailBufs.New = newBuf(tailRead)
 	s.compBufs.New = newBuf(maxCompressed(frameSize))
@@ -434,45 +414,4 @@ func unhex(c byte) byte {
 		return c - '0'
 	}
 	return c - 'a' + 10
-}
-
-// Compress returns data as one zstd frame, for callers that keep small blobs
-// elsewhere (the SQL store keeps small messages inline so that their delivery
-// costs no file creation and no fsync of its own).
-// Like blob files, it is a sequence of independent frames of at most frameSize.
-func (s *Store) Compress(data []byte) []byte {
-	var out []byte
-	for off := 0; off < len(data); off += frameSize {
-		out = s.enc.EncodeAll(data[off:min(off+frameSize, len(data))], out)
-	}
-	return out
-}
-
-// Decompress reverses Compress; size is the uncompressed size, which also bounds
-// what corrupt input can make it allocate.
-func (s *Store) Decompress(b []byte, size int64) ([]byte, error) {
-	return s.DecompressInto(nil, b, size)
-}
-
-// DecompressInto is Decompress writing into dst's storage when its capacity
-// holds size bytes (a buffer the caller reuses: the POP3 RETR path decodes
-// every message it sends, and a fresh buffer for each was a tenth of its
-// allocation and GC work). It returns the decoded bytes.
-func (s *Store) DecompressInto(dst, b []byte, size int64) ([]byte, error) {
-	if size < 0 {
-		return nil, fmt.Errorf("blobstore: decompress: %w: size %d", ErrCorrupt, size)
-	}
-	if int64(cap(dst)) < size {
-		dst = make([]byte, 0, size)
-	}
-	// The cap limit (WithDecodeAllCapLimit) makes a frame that claims more
-	// than size fail instead of growing dst.
-	out, err := s.dec.DecodeAll(b, dst[:0:size])
-	if err != nil {
-		return nil, fmt.Errorf("blobstore: decompress: %w: %v", ErrCorrupt, err)
-	}
-	if int64(len(out)) != size {
-		return nil, fmt.Errorf("blobstore: decompress: %w: size %d, want %d", ErrCorrupt, len(out), size)
-	}
-	return out, nil
 }

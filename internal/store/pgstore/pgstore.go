@@ -34,6 +34,7 @@ import (
 
 	"gannet/internal/notify"
 	"gannet/internal/store"
+	"gannet/internal/store/blobstore"
 )
 
 // Options tune a Store. The zero value is usable.
@@ -83,8 +84,10 @@ type Store struct {
 	// invalidated after every local directory write, other nodes' writes
 	// seen within store.DomainTTL and store.ResolveTTL (directory.go).
 	dir *store.Resolver
-	// queueZstd compresses queued messages (queuecodec.go).
-	queueZstd *queueCodec
+	// queueZstd compresses queued messages in the blob format's frames, as
+	// sqlstore keeps its own (blobstore.Codec; message bodies have their
+	// own chunk codec, bodies.go).
+	queueZstd *blobstore.Codec
 
 	// locks are the store.Locker locks held by this node (locks.go).
 	locks lockTable
@@ -160,12 +163,12 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	s.instance = instanceID(s.node)
 	s.auth = store.NewAuthCache(s.now)
 	s.dir = store.NewResolver(directory{s})
-	if s.queueZstd, err = newQueueCodec(); err != nil {
+	if s.queueZstd, err = blobstore.NewCodec(); err != nil {
 		pool.Close()
 		return nil, err
 	}
 	if err := s.startFeed(ctx); err != nil {
-		s.queueZstd.close()
+		s.queueZstd.Close()
 		pool.Close()
 		return nil, err
 	}
@@ -213,7 +216,7 @@ func (s *Store) Close() error {
 	s.stopFeed()
 	<-s.feedDone
 	s.pool.Close()
-	s.queueZstd.close()
+	s.queueZstd.Close()
 	_ = s.codec.enc.Close()
 	s.codec.dec.Close()
 	return nil

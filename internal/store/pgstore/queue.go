@@ -57,7 +57,7 @@ func (s *Store) EnqueueOutbound(ctx context.Context, m store.Outbound, now time.
 			return 0, fmt.Errorf("enqueue: recipient %q has no domain: %w", r, store.ErrInvalidName)
 		}
 	}
-	data := s.queueZstd.compress(m.Raw)
+	data := s.queueZstd.Compress(m.Raw)
 	var id int64
 	err := s.write(ctx, func(ctx context.Context, t *tx) error {
 		err := t.QueryRow(ctx, `INSERT INTO queue_messages(mail_from, account_id, env_id, ret, size, data, created)
@@ -195,7 +195,7 @@ func (s *Store) QueueMessageData(ctx context.Context, id int64) ([]byte, error) 
 	if err != nil {
 		return nil, fmt.Errorf("queued message %d: %w", id, err)
 	}
-	raw, err := s.queueZstd.decompress(data, size)
+	raw, err := s.queueZstd.Decompress(data, size)
 	if err != nil {
 		return nil, fmt.Errorf("queued message %d: %w", id, err)
 	}
