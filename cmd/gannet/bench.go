@@ -15,7 +15,7 @@ import (
 )
 
 // cmdBench runs load generators against a server on loopback, so Gannet and
-// its peers (../shared/bench) are measured with the same client.
+// its peers (Dovecot, Postfix) are measured with the same client.
 func cmdBench(ctx context.Context, e *env, args []string) error {
 	return subcommand(e, "bench", args, map[string]func([]string) error{
 		"imap": func(a []string) error { return benchIMAP(ctx, e, a) },

@@ -16,7 +16,7 @@
 // commands to every server (imapclient may add CAPABILITY commands of its own,
 // depending on what a server sends unasked).
 //
-// Invariants: only loopback addresses are accepted (like ../shared/bench);
+// Invariants: only loopback addresses are accepted (load never leaves the machine);
 // every run is bounded by Options.Duration and Options.MaxOps; every network
 // read and write has a deadline; there is no package state, so concurrent
 // Runs are independent.

@@ -18,7 +18,7 @@ import (
 )
 
 // TestBenchServer serves a prefilled Gannet POP3 server on a fixed loopback
-// address for ../shared/bench/bench-pop3.py, so that it is measured with the
+// address for the workspace POP3 load tool (bench-pop3.py), so that it is measured with the
 // same load as the Dovecot peer. It runs only when GANNET_POP3_BENCH_ADDR is
 // set (e.g. 127.0.0.1:12110), for GANNET_POP3_BENCH_SECS seconds (default 300,
 // at most 1800). Users test1..test100@example.test, password "pass"; users
