@@ -27,15 +27,7 @@ PORT=${PORT:-15025}
 command -v haproxy >/dev/null || { echo "needs haproxy (Debian package haproxy)" >&2; exit 3; }
 command -v psql >/dev/null || { echo "needs psql (Debian package postgresql-client)" >&2; exit 3; }
 
-rm -rf "$WORK" && mkdir -p "$WORK"
-go build -o "$WORK/gannet" ./cmd/gannet
-go build -o "$WORK/pgserve" ./internal/store/pgstore/pgtest/pgserve
-
-# PostgreSQL, durable (fsync on), for the whole run; it stops when this
-# script's end closes its stdin.
-coproc PGSERVE { exec "$WORK/pgserve"; }
-read -r PGURL <&"${PGSERVE[0]}"
-psqlc() { psql "$PGURL" -Atqc "$1"; }
+. bench/cluster-lib.sh
 
 # The peer: Postfix -> LMTP -> Dovecot.
 bash "$B/peer-dovecot.sh" status >/dev/null 2>&1 || bash "$B/peer-dovecot.sh" start >/dev/null 2>&1 </dev/null
@@ -45,54 +37,6 @@ if ! bash "$B/peer-postfix.sh" status >/dev/null 2>&1 ||
 	DELIVERY=lmtp bash "$B/peer-postfix.sh" start >/dev/null 2>&1 </dev/null
 fi
 peer_box=$PEER_ROOT/mail/test1
-
-# config NAME STORE SMTP_ADDR [PROXY]: one node's configuration.
-config() {
-	local tp=""
-	[ -n "${4:-}" ] && tp='"127.0.0.1"'
-	cat >"$WORK/$1.toml" <<EOF
-hostname = "bench.example.test"
-node_name = "$1"
-data_dir = "$WORK/data-$1"
-store = "$2"
-domains = ["example.test"]
-dev = true
-[listeners]
-smtp = "$3"
-submission = ""
-submissions = ""
-imap = ""
-imaps = ""
-pop3 = ""
-pop3s = ""
-http = ""
-admin = ""
-trusted_proxies = [$tp]
-[limits]
-max_connections_per_ip = 0
-EOF
-}
-
-pids=()
-stop_all() {
-	local pid
-	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-	pids=()
-}
-trap 'stop_all; eval "exec ${PGSERVE[1]}>&-"; wait "$PGSERVE_PID" 2>/dev/null || true' EXIT
-
-wait_port() {
-	for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
-	echo "nothing listens on $1" >&2
-	return 1
-}
-
-# serve NAME: start a node.
-serve() {
-	"$WORK/gannet" serve --config "$WORK/$1.toml" >>"$WORK/$1.log" 2>&1 </dev/null &
-	pids+=($!)
-}
 
 # delivered NAME: keeps bench-smtp.sh's whole output in $WORK/NAME.out and
 # prints the median delivered msgs/s.
@@ -113,7 +57,7 @@ for r in $(seq "$ROUNDS"); do
 
 	# Gannet on SQLite.
 	rm -rf "$WORK/data-sqlite"
-	config sqlite "" "127.0.0.1:$PORT"
+	config sqlite "" "127.0.0.1:$PORT" ""
 	echo pass | "$WORK/gannet" user add --config "$WORK/sqlite.toml" test1@example.test >/dev/null
 	serve sqlite && wait_port "$PORT"
 	s=$(DELIVERED_CMD="sqlite3 '$WORK/data-sqlite/gannet.db' 'select count(*) from messages'" \
@@ -123,8 +67,8 @@ for r in $(seq "$ROUNDS"); do
 	# Gannet on PostgreSQL, one node.
 	db=bench_one_$r
 	psqlc "DROP DATABASE IF EXISTS $db" && psqlc "CREATE DATABASE $db"
-	url=${PGURL%/postgres*}/$db?sslmode=disable
-	config one "$url" "127.0.0.1:$PORT"
+	url=$(dburl "$db")
+	config one "$url" "127.0.0.1:$PORT" ""
 	echo pass | "$WORK/gannet" user add --config "$WORK/one.toml" test1@example.test >/dev/null
 	serve one && wait_port "$PORT"
 	o=$(DELIVERED_CMD="psql '$url' -Atc 'select count(*) from messages'" \
@@ -134,33 +78,16 @@ for r in $(seq "$ROUNDS"); do
 	# Gannet on PostgreSQL, NODES nodes behind HAProxy (round robin, PROXY v2).
 	db=bench_many_$r
 	psqlc "DROP DATABASE IF EXISTS $db" && psqlc "CREATE DATABASE $db"
-	url=${PGURL%/postgres*}/$db?sslmode=disable
-	backends=""
+	url=$(dburl "$db")
+	addrs=()
 	for i in $(seq "$NODES"); do
-		config "node$i" "$url" "127.0.0.1:$((PORT + i))" proxy
-		backends+="    server node$i 127.0.0.1:$((PORT + i)) send-proxy-v2"$'\n'
+		config "node$i" "$url" "127.0.0.1:$((PORT + i))" "" proxy
+		addrs+=("127.0.0.1:$((PORT + i))")
 	done
 	echo pass | "$WORK/gannet" user add --config "$WORK/node1.toml" test1@example.test >/dev/null
 	for i in $(seq "$NODES"); do serve "node$i"; done
 	for i in $(seq "$NODES"); do wait_port $((PORT + i)); done
-	cat >"$WORK/haproxy.cfg" <<EOF
-global
-    maxconn 4096
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 5m
-    timeout server 5m
-frontend smtp
-    bind 127.0.0.1:$PORT
-    default_backend gannet
-backend gannet
-    balance roundrobin
-$backends
-EOF
-	haproxy -db -f "$WORK/haproxy.cfg" >>"$WORK/haproxy.log" 2>&1 </dev/null &
-	pids+=($!)
-	wait_port "$PORT"
+	haproxy_front "$PORT" "${addrs[@]}"
 	m=$(DELIVERED_CMD="psql '$url' -Atc 'select count(*) from messages'" \
 		bash "$B/bench-smtp.sh" 127.0.0.1 "$PORT" 2>&1 | delivered many)
 	stop_all
