@@ -58,13 +58,26 @@ type body struct {
 	*store.Body
 	chunks [][]byte
 	ns     []int32
+	// objects names the upload holding the chunks in the object store
+	// (objects.go); "" = the chunks go to body_chunks.
+	objects string
+	// reused: the committed transaction found the content stored already,
+	// so this body's own chunks were not used (set by queueBody).
+	reused bool
 }
 
-// prepareBody parses and compresses a message. It runs before the write
-// transaction, so that concurrent deliveries parse and compress in parallel
-// and the transaction holds its locks only for SQL.
-func (s *Store) prepareBody(raw []byte) *body {
-	return s.chunkBody(store.Ingest(raw), raw)
+// prepareBody parses and compresses a message, and with an object store
+// uploads it. It runs before the write transaction, so that concurrent
+// deliveries parse, compress and upload in parallel and the transaction
+// holds its locks only for SQL.
+func (s *Store) prepareBody(ctx context.Context, raw []byte) (*body, error) {
+	b := s.chunkBody(store.Ingest(raw), raw)
+	if s.objects != nil && len(b.chunks) > 0 {
+		if err := s.upload(ctx, b); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
 }
 
 // chunkBody compresses raw, whose parse results are pb, into chunks.
@@ -88,20 +101,29 @@ func (s *Store) chunkBody(pb *store.Body, raw []byte) *body {
 // from deleting the row before this transaction's messages reference it.
 // xmax = 0 tells an inserted row from an updated one. Writers store the
 // body before they lock accounts: one lock order, body then accounts.
+// With an object store the row names b's upload and no chunks are inserted
+// (b.chunks is empty); b.reused tells the caller whether the upload went
+// unused (objects.go).
 func (s *Store) queueBody(q *pgx.Batch, b *body, id *int64) {
+	var objects *string
+	if b.objects != "" {
+		objects = &b.objects
+	}
 	q.Queue(`WITH b AS (
-			INSERT INTO bodies(blob, size, subject, h_from, h_to, h_cc, h_bcc, sent_date, sent_day, parsed, header, created)
-			VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+			INSERT INTO bodies(blob, size, subject, h_from, h_to, h_cc, h_bcc, sent_date, sent_day, parsed, header, created, objects)
+			VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $15)
 			ON CONFLICT (blob) DO UPDATE SET created = EXCLUDED.created
 			RETURNING id, xmax = 0 AS inserted),
 		c AS (INSERT INTO body_chunks(body_id, n, data)
 			SELECT b.id, u.n, u.data FROM b, unnest($13::INTEGER[], $14::BYTEA[]) AS u(n, data) WHERE b.inserted)
-		SELECT id FROM b`,
+		SELECT id, inserted FROM b`,
 		b.ID, b.Size, b.Subject, b.From, b.To, b.Cc, b.Bcc, b.SentDate, b.SentDay, b.Parsed, b.Header,
-		unix(s.now()), b.ns, b.chunks).QueryRow(func(row pgx.Row) error {
-		if err := row.Scan(id); err != nil {
+		unix(s.now()), b.ns, b.chunks, objects).QueryRow(func(row pgx.Row) error {
+		var inserted bool
+		if err := row.Scan(id, &inserted); err != nil {
 			return fmt.Errorf("insert body: %w", err)
 		}
+		b.reused = !inserted
 		return nil
 	})
 }
@@ -136,17 +158,21 @@ func (s *Store) open(ctx context.Context, blobID string, off, n int64) (io.ReadC
 	first := min(off/chunkSize, math.MaxInt32)
 	r := &chunkReader{ctx: ctx, s: s, next: first}
 	var size int64
+	var objects *string
 	found := false
-	err := s.chunkQuery(ctx, `SELECT b.id, b.size, c.data FROM bodies b
+	err := s.chunkQuery(ctx, `SELECT b.id, b.size, b.objects, c.data FROM bodies b
 		LEFT JOIN body_chunks c ON c.body_id = b.id AND c.n = $2
 		WHERE b.blob = $1`, func(rows pgx.Rows) error {
-		if err := rows.Scan(&r.bodyID, &size, nil); err != nil {
+		if err := rows.Scan(&r.bodyID, &size, &objects, nil); err != nil {
 			return err
 		}
 		found = true
 		r.size = size
-		if rows.RawValues()[2] == nil {
-			return nil // no chunk there: an empty body, or a range past the end
+		if objects != nil || rows.RawValues()[3] == nil {
+			// In the object store (read below, once the range is known
+			// not to be empty); or no chunk there: an empty body, or a
+			// range past the end.
+			return nil
 		}
 		return r.decode(rows)
 	}, blobID, first)
@@ -162,6 +188,12 @@ func (s *Store) open(ctx context.Context, blobID string, off, n int64) (io.ReadC
 	}
 	if n == 0 {
 		return io.NopCloser(bytes.NewReader(nil)), nil
+	}
+	if objects != nil {
+		r.objects = *objects
+		if err := r.fetch(); err != nil {
+			return nil, fmt.Errorf("open message %s: %w", blobID, err)
+		}
 	}
 	if r.buf == nil {
 		return nil, fmt.Errorf("open message %s: chunk %d missing", blobID, first)
@@ -190,14 +222,15 @@ func (s *Store) chunkQuery(ctx context.Context, q string, fn func(pgx.Rows) erro
 
 // chunkReader decompresses a body's chunks one at a time as they are read.
 type chunkReader struct {
-	ctx    context.Context
-	s      *Store
-	bodyID int64
-	size   int64  // the body's size (to check each chunk's length)
-	next   int64  // number of the chunk the next fill reads
-	left   int64  // bytes still to return
-	buf    []byte // the current chunk, decompressed, unread part
-	raw    []byte // reused decompression buffer
+	ctx     context.Context
+	s       *Store
+	bodyID  int64
+	objects string // the upload holding the chunks (objects.go); "" = body_chunks
+	size    int64  // the body's size (to check each chunk's length)
+	next    int64  // number of the chunk the next fill reads
+	left    int64  // bytes still to return
+	buf     []byte // the current chunk, decompressed, unread part
+	raw     []byte // reused decompression buffer
 }
 
 // decode decompresses the chunk in the current row's last column, straight
@@ -208,7 +241,12 @@ func (r *chunkReader) decode(rows pgx.Rows) error {
 	if fds[len(fds)-1].Format != pgx.BinaryFormatCode {
 		return fmt.Errorf("chunk %d: not in binary format", r.next)
 	}
-	data := rows.RawValues()[len(fds)-1]
+	return r.decodeChunk(rows.RawValues()[len(fds)-1])
+}
+
+// decodeChunk decompresses chunk r.next, whose compressed bytes are data,
+// into the reused buffer and makes it the current chunk.
+func (r *chunkReader) decodeChunk(data []byte) error {
 	want := min(int64(chunkSize), r.size-r.next*chunkSize)
 	if want <= 0 {
 		return fmt.Errorf("chunk %d: past the end of a %d-byte body", r.next, r.size)
@@ -250,11 +288,23 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// fetch reads and decompresses the next chunk.
+func (r *chunkReader) fetch() error {
+	r.buf = nil
+	if r.objects != "" {
+		data, err := r.s.getChunk(r.ctx, r.objects, r.next)
+		if err != nil {
+			return err
+		}
+		return r.decodeChunk(data)
+	}
+	return r.s.chunkQuery(r.ctx, `SELECT data FROM body_chunks WHERE body_id = $1 AND n = $2`,
+		r.decode, r.bodyID, r.next)
+}
+
 // fill reads and decompresses the next chunk.
 func (r *chunkReader) fill() error {
-	r.buf = nil
-	err := r.s.chunkQuery(r.ctx, `SELECT data FROM body_chunks WHERE body_id = $1 AND n = $2`,
-		r.decode, r.bodyID, r.next)
+	err := r.fetch()
 	if err != nil {
 		return fmt.Errorf("message body: %w", err)
 	}

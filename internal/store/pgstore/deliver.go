@@ -156,7 +156,10 @@ func (s *Store) Append(ctx context.Context, accountID, mailboxID int64, raw []by
 	if date.IsZero() {
 		date = s.now()
 	}
-	b := s.prepareBody(raw)
+	b, err := s.prepareBody(ctx, raw)
+	if err != nil {
+		return store.DeliveryResult{}, err
+	}
 	var res store.DeliveryResult
 	err = s.write(ctx, func(ctx context.Context, t *tx) error {
 		var bodyID int64
@@ -174,6 +177,9 @@ func (s *Store) Append(ctx context.Context, accountID, mailboxID int64, raw []by
 		res = store.DeliveryResult{MailboxID: mailboxID, UIDValidity: uv, UID: uids[0]}
 		return nil
 	})
+	if err == nil {
+		s.dropUnused(b)
+	}
 	return res, err
 }
 
@@ -193,14 +199,18 @@ type quotaRow struct {
 // Each stored recipient gets its account's next MODSEQ and its mailbox's next
 // UID, in recipient order, as sqlstore hands them out.
 func (s *Store) Deliver(ctx context.Context, d store.Delivery) ([]store.DeliveryResult, error) {
-	req, err := s.prepareDelivery(d)
-	if err != nil {
-		return nil, err
-	}
 	if err := s.alive(); err != nil {
 		return nil, err
 	}
-	return s.combine(ctx, req)
+	req, err := s.prepareDelivery(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.combine(ctx, req)
+	if err == nil {
+		s.dropUnused(req.body)
+	}
+	return res, err
 }
 
 // delivery is one Deliver call, prepared outside any transaction (flags and
@@ -220,7 +230,7 @@ type delivery struct {
 	lead    chan struct{} // closed when this caller is to run the next batch
 }
 
-func (s *Store) prepareDelivery(d store.Delivery) (*delivery, error) {
+func (s *Store) prepareDelivery(ctx context.Context, d store.Delivery) (*delivery, error) {
 	if len(d.Recipients) == 0 {
 		return nil, fmt.Errorf("deliver: no recipients: %w", store.ErrInvalidName)
 	}
@@ -253,7 +263,11 @@ func (s *Store) prepareDelivery(d store.Delivery) (*delivery, error) {
 		date = s.now()
 	}
 	req.date = unix(date)
-	req.body = s.prepareBody(d.Raw)
+	body, err := s.prepareBody(ctx, d.Raw)
+	if err != nil {
+		return nil, err
+	}
+	req.body = body
 	return req, nil
 }
 

@@ -47,6 +47,10 @@ import (
 // collects every unreferenced body, one created in the current second too
 // (created <= cutoff: times are whole seconds).
 //
+// With an object store, a body's chunks are objects named by its row
+// (objects.go): GC deletes them after the transaction that deleted the row
+// commits, and sweeps the objects no row names now and then.
+//
 // GC works in batches of gcBatch bodies, one short transaction each, so that
 // it never holds many locks or a long transaction, and stops between batches
 // when ctx is cancelled.
@@ -68,57 +72,81 @@ func (s *Store) GC(ctx context.Context) (removed int, err error) {
 		}
 		var n, seen int
 		var last int64
+		var gone []goneBody
 		err := s.write(ctx, func(ctx context.Context, t *tx) error {
 			var err error
-			n, seen, last, err = gcOnce(ctx, t, cutoff, after)
+			n, seen, last, gone, err = gcOnce(ctx, t, cutoff, after)
 			return err
 		})
 		if err != nil {
 			return removed, fmt.Errorf("gc: %w", err)
 		}
+		s.deleteObjects(ctx, gone)
 		removed += n
 		after = last
 		if seen < gcBatch {
-			return removed, nil
+			break
 		}
 	}
+	if _, err := s.maybeSweep(ctx); err != nil {
+		return removed, fmt.Errorf("gc: object store: %w", err)
+	}
+	return removed, nil
 }
 
 // gcOnce locks and deletes one batch of candidates with ids above after. It
 // returns how many it deleted, how many candidates it saw (fewer than gcBatch:
-// the last batch) and the highest candidate id.
-func gcOnce(ctx context.Context, t *tx, cutoff, after int64) (deleted, seen int, last int64, err error) {
+// the last batch), the highest candidate id, and the deleted bodies whose
+// chunks are objects.
+func gcOnce(ctx context.Context, t *tx, cutoff, after int64) (deleted, seen int, last int64, gone []goneBody, err error) {
 	rows, err := t.Query(ctx, `SELECT id FROM bodies b
 		WHERE b.id > $1 AND b.created <= $2
 		AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.body_id = b.id)
 		ORDER BY b.id LIMIT $3
 		FOR UPDATE SKIP LOCKED`, after, cutoff, gcBatch)
 	if err != nil {
-		return 0, 0, 0, fmt.Errorf("candidates: %w", err)
+		return 0, 0, 0, nil, fmt.Errorf("candidates: %w", err)
 	}
 	var ids []int64
 	for rows.Next() {
 		var id int64
 		if err := rows.Scan(&id); err != nil {
 			rows.Close()
-			return 0, 0, 0, fmt.Errorf("candidates: %w", err)
+			return 0, 0, 0, nil, fmt.Errorf("candidates: %w", err)
 		}
 		ids = append(ids, id)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return 0, 0, 0, fmt.Errorf("candidates: %w", err)
+		return 0, 0, 0, nil, fmt.Errorf("candidates: %w", err)
 	}
 	if len(ids) == 0 {
-		return 0, 0, 0, nil
+		return 0, 0, 0, nil, nil
 	}
 	// A new statement, hence a new snapshot (READ COMMITTED): see step 3
 	// above.
-	tag, err := t.Exec(ctx, `DELETE FROM bodies b
+	rows, err = t.Query(ctx, `DELETE FROM bodies b
 		WHERE b.id = ANY($1) AND b.created <= $2
-		AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.body_id = b.id)`, ids, cutoff)
+		AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.body_id = b.id)
+		RETURNING b.objects, b.size`, ids, cutoff)
 	if err != nil {
-		return 0, 0, 0, fmt.Errorf("delete: %w", err)
+		return 0, 0, 0, nil, fmt.Errorf("delete: %w", err)
 	}
-	return int(tag.RowsAffected()), len(ids), ids[len(ids)-1], nil
+	for rows.Next() {
+		var objects *string
+		var size int64
+		if err := rows.Scan(&objects, &size); err != nil {
+			rows.Close()
+			return 0, 0, 0, nil, fmt.Errorf("delete: %w", err)
+		}
+		deleted++
+		if objects != nil {
+			gone = append(gone, goneBody{objects: *objects, size: size})
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, 0, 0, nil, fmt.Errorf("delete: %w", err)
+	}
+	return deleted, len(ids), ids[len(ids)-1], gone, nil
 }

@@ -191,7 +191,12 @@ func TestGCBatches(t *testing.T) {
 // exists on the branch.
 func TestGCRaceDeliver(t *testing.T) {
 	t.Parallel()
-	s := openTest(t)
+	gcRaceDeliver(t, openTest(t))
+}
+
+// gcRaceDeliver runs TestGCRaceDeliver on s (objects_test.go runs it with
+// an object store too).
+func gcRaceDeliver(t *testing.T, s *Store) {
 	s.SetGCGrace(0)
 	ctx := t.Context()
 	if err := s.AddDomain(ctx, "example.org"); err != nil {

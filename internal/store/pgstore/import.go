@@ -300,11 +300,14 @@ func (s *Store) ImportMessages(ctx context.Context, msgs []dump.Message, bodies 
 	if err := s.alive(); err != nil {
 		return err
 	}
-	// Compress before the transaction, as a delivery does.
+	// Compress (and upload) before the transaction, as a delivery does.
 	prepared := make([]*body, len(bodies))
 	for i, b := range bodies {
 		pb := b.Body
 		prepared[i] = s.chunkBody(&pb, b.Raw)
+	}
+	if err := s.uploadAll(ctx, prepared); err != nil {
+		return fmt.Errorf("pgstore: import: %w", err)
 	}
 	n := len(msgs)
 	mb, uid, acc, ms, fl, idate, size := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
@@ -344,6 +347,9 @@ func (s *Store) ImportMessages(ctx context.Context, msgs []dump.Message, bodies 
 	})
 	if err != nil {
 		return fmt.Errorf("pgstore: import messages: %w", err)
+	}
+	for _, b := range prepared {
+		s.dropUnused(b)
 	}
 	return nil
 }

@@ -35,6 +35,7 @@ import (
 	"gannet/internal/notify"
 	"gannet/internal/store"
 	"gannet/internal/store/blobstore"
+	"gannet/internal/store/s3blob"
 )
 
 // Options tune a Store. The zero value is usable.
@@ -56,6 +57,11 @@ type Options struct {
 	Node string
 	// MaxConns bounds the connection pool (0 = 32).
 	MaxConns int32
+	// Objects keeps new message bodies in an S3-compatible object store
+	// (config key `blobs`, objects.go) instead of in the database; nil =
+	// in the database. Bodies stored either way stay readable as long as
+	// the object store they went to is configured.
+	Objects *s3blob.Client
 	// Import opens the target of an unfinished move from another backend
 	// (`gannet migrate`, import.go); without it such a database is
 	// refused, so that no server or admin command works on it before the
@@ -91,8 +97,13 @@ type Store struct {
 
 	// locks are the store.Locker locks held by this node (locks.go).
 	locks lockTable
-	codec *codec   // message body chunks (bodies.go)
-	pub   pubOrder // publish in commit order (tx.go)
+	codec *codec // message body chunks (bodies.go)
+	// objects holds new bodies' chunks when set (objects.go);
+	// objectGrace and lastSweep pace the sweep of unreferenced objects.
+	objects     *s3blob.Client
+	objectGrace time.Duration
+	lastSweep   atomic.Int64 // UnixNano of the last sweep on this node; 0 = none yet
+	pub         pubOrder     // publish in commit order (tx.go)
 
 	// comb group-commits concurrent deliveries (deliver.go).
 	comb combiner
@@ -123,6 +134,12 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
+	if opts.Objects != nil {
+		if err := opts.Objects.Check(ctx); err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("pgstore: object store: %w", err)
+		}
+	}
 	if !opts.Import {
 		if err := refuseUnfinishedImport(ctx, pool); err != nil {
 			pool.Close()
@@ -135,15 +152,17 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{
-		pool:    pool,
-		hub:     opts.Hub,
-		log:     opts.Logger,
-		now:     opts.Now,
-		gcGrace: opts.GCGrace,
-		fastPw:  opts.FastPasswords,
-		node:    opts.Node,
-		dsn:     dsn,
-		codec:   cd,
+		pool:        pool,
+		hub:         opts.Hub,
+		log:         opts.Logger,
+		now:         opts.Now,
+		gcGrace:     opts.GCGrace,
+		fastPw:      opts.FastPasswords,
+		node:        opts.Node,
+		dsn:         dsn,
+		codec:       cd,
+		objects:     opts.Objects,
+		objectGrace: objectGrace,
 	}
 	if s.hub == nil {
 		s.hub = notify.New()
