@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"gannet/internal/app"
 	"gannet/internal/config"
 	"gannet/internal/store/migrate"
 )
@@ -22,6 +23,10 @@ MODSEQs, so mail clients do not download everything again.
   4. set store = "postgres://user@host/db" in the configuration and start
      the server.
 
+With --blobs s3://bucket/prefix the message bodies go to that object store
+(reached as section [s3] of the configuration says) instead of PostgreSQL:
+give it on every pass, and set blobs to the same URL in step 4.
+
 The target database must hold no accounts (or be the target of an
 unfinished move from the same install).
 `
@@ -32,6 +37,7 @@ func cmdMigrate(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "migrate", "")
 	to := fs.String("to", "", "the PostgreSQL database to move to (postgres://user@host/db)")
 	finish := fs.Bool("finish", false, "the last pass, with the server stopped: ends the move")
+	blobs := fs.String("blobs", "", "put the message bodies in this object store (s3://bucket/prefix, reached as the config's [s3] says): the target's blobs key")
 	af := addAdminFlags(fs)
 	usage := fs.Usage
 	fs.Usage = func() {
@@ -71,5 +77,11 @@ func cmdMigrate(ctx context.Context, e *env, args []string) error {
 	if dst, err := toCfg.StoreLocation(); err != nil || dst.Backend != config.StorePostgres {
 		return fmt.Errorf("--to: want a postgres:// URL")
 	}
-	return migrate.Run(ctx, migrate.RunOptions{Dir: loc.Dir, URL: *to, Finish: *finish, Out: e.stderr})
+	ro := migrate.RunOptions{Dir: loc.Dir, URL: *to, Finish: *finish, Out: e.stderr}
+	if *blobs != "" {
+		if ro.Objects, err = app.ObjectStoreURL(cfg, *blobs); err != nil {
+			return err
+		}
+	}
+	return migrate.Run(ctx, ro)
 }

@@ -87,6 +87,9 @@ func (s *adminServer) metrics(w http.ResponseWriter, r *http.Request) {
 		counter("gannet_store_delivery_batches_total", "Delivery transactions this node committed (each holds one or more deliveries).", b)
 		counter("gannet_store_deliveries_total", "Deliveries this node stored in those transactions.", d)
 	}
+	counter("gannet_store_gc_runs_total", "Collections of unreferenced message bodies this node ran.", s.a.gc.runs.Load())
+	counter("gannet_store_gc_removed_total", "Message bodies those collections removed.", s.a.gc.removed.Load())
+	counter("gannet_store_gc_failures_total", "Collections that failed (the log says why).", s.a.gc.failures.Load())
 	s.connMetrics(w)
 	fmt.Fprintf(w, "# HELP gannet_node_info This node's name (config key node_name).\n# TYPE gannet_node_info gauge\ngannet_node_info{node=%q} 1\n", s.a.Config.Node())
 	var ms runtime.MemStats

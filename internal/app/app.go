@@ -76,6 +76,8 @@ type App struct {
 	watchDone chan struct{}
 
 	certs *certReloader
+	// gc counts the body collections of collectBodies (gc.go).
+	gc gcStats
 
 	mu     sync.Mutex
 	bound  []bound
@@ -201,6 +203,7 @@ func (a *App) Start(ctx context.Context) error {
 		if les, ok := a.Store.(store.LoginEventStore); ok && a.logins != nil {
 			wg.Go(func() { a.shareLogins(wctx, les, a.logins) })
 		}
+		wg.Go(func() { a.collectBodies(wctx) })
 		a.watchRevocations(wctx)
 		wg.Wait()
 	}()

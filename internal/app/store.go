@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"strings"
 	"time"
 
 	"gannet/internal/config"
 	"gannet/internal/store"
 	"gannet/internal/store/pgstore"
+	"gannet/internal/store/s3blob"
 	"gannet/internal/store/sqlstore"
 )
 
@@ -49,13 +52,58 @@ func openBackend(ctx context.Context, cfg *config.Config, log *slog.Logger) (sto
 		}
 		return st, nil
 	case config.StorePostgres:
-		st, err := pgstore.Open(ctx, loc.URL, pgstore.Options{Logger: log, Node: cfg.Node()})
+		objects, err := ObjectStore(cfg)
 		if err != nil {
 			return nil, err
+		}
+		st, err := pgstore.Open(ctx, loc.URL, pgstore.Options{Logger: log, Node: cfg.Node(), Objects: objects})
+		if err != nil {
+			return nil, err
+		}
+		if objects != nil {
+			log.Info("message bodies go to an object store", "blobs", objects.String())
 		}
 		return st, nil
 	}
 	return nil, fmt.Errorf("store: unknown backend %q", loc.Backend)
+}
+
+// ObjectStore is the client for the object store of the key `blobs`, or nil
+// when bodies stay in the database; section [s3] says how to reach it.
+func ObjectStore(cfg *config.Config) (*s3blob.Client, error) {
+	loc, err := cfg.BlobLocation()
+	if err != nil || loc.Bucket == "" {
+		return nil, err
+	}
+	return objectClient(cfg.S3, loc.Bucket, loc.Prefix)
+}
+
+// objectClient makes the client for bucket/prefix as s3 says.
+func objectClient(s3 config.S3, bucket, prefix string) (*s3blob.Client, error) {
+	opts := s3blob.Options{Endpoint: s3.Endpoint, Region: s3.Region, Bucket: bucket, Prefix: prefix,
+		AccessKey: s3.AccessKey, PlainHTTP: s3.PlainHTTP}
+	if s3.SecretKeyFile != "" {
+		b, err := os.ReadFile(s3.SecretKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("s3.secret_key_file: %w", err)
+		}
+		opts.SecretKey = strings.TrimSpace(string(b))
+		if opts.SecretKey == "" {
+			return nil, fmt.Errorf("s3.secret_key_file: %s is empty", s3.SecretKeyFile)
+		}
+	}
+	return s3blob.New(opts)
+}
+
+// ObjectStoreURL is the client for "s3://bucket/prefix" reached as section
+// [s3] of cfg says (`gannet migrate --blobs`, whose source configuration is
+// a SQLite one and so cannot set the key blobs).
+func ObjectStoreURL(cfg *config.Config, url string) (*s3blob.Client, error) {
+	bucket, prefix, err := s3blob.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("--blobs: %w", err)
+	}
+	return objectClient(cfg.S3, bucket, prefix)
 }
 
 // Optional store features. Every backend implements store.Store; these are

@@ -104,7 +104,10 @@ func TestOnlyTheStoreSpeaksSQL(t *testing.T) {
 			continue
 		}
 		for _, d := range p.deps {
-			if under(d, sqlDrivers) {
+			// database/sql/driver only declares interfaces (Valuer,
+			// Scanner) that id libraries implement, such as google/uuid
+			// under minio-go: it speaks no SQL.
+			if under(d, sqlDrivers) && d != "database/sql/driver" {
 				t.Errorf("%s depends on %s: only the store backends (%s) may speak SQL", p.path, d, strings.Join(backends, ", "))
 				break // one is enough to say
 			}

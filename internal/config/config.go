@@ -41,6 +41,10 @@ type Config struct {
 	// Store chooses the store backend (see StoreLocation): "" = SQLite in
 	// DataDir, "postgres://user@host/db" = PostgreSQL.
 	Store string `toml:"store"`
+	// Blobs chooses where a PostgreSQL store keeps message bodies (see
+	// BlobLocation): "" = in PostgreSQL, "s3://bucket/prefix" = in an
+	// S3-compatible object store configured in [s3].
+	Blobs string `toml:"blobs"`
 	// NodeName names this node among several on one PostgreSQL store, in
 	// logs, Received fields and metrics; "" = the host name's first label.
 	// The same file can serve every node when it is left unset.
@@ -58,6 +62,25 @@ type Config struct {
 	Limits    Limits    `toml:"limits"`
 	Queue     Queue     `toml:"queue"`
 	Webmail   Webmail   `toml:"webmail"`
+	S3        S3        `toml:"s3"`
+}
+
+// S3 says how to reach the object store of `blobs = "s3://..."`.
+type S3 struct {
+	// Endpoint is the object store's host[:port]; "" = AWS S3
+	// (s3.amazonaws.com).
+	Endpoint string `toml:"endpoint"`
+	// Region is the bucket's region; "" = discovered from the store.
+	Region string `toml:"region"`
+	// AccessKey is the access key id; with SecretKeyFile. Both unset: the
+	// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY environment variables.
+	AccessKey string `toml:"access_key"`
+	// SecretKeyFile is a file holding the secret access key (the key is
+	// never written in this file, which is often world-readable).
+	SecretKeyFile string `toml:"secret_key_file"`
+	// PlainHTTP talks HTTP instead of HTTPS: only for an object store on
+	// loopback or a private network.
+	PlainHTTP bool `toml:"plain_http"`
 }
 
 // Webmail configures the webmail listener (listeners.http).

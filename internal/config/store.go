@@ -54,3 +54,29 @@ func (c *Config) StoreLocation() (StoreLocation, error) {
 	}
 	return StoreLocation{}, fmt.Errorf("config: store: unknown scheme %q (want postgres://, postgresql://, sqlite: or nothing)", u.Scheme)
 }
+
+// BlobLocation is the parsed value of the key `blobs`.
+type BlobLocation struct {
+	// Bucket and Prefix of "s3://bucket/prefix"; Bucket is "" when bodies
+	// stay in the store's database.
+	Bucket, Prefix string
+}
+
+// BlobLocation parses the key `blobs`: "" keeps message bodies in the
+// store's database; "s3://bucket/prefix" puts them in the S3-compatible
+// object store of section [s3], which only a PostgreSQL store supports (a
+// SQLite store keeps its message files in data_dir).
+func (c *Config) BlobLocation() (BlobLocation, error) {
+	s := strings.TrimSpace(c.Blobs)
+	if s == "" {
+		return BlobLocation{}, nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "s3" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return BlobLocation{}, fmt.Errorf("config: blobs: want s3://bucket/prefix (the endpoint and keys go in [s3])")
+	}
+	if loc, err := c.StoreLocation(); err == nil && loc.Backend != StorePostgres {
+		return BlobLocation{}, fmt.Errorf("config: blobs: an object store needs store = \"postgres://...\" (SQLite keeps messages in data_dir)")
+	}
+	return BlobLocation{Bucket: u.Host, Prefix: strings.Trim(u.Path, "/")}, nil
+}

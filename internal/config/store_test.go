@@ -48,3 +48,38 @@ func TestStoreLocation(t *testing.T) {
 		}
 	}
 }
+
+func TestBlobLocation(t *testing.T) {
+	t.Parallel()
+	const pg = "store = \"postgres://gannet@db.example.com/gannet\"\n"
+	for _, g := range []struct{ value, bucket, prefix string }{
+		{"", "", ""},
+		{"s3://mail", "mail", ""},
+		{"s3://mail/gannet/bodies/", "mail", "gannet/bodies"},
+	} {
+		c, err := Load(write(t, minimal+pg+"blobs = \""+g.value+"\"\n"))
+		if err != nil {
+			t.Errorf("blobs = %q: %v", g.value, err)
+			continue
+		}
+		loc, err := c.BlobLocation()
+		if err != nil || loc.Bucket != g.bucket || loc.Prefix != g.prefix {
+			t.Errorf("blobs = %q: %+v, %v", g.value, loc, err)
+		}
+	}
+	for _, b := range []struct{ file, want string }{
+		{pg + "blobs = \"/var/blobs\"\n", "blobs: want s3://bucket/prefix"},
+		{pg + "blobs = \"s3://key:secret@mail/x\"\n", "blobs: want s3://bucket/prefix"},
+		{"blobs = \"s3://mail/x\"\n", "needs store = \"postgres://"},
+		{pg + "blobs = \"s3://mail\"\n[s3]\naccess_key = \"AKIA\"\n", "s3.access_key"},
+		{pg + "blobs = \"s3://mail\"\n[s3]\nendpoint = \"https://minio:9000\"\n", "s3.endpoint"},
+	} {
+		_, err := Load(write(t, minimal+b.file))
+		if err == nil || !strings.Contains(err.Error(), b.want) {
+			t.Errorf("%q: %v; want an error with %q", b.file, err, b.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "key:secret") {
+			t.Errorf("%q: the error shows the secret: %v", b.file, err)
+		}
+	}
+}

@@ -58,6 +58,15 @@ func (c *Config) validateTop(p *problems) {
 	if _, err := c.StoreLocation(); err != nil {
 		*p = append(*p, err)
 	}
+	if _, err := c.BlobLocation(); err != nil {
+		*p = append(*p, err)
+	}
+	if (c.S3.AccessKey == "") != (c.S3.SecretKeyFile == "") {
+		p.add("s3.access_key", "set both access_key and secret_key_file, or neither (then the AWS_ environment variables are used)")
+	}
+	if c.S3.Endpoint != "" && strings.Contains(c.S3.Endpoint, "/") {
+		p.add("s3.endpoint", "%q: want host[:port], no scheme or path (plain_http chooses http)", c.S3.Endpoint)
+	}
 	if n := c.NodeName; n != "" && !validNodeName(n) {
 		p.add("node_name", "%q: use 1 to 63 letters, digits, '.', '-' or '_'", n)
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"gannet/internal/store/pgstore"
+	"gannet/internal/store/s3blob"
 	"gannet/internal/store/sqlstore"
 )
 
@@ -23,6 +24,9 @@ type RunOptions struct {
 	Finish bool
 	// Out receives the progress and the closing instructions.
 	Out io.Writer
+	// Objects, when set, puts the bodies in that object store (the
+	// target's key blobs) instead of in PostgreSQL.
+	Objects *s3blob.Client
 	// Little is how few changes a catch-up pass may copy for the catch-up
 	// to stop (0: 100); MaxPasses bounds the catch-up passes (0: 10).
 	Little, MaxPasses int
@@ -39,7 +43,7 @@ func Run(ctx context.Context, o RunOptions) error {
 		return err
 	}
 	defer src.Close()
-	dst, err := pgstore.Open(ctx, o.URL, pgstore.Options{MaxConns: 4, Import: true})
+	dst, err := pgstore.Open(ctx, o.URL, pgstore.Options{MaxConns: 4, Import: true, Objects: o.Objects})
 	if err != nil {
 		return err
 	}
