@@ -49,6 +49,19 @@ if [ ${#missing[@]} -gt 0 ]; then
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" fonts-dejavu-core >/dev/null
 fi
 
+# The S3-compatible object store the object-store tests run on loopback
+# (versitygw), built once per release pin from its own module (tools/versitygw)
+# into the user cache; internal/store/s3blob/s3test would build it itself, but
+# here the build is done once, not raced by parallel test binaries.
+vgw="${XDG_CACHE_HOME:-$HOME/.cache}/gannet-test/versitygw-$(sed -n 's/^const Version = "\(.*\)"/\1/p' internal/store/s3blob/s3test/s3test.go)"
+if [ ! -x "$vgw" ]; then
+	echo "test.sh: building versitygw (once)"
+	mkdir -p "$(dirname "$vgw")"
+	go build -C tools/versitygw -o "$vgw.tmp" github.com/versity/versitygw/cmd/versitygw
+	mv "$vgw.tmp" "$vgw"
+fi
+export GANNET_TEST_VERSITYGW="$vgw"
+
 echo "test.sh: go vet"
 go vet ./...
 # staticcheck, pinned: a newer release may add checks, and CI must not turn red

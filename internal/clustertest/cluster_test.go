@@ -129,6 +129,12 @@ func writeCert(t *testing.T, dir string) (certFile, keyFile string) {
 // appended to every configuration (e.g. queue transports).
 func newCluster(t *testing.T, n int, extra string) *cluster {
 	t.Helper()
+	return newClusterTop(t, n, "", extra)
+}
+
+// newClusterTop is newCluster with top-level keys (top) as well.
+func newClusterTop(t *testing.T, n int, top, extra string) *cluster {
+	t.Helper()
 	c := &cluster{t: t, bin: buildGannet(t), dir: t.TempDir()}
 	dsn := pg.NewDatabase(t)
 	c.dsn = dsn
@@ -149,6 +155,7 @@ data_dir = %[3]q
 store = %[4]q
 domains = [%[1]q]
 postmaster = "postmaster@%[1]s"
+%[11]s
 # dev: no SPF/DKIM/DMARC lookups on the MX. Tests never ask real DNS
 # (docs/ARCHITECTURE.md); this machine's resolver drops a query now and
 # then, which stalled a delivery for its 5 s timeout.
@@ -168,7 +175,7 @@ admin = %[7]q
 [tls]
 cert_file = %[8]q
 key_file = %[9]q
-%[10]s`, domain, nd.name, filepath.Join(c.dir, nd.name), dsn, nd.smtp, nd.imaps, nd.admin, certFile, keyFile, extra)
+%[10]s`, domain, nd.name, filepath.Join(c.dir, nd.name), dsn, nd.smtp, nd.imaps, nd.admin, certFile, keyFile, extra, top)
 			return os.WriteFile(nd.config, []byte(cfg), 0o600)
 		}
 		if err := nd.rewrite(); err != nil {
@@ -427,7 +434,11 @@ func inbox(t *testing.T, addr string) (bodies map[string][]byte, counts map[stri
 // trace fields the MX prepends); an IMAP IDLE session on node 2 hears of a
 // delivery made through node 1.
 func TestThreeNodes(t *testing.T) {
-	c := newCluster(t, 3, "")
+	threeNodes(t, newCluster(t, 3, ""))
+}
+
+// threeNodes runs the TestThreeNodes scenario on c.
+func threeNodes(t *testing.T, c *cluster) {
 	for _, nd := range c.nodes {
 		nd.start(t)
 	}
