@@ -10,7 +10,10 @@
 #                              postfix and dovecot packages, PostgreSQL from
 #                              the postgresql package, and HAProxy)
 #
-# Env: ROUNDS [2]  RUNS [3]  MSGS [2000]  NODES [3]  SHARED [../shared]
+# OBJECTS=1 adds one more side: PostgreSQL, one node, bodies in an S3 object
+# store (versitygw on loopback, its files on the same disk).
+#
+# Env: ROUNDS [2]  RUNS [3]  MSGS [2000]  NODES [3]  OBJECTS [0]  SHARED [../shared]
 #      PEER_ROOT [/tmp/peer]  WORK [/tmp/gannet-cluster-bench]  PORT [15025]
 # PostgreSQL runs with fsync on (pgserve, as the tests' server but durable).
 # Everything listens on 127.0.0.1 only.
@@ -28,6 +31,9 @@ command -v haproxy >/dev/null || { echo "needs haproxy (Debian package haproxy)"
 command -v psql >/dev/null || { echo "needs psql (Debian package postgresql-client)" >&2; exit 3; }
 
 . bench/cluster-lib.sh
+
+OBJECTS=${OBJECTS:-0}
+[ "$OBJECTS" = 1 ] && start_objects
 
 # The peer: Postfix -> LMTP -> Dovecot.
 bash "$B/peer-dovecot.sh" status >/dev/null 2>&1 || bash "$B/peer-dovecot.sh" start >/dev/null 2>&1 </dev/null
@@ -75,6 +81,21 @@ for r in $(seq "$ROUNDS"); do
 		bash "$B/bench-smtp.sh" 127.0.0.1 "$PORT" 2>&1 | delivered one)
 	stop_all
 
+	# Gannet on PostgreSQL, one node, bodies in the object store.
+	x=-
+	if [ "$OBJECTS" = 1 ]; then
+		db=bench_obj_$r
+		psqlc "DROP DATABASE IF EXISTS $db" && psqlc "CREATE DATABASE $db"
+		url=$(dburl "$db")
+		config obj "$url" "127.0.0.1:$PORT" "" "" "s3://bench/r$r"
+		echo pass | "$WORK/gannet" user add --config "$WORK/obj.toml" test1@example.test >/dev/null
+		serve obj && wait_port "$PORT"
+		x=$(DELIVERED_CMD="psql '$url' -Atc 'select count(*) from messages'" \
+			bash "$B/bench-smtp.sh" 127.0.0.1 "$PORT" 2>&1 | delivered obj)
+		stop_all
+		all[x]+="$x "
+	fi
+
 	# Gannet on PostgreSQL, NODES nodes behind HAProxy (round robin, PROXY v2).
 	db=bench_many_$r
 	psqlc "DROP DATABASE IF EXISTS $db" && psqlc "CREATE DATABASE $db"
@@ -92,7 +113,7 @@ for r in $(seq "$ROUNDS"); do
 		bash "$B/bench-smtp.sh" 127.0.0.1 "$PORT" 2>&1 | delivered many)
 	stop_all
 
-	echo "round $r: postfix->lmtp->dovecot $p, gannet sqlite $s, gannet postgres 1 node $o, $NODES nodes $m delivered msgs/s" \
+	echo "round $r: postfix->lmtp->dovecot $p, gannet sqlite $s, gannet postgres 1 node $o (with S3 bodies $x), $NODES nodes $m delivered msgs/s" \
 		"(postgres 1 node / postfix $(awk -v a="$o" -v b="$p" 'BEGIN{printf "%.2f", a/b}')x)"
 	all[p]+="$p "; all[s]+="$s "; all[o]+="$o "; all[m]+="$m "
 done
@@ -101,3 +122,7 @@ P=$(echo "${all[p]}" | med) S=$(echo "${all[s]}" | med) O=$(echo "${all[o]}" | m
 echo "medians over $ROUNDS rounds (delivered msgs/s): postfix->lmtp->dovecot $P, gannet sqlite $S," \
 	"postgres 1 node $O, postgres $NODES nodes $M"
 awk -v p="$P" -v s="$S" -v o="$O" -v m="$M" 'BEGIN{printf "ratios to postfix->lmtp->dovecot: sqlite %.2fx, postgres 1 node %.2fx, postgres '"$NODES"' nodes %.2fx\n", s/p, o/p, m/p}'
+if [ "$OBJECTS" = 1 ]; then
+	X=$(echo "${all[x]}" | med)
+	awk -v p="$P" -v x="$X" 'BEGIN{printf "postgres 1 node, bodies in S3: %s msgs/s, %.2fx postfix->lmtp->dovecot\n", x, x/p}'
+fi
