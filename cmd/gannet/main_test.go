@@ -232,6 +232,7 @@ func TestDomainDNS(t *testing.T) {
 		"example.org.", "MX", "mx1.example.org.", "v=spf1", "._domainkey.example.org.", "k=ed25519", "k=rsa",
 		"_dmarc.example.org.", "v=DMARC1", "_mta-sts.example.org.", "_smtp._tls.example.org.",
 		"_submissions._tcp.example.org.", "_imaps._tcp.example.org.", "_pop3s._tcp.example.org.",
+		"_autodiscover._tcp.example.org.", "autoconfig.example.org.", "autodiscover.example.org.", "mta-sts.example.org.",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("domain dns output lacks %q:\n%s", want, out)
