@@ -238,6 +238,11 @@ func TestDomainDNS(t *testing.T) {
 			t.Errorf("domain dns output lacks %q:\n%s", want, out)
 		}
 	}
+	// Without --host or --config the host is a guess, and it says so.
+	if code, out, errs := gannet(t, "", "domain", "dns", "--data", dir, "example.org"); code != 0 ||
+		!strings.Contains(out, "mail.example.org.") || !strings.Contains(errs, "assuming the server's hostname is mail.example.org") {
+		t.Errorf("domain dns without a host: exit %d, %q, %q", code, out, errs)
+	}
 	if code, _, errs := gannet(t, "", "domain", "dns", "--data", dir, "unknown.org"); code == 0 || !strings.Contains(errs, "not found") {
 		t.Errorf("domain dns of an unknown domain: exit %d, %q", code, errs)
 	}
