@@ -62,6 +62,11 @@ func cmdDomain(ctx context.Context, e *env, args []string) error {
 			}
 			if h == "" {
 				h = "mail." + pos[0]
+				// The server serves the MTA-STS policy for its own hostname,
+				// and the _mta-sts id is the digest of the policy: printed
+				// for another host name, the id would not match.
+				fmt.Fprintf(e.stderr, "gannet: no --config or --host: assuming the server's hostname is %s; "+
+					"if it is not, the records (and the _mta-sts id) will not match what the server serves\n", h)
 			}
 			st, err := af.open(ctx)
 			if err != nil {

@@ -232,10 +232,16 @@ func TestDomainDNS(t *testing.T) {
 		"example.org.", "MX", "mx1.example.org.", "v=spf1", "._domainkey.example.org.", "k=ed25519", "k=rsa",
 		"_dmarc.example.org.", "v=DMARC1", "_mta-sts.example.org.", "_smtp._tls.example.org.",
 		"_submissions._tcp.example.org.", "_imaps._tcp.example.org.", "_pop3s._tcp.example.org.",
+		"_autodiscover._tcp.example.org.", "autoconfig.example.org.", "autodiscover.example.org.", "mta-sts.example.org.",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("domain dns output lacks %q:\n%s", want, out)
 		}
+	}
+	// Without --host or --config the host is a guess, and it says so.
+	if code, out, errs := gannet(t, "", "domain", "dns", "--data", dir, "example.org"); code != 0 ||
+		!strings.Contains(out, "mail.example.org.") || !strings.Contains(errs, "assuming the server's hostname is mail.example.org") {
+		t.Errorf("domain dns without a host: exit %d, %q, %q", code, out, errs)
 	}
 	if code, _, errs := gannet(t, "", "domain", "dns", "--data", dir, "unknown.org"); code == 0 || !strings.Contains(errs, "not found") {
 		t.Errorf("domain dns of an unknown domain: exit %d, %q", code, errs)

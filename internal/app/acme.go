@@ -1,7 +1,9 @@
 package app
 
 import (
+	"context"
 	"crypto/tls"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -11,6 +13,7 @@ import (
 	"golang.org/x/crypto/acme/autocert"
 	"golang.org/x/net/idna"
 
+	"gannet/internal/autoconfig"
 	"gannet/internal/config"
 )
 
@@ -21,30 +24,68 @@ import (
 // Mail clients are less tidy than browsers: some send no server name, some
 // the server's address or another alias. Such a client gets the first host's
 // certificate rather than a failed handshake (autocert would refuse it), and
-// no name outside acme_hosts ever makes us ask the CA for a certificate.
+// no name outside acme_hosts and the service names of hosted domains ever
+// makes us ask the CA for a certificate.
+//
+// The service names, autoconfig.D, autodiscover.D and mta-sts.D for each
+// hosted domain D, are what mail clients and sending MTAs fetch settings
+// and the MTA-STS policy from over HTTPS (internal/autoconfig; RFC 8461 3.3
+// requires a valid certificate for mta-sts.D). They are checked against the
+// store's domains when a client asks (cached for store.DomainTTL), so a
+// domain added to a running server gets its certificates without a restart.
 type acmeCerts struct {
-	m     *autocert.Manager
-	hosts []string // A-labels, lower case; hosts[0] is the default
-	log   *slog.Logger
+	m       *autocert.Manager
+	hosts   []string // A-labels, lower case; hosts[0] is the default
+	domains autoconfig.Domains
+	log     *slog.Logger
 }
 
-func newACMECerts(cfg *config.Config, log *slog.Logger) *acmeCerts {
+func newACMECerts(cfg *config.Config, domains autoconfig.Domains, log *slog.Logger) *acmeCerts {
 	hosts := slices.Clone(cfg.TLS.ACMEHosts)
 	if len(hosts) == 0 {
 		hosts = []string{cfg.Hostname}
 	}
-	m := &autocert.Manager{
+	c := &acmeCerts{hosts: hosts, domains: domains, log: log.With("part", "acme")}
+	c.m = &autocert.Manager{
 		// The operator asked for ACME in the config file, whose
 		// documentation names the CA; that is the agreement to its terms.
 		Prompt:     autocert.AcceptTOS,
 		Cache:      autocert.DirCache(filepath.Join(cfg.DataDir, "acme")),
-		HostPolicy: autocert.HostWhitelist(hosts...),
+		HostPolicy: c.hostPolicy,
 		Email:      cfg.TLS.ACMEEmail,
 	}
 	if cfg.TLS.ACMEDirectoryURL != "" {
-		m.Client = &acme.Client{DirectoryURL: cfg.TLS.ACMEDirectoryURL}
+		c.m.Client = &acme.Client{DirectoryURL: cfg.TLS.ACMEDirectoryURL}
 	}
-	return &acmeCerts{m: m, hosts: hosts, log: log.With("part", "acme")}
+	return c
+}
+
+// hostPolicy is autocert's HostPolicy: the configured hosts and the
+// service names of hosted domains. autocert hands it names already in
+// lower-case A-labels without a trailing dot.
+func (c *acmeCerts) hostPolicy(ctx context.Context, host string) error {
+	if c.allowed(ctx, host) {
+		return nil
+	}
+	return fmt.Errorf("acme: %q is neither in tls.acme_hosts nor a service name of a hosted domain", host)
+}
+
+// allowed reports whether name (lower case, A-labels) gets its own
+// certificate.
+func (c *acmeCerts) allowed(ctx context.Context, name string) bool {
+	if slices.Contains(c.hosts, name) {
+		return true
+	}
+	_, domain, ok := autoconfig.ServiceDomain(name)
+	if !ok || c.domains == nil {
+		return false
+	}
+	local, err := c.domains.IsLocalDomain(ctx, domain)
+	if err != nil {
+		c.log.Warn("cannot tell whether a domain is hosted", "domain", domain, "err", err)
+		return false
+	}
+	return local
 }
 
 // tlsConfig is the configuration of every listener: TLS 1.2 at least (RFC
@@ -71,13 +112,17 @@ func (c *acmeCerts) tlsConfig() *tls.Config {
 }
 
 // getCertificate serves the host's certificate, the first host's for any
-// name not configured.
+// name that gets none of its own.
 func (c *acmeCerts) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	name := strings.TrimSuffix(strings.ToLower(hello.ServerName), ".")
 	if a, err := idna.Lookup.ToASCII(name); err == nil {
 		name = a
 	}
-	if !slices.Contains(c.hosts, name) {
+	ctx := hello.Context()
+	if ctx == nil { // a hello made by hand, not by crypto/tls
+		ctx = context.Background()
+	}
+	if !c.allowed(ctx, name) {
 		h := *hello
 		h.ServerName = c.hosts[0]
 		hello = &h

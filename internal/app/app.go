@@ -150,7 +150,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		a.certs = r
 		a.TLS = r.tlsConfig()
 	} else if cfg.TLS.ACME {
-		a.TLS = newACMECerts(cfg, log).tlsConfig()
+		a.TLS = newACMECerts(cfg, st, log).tlsConfig()
 	}
 	return a, nil
 }

@@ -77,5 +77,14 @@ func DNSRecords(ctx context.Context, st store.Store, domain, host string) ([]mai
 	if err != nil {
 		return nil, err
 	}
-	return mailauth.DNSRecords(mailauth.DNSConfig{Domain: domain, Host: host, Keys: keys})
+	c := dnsConfig(domain, host)
+	c.Keys = keys
+	return mailauth.DNSRecords(c)
+}
+
+// dnsConfig describes a domain's DNS both for `gannet domain dns` and for
+// what the server serves itself (the MTA-STS policy, autoconfig.go), so that
+// the _mta-sts id printed is the digest of the policy served (RFC 8461 3.1).
+func dnsConfig(domain, host string) mailauth.DNSConfig {
+	return mailauth.DNSConfig{Domain: domain, Host: host}
 }

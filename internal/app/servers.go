@@ -78,7 +78,10 @@ func (a *App) servers() []serverSpec {
 		Conns:            a.Conns, Registry: a.Registry, TrustedProxies: proxies,
 	})
 	webTLS := a.webTLS()
+	// Client autoconfiguration and MTA-STS answer before the webmail.
+	ac := a.newAutoconfig()
 	web := webmail.New(webmail.Options{
+		Front: ac.Wrap, MobileConfig: ac.MobileConfig,
 		Store: a.Store, Sender: submitSender{a}, Limiter: a.Limiter, Login: logins, Logger: a.Log.With("server", "webmail"),
 		// Behind a TLS-terminating proxy the browser speaks HTTPS: Secure
 		// cookies still work, and must be used.

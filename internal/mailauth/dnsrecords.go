@@ -90,8 +90,9 @@ func (c DNSConfig) withDefaults() (DNSConfig, error) {
 
 // DNSRecords returns every record a domain served by Gannet publishes: MX;
 // SPF; each DKIM key; DMARC; MTA-STS (TXT, plus the mta-sts host that
-// serves the policy file); TLS-RPT; and the RFC 6186 SRV records that let
-// mail clients configure themselves.
+// serves the policy file); TLS-RPT; the RFC 6186 SRV records that let
+// mail clients configure themselves, and Outlook's; and the autoconfig and
+// autodiscover hosts that serve client settings over HTTPS.
 func DNSRecords(cfg DNSConfig) ([]Record, error) {
 	c, err := cfg.withDefaults()
 	if err != nil {
@@ -137,9 +138,19 @@ func DNSRecords(cfg DNSConfig) ([]Record, error) {
 		{"_submissions", 0, 465}, {"_submission", 10, 587},
 		{"_imaps", 0, 993}, {"_imap", 10, 143},
 		{"_pop3s", 20, 995}, {"_pop3", 30, 110},
+		// Outlook asks this one when https://autodiscover.<domain> does not
+		// answer ([MS-OXDSCLI] 3.1.5.2); the host's certificate covers it.
+		{"_autodiscover", 0, 443},
 	} {
 		rs = append(rs, rec(s.service+"._tcp."+d, "SRV", fmt.Sprintf("%d 1 %d %s", s.priority, s.port, host)))
 	}
+	// The names mail clients fetch their settings from over HTTPS
+	// (Thunderbird's autoconfig, Outlook's Autodiscover), served by the
+	// host like mta-sts above.
+	rs = append(rs,
+		rec("autoconfig."+d, "CNAME", host),
+		rec("autodiscover."+d, "CNAME", host),
+	)
 	return rs, nil
 }
 

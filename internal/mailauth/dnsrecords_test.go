@@ -93,6 +93,9 @@ func TestDNSRecords(t *testing.T) {
 		"_imap._tcp.example.com.\t3600\tIN\tSRV\t10 1 143 mail.example.com.",
 		"_pop3s._tcp.example.com.\t3600\tIN\tSRV\t20 1 995 mail.example.com.",
 		"_pop3._tcp.example.com.\t3600\tIN\tSRV\t30 1 110 mail.example.com.",
+		"_autodiscover._tcp.example.com.\t3600\tIN\tSRV\t0 1 443 mail.example.com.",
+		"autoconfig.example.com.\t3600\tIN\tCNAME\tmail.example.com.",
+		"autodiscover.example.com.\t3600\tIN\tCNAME\tmail.example.com.",
 	}
 	if len(records) != len(want) {
 		t.Fatalf("%d records, want %d:\n%v", len(records), len(want), records)

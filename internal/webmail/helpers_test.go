@@ -36,6 +36,8 @@ type envOpts struct {
 	// now, idle and total set Options.Now, SessionIdle and SessionMax.
 	now         func() time.Time
 	idle, total time.Duration
+	// mobileConfig sets Options.MobileConfig.
+	mobileConfig func(string) ([]byte, error)
 }
 
 func newEnv(t testing.TB, o ...envOpts) *env {
@@ -63,7 +65,7 @@ func startEnv(t testing.TB, st store.Store, opt envOpts) *env {
 	srv := New(Options{
 		Store: st, Sender: opt.sender, Limiter: opt.limiter, Secure: opt.secure, Hostname: "mail.example.org",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Now:    opt.now, SessionIdle: opt.idle, SessionMax: opt.total,
+		Now:    opt.now, SessionIdle: opt.idle, SessionMax: opt.total, MobileConfig: opt.mobileConfig,
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -83,6 +83,8 @@ type loginRequest struct {
 type sessionInfo struct {
 	Address string `json:"address"`
 	CSRF    string `json:"csrf"`
+	// MobileConfig: GET /api/mobileconfig offers an Apple profile.
+	MobileConfig bool `json:"mobileconfig,omitempty"`
 }
 
 // handleLogin checks address and password through the login service
@@ -125,7 +127,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	s.setCookie(w, cookie, 0)
 	s.log.Info("webmail login", "remote", ip, "user", acct.Address)
-	writeJSON(w, http.StatusOK, sessionInfo{Address: sess.address, CSRF: sess.csrf})
+	writeJSON(w, http.StatusOK, sessionInfo{Address: sess.address, CSRF: sess.csrf, MobileConfig: s.opts.MobileConfig != nil})
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
@@ -141,5 +143,5 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 // is readable only by same-origin script, which is the point).
 func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
 	sess := sessionOf(r)
-	writeJSON(w, http.StatusOK, sessionInfo{Address: sess.address, CSRF: sess.csrf})
+	writeJSON(w, http.StatusOK, sessionInfo{Address: sess.address, CSRF: sess.csrf, MobileConfig: s.opts.MobileConfig != nil})
 }

@@ -30,6 +30,14 @@ type Options struct {
 	SessionIdle time.Duration
 	SessionMax  time.Duration
 	Now         func() time.Time // clock; nil = time.Now
+	// Front, when set, sees every request first and answers those it
+	// owns (client autoconfiguration and MTA-STS, internal/autoconfig),
+	// passing the others on to the webmail.
+	Front func(next http.Handler) http.Handler
+	// MobileConfig makes the Apple configuration profile of an address,
+	// offered to a logged-in user for their own (mobileconfig.go); nil =
+	// not offered.
+	MobileConfig func(address string) ([]byte, error)
 }
 
 // Limits of what a client may send.
@@ -165,6 +173,7 @@ func (s *Server) routes() http.Handler {
 
 	// Compose.
 	mux.HandleFunc("GET /api/identities", s.authed(s.handleIdentities))
+	mux.HandleFunc("GET /api/mobileconfig", s.authed(s.handleMobileConfig))
 	mux.HandleFunc("POST /api/send", s.authed(s.handleSend))
 	mux.HandleFunc("POST /api/drafts", s.authed(s.handleSaveDraft))
 
@@ -174,5 +183,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not found")
 	})
-	return s.recoverer(s.securityHeaders(s.cop.Handler(mux)))
+	h := s.securityHeaders(s.cop.Handler(mux))
+	if s.opts.Front != nil {
+		h = s.opts.Front(h)
+	}
+	return s.recoverer(h)
 }

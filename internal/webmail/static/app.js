@@ -97,6 +97,9 @@ function buildShell() {
     h('div', { class: 'brand' }, h('span', { class: 'logo' }, 'G'), h('span', { class: 'brand-name' }, 'Gannet')),
     searchForm,
     h('div', { class: 'me' }, $status, h('span', { class: 'me-addr' }, state.me.address),
+      // An Apple configuration profile for this account (iPhone, iPad, Mac).
+      state.me.mobileconfig && h('a', { class: 'icon-btn', id: 'mobileconfig', href: '/api/mobileconfig', download: '',
+        title: 'Set up this account on an iPhone, iPad or Mac', 'aria-label': 'Download a profile for an iPhone, iPad or Mac' }, icon('phone')),
       h('button', { class: 'icon-btn', id: 'logout', title: 'Sign out', 'aria-label': 'Sign out', onclick: logout }, icon('logout'))));
   $folders = h('nav', { class: 'folders', 'aria-label': 'Folders' });
   const side = h('aside', { class: 'sidebar' },

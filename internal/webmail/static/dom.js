@@ -49,6 +49,7 @@ const ICONS = {
   logout: 'M15 4h4v16h-4M10 8l-4 4 4 4M6 12h10',
   edit: 'M4 20h4L19 9l-4-4L4 16z',
   download: 'M12 4v11M7 10l5 5 5-5M5 20h14',
+  phone: 'M8 3h8a1 1 0 011 1v16a1 1 0 01-1 1H8a1 1 0 01-1-1V4a1 1 0 011-1zM11 18h2',
 };
 
 export function icon(name, label) {
