@@ -20,9 +20,9 @@ func Capabilities() []string {
 type valKind int
 
 const (
-	vNone    valKind = iota // a flag tag without a value
-	vString                 // one string
-	vList                   // a string or a string list
+	vNone   valKind = iota // a flag tag without a value
+	vString                // one string
+	vList                  // a string or a string list
 	vNumber
 )
 
