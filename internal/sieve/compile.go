@@ -16,6 +16,7 @@ type Options struct {
 	MaxVarLen     int // bytes of one variable's value (RFC 5229 3); default 64 KiB
 	MaxMatchBytes int // bytes of text one test compares, e.g. a body; default 1 MiB
 	MaxSteps      int // commands and tests one run evaluates, includes counted; default 100000
+	MaxWork       int // bytes compared by all the tests of one run; default 64 MiB
 	// Extensions limits which capabilities "require" may name; nil allows
 	// every one in Capabilities.
 	Extensions []string
@@ -35,6 +36,7 @@ func (o Options) withDefaults() Options {
 	def(&o.MaxVarLen, 64<<10)
 	def(&o.MaxMatchBytes, 1<<20)
 	def(&o.MaxSteps, 100000)
+	def(&o.MaxWork, 64<<20)
 	return o
 }
 
@@ -212,6 +214,11 @@ func (c *compiler) node(n *node, isTest bool, depth int) (*cnode, error) {
 		}
 		cn.tags[a.tag] = val
 	}
+	for _, a := range args {
+		if a.kind == aTag {
+			return nil, c.errf(a.pos, "tag :%s after the positional arguments", a.tag)
+		}
+	}
 	if len(args) < len(sp.args)-sp.optFront-sp.optBack || len(args) > len(sp.args) {
 		return nil, c.errf(n.pos, "%s %q takes %s", what, n.name, argCount(sp))
 	}
@@ -222,9 +229,6 @@ func (c *compiler) node(n *node, isTest bool, depth int) (*cnode, error) {
 		}
 	}
 	for i, a := range args {
-		if a.kind == aTag {
-			return nil, c.errf(a.pos, "tag :%s after the positional arguments", a.tag)
-		}
 		if err := c.checkKind(a, sp.args[len(cn.args)], fmt.Sprintf("argument %d of %q", i+1, n.name)); err != nil {
 			return nil, err
 		}
@@ -278,7 +282,7 @@ func (c *compiler) subtests(n *node, cn *cnode, sp spec, what string, depth int)
 	switch sp.tests {
 	case 0:
 		if len(n.tests) > 0 {
-			return c.errf(n.tests[0].pos, "%s %q takes no test", what, n.name)
+			return c.errf(n.tests[0].pos, "unexpected %q: %s %q takes no test (missing \",\", \";\" or \"{\"?)", n.tests[0].name, what, n.name)
 		}
 	case 1:
 		if len(n.tests) != 1 || n.testList {

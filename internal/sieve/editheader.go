@@ -92,7 +92,7 @@ func (st *runState) deleteHeader(fr *frame, n *cnode) {
 		}
 		v := message.DecodeHeader(st.header[i].value)
 		for _, p := range patterns {
-			if ok, _ := matchOne(n, v, p); ok {
+			if ok, _, _ := matchOne(n, v, p, &st.work); ok {
 				del[i] = true
 				break
 			}

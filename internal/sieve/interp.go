@@ -31,6 +31,7 @@ type runState struct {
 	flags   []string // the imap4flags internal variable (RFC 5232 3)
 	globals map[string]string
 	steps   int
+	work    int64              // comparison budget left (Options.MaxWork)
 	once    map[string]bool    // scripts included with :once (RFC 6609 3.2)
 	active  []string           // include stack, for cycle detection
 	cache   map[string]*Script // scripts compiled during this run
@@ -57,6 +58,7 @@ func (s *Script) Run(ctx context.Context, msg *Message, env Env) (*Result, error
 		globals: map[string]string{},
 		once:    map[string]bool{},
 		cache:   map[string]*Script{},
+		work:    int64(s.opts.MaxWork),
 	}
 	if env.Now != nil {
 		st.now = env.Now()

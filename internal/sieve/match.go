@@ -1,6 +1,7 @@
 package sieve
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -101,9 +102,26 @@ func relation(rel string, c int) bool {
 	return false
 }
 
+// errTooComplex reports a run that used up its comparison budget.
+var errTooComplex = errors.New("matching takes too much work (Options.MaxWork)")
+
 // matchOne tests one value against one key. For :matches it also returns the
-// text each wildcard matched, for match variables (RFC 5229 3.2).
-func matchOne(n *cnode, value, key string) (bool, []string) {
+// text each wildcard matched, for match variables (RFC 5229 3.2). Every call
+// draws on *budget, which bounds the comparison work of a whole run; when it
+// is used up the result is errTooComplex.
+func matchOne(n *cnode, value, key string, budget *int64) (bool, []string, error) {
+	*budget -= int64(len(value) + len(key))
+	if *budget < 0 {
+		return false, nil, errTooComplex
+	}
+	ok, caps := matchOne0(n, value, key, budget)
+	if *budget < 0 {
+		return false, nil, errTooComplex
+	}
+	return ok, caps, nil
+}
+
+func matchOne0(n *cnode, value, key string, budget *int64) (bool, []string) {
 	switch n.mt {
 	case "is":
 		return compare(n.cmp, value, key) == 0, nil
@@ -115,7 +133,7 @@ func matchOne(n *cnode, value, key string) (bool, []string) {
 		}
 		return strings.Contains(value, key), nil
 	case "matches":
-		return glob(key, value, n.cmp == "i;ascii-casemap")
+		return glob(key, value, n.cmp == "i;ascii-casemap", budget)
 	}
 	return false, nil
 }
@@ -145,9 +163,11 @@ type globItem struct {
 // start, the last at the end, and each middle one is placed at its earliest
 // position. Earliest placement is both correct (it leaves the most text for
 // what follows) and what RFC 5229 3.2 wants for match variables: each '*'
-// matches as little as possible, left to right. There is no backtracking, so
-// the cost is O(len(text) * len(pattern)) at worst.
-func glob(pattern, text string, fold bool) (bool, []string) {
+// matches as little as possible, left to right. There is no backtracking:
+// segments without '?' are found with strings.Index, and the character
+// comparisons of segments with '?' are charged to *budget, so no pattern can
+// make a match run long.
+func glob(pattern, text string, fold bool, budget *int64) (bool, []string) {
 	var segs [][]globItem
 	cur := []globItem{}
 	for i := 0; i < len(pattern); i++ {
@@ -179,7 +199,7 @@ func glob(pattern, text string, fold bool) (bool, []string) {
 	}
 	// starts[k] is where segment k was placed.
 	starts := make([]int, len(segs))
-	end, ok := segAt(segs[0], t, 0)
+	end, ok := segAt(segs[0], t, 0, budget)
 	if !ok {
 		return false, nil
 	}
@@ -191,20 +211,22 @@ func glob(pattern, text string, fold bool) (bool, []string) {
 	}
 	pos := end
 	for k := 1; k < len(segs)-1; k++ {
-		found := false
-		for s := pos; s <= len(t); s++ {
-			if e, ok := segAt(segs[k], t, s); ok {
-				starts[k], pos, found = s, e, true
-				break
-			}
-		}
-		if !found {
+		s, e, ok := segFind(segs[k], t, pos, budget)
+		if !ok {
 			return false, nil
 		}
+		starts[k], pos = s, e
 	}
 	last := len(segs) - 1
-	for s := pos; s <= len(t); s++ {
-		if e, ok := segAt(segs[last], t, s); ok && e == len(t) {
+	if lit, ok := literal(segs[last]); ok {
+		if len(t)-len(lit) < pos || t[len(t)-len(lit):] != lit {
+			return false, nil
+		}
+		starts[last] = len(t) - len(lit)
+		return true, captures(segs, starts, text)
+	}
+	for s := pos; s <= len(t) && *budget >= 0; s++ {
+		if e, ok := segAt(segs[last], t, s, budget); ok && e == len(t) {
 			starts[last] = s
 			return true, captures(segs, starts, text)
 		}
@@ -212,8 +234,38 @@ func glob(pattern, text string, fold bool) (bool, []string) {
 	return false, nil
 }
 
+// literal returns a segment without '?' as a string.
+func literal(seg []globItem) (string, bool) {
+	b := make([]byte, len(seg))
+	for i, it := range seg {
+		if it.any {
+			return "", false
+		}
+		b[i] = it.lit
+	}
+	return string(b), true
+}
+
+// segFind places a segment at its earliest position at or after pos.
+func segFind(seg []globItem, t string, pos int, budget *int64) (start, end int, ok bool) {
+	if lit, ok := literal(seg); ok {
+		i := strings.Index(t[pos:], lit)
+		if i < 0 {
+			return 0, 0, false
+		}
+		return pos + i, pos + i + len(lit), true
+	}
+	for s := pos; s <= len(t) && *budget >= 0; s++ {
+		if e, ok := segAt(seg, t, s, budget); ok {
+			return s, e, true
+		}
+	}
+	return 0, 0, false
+}
+
 // segAt matches one segment at position s of t and returns where it ends.
-func segAt(seg []globItem, t string, s int) (int, bool) {
+func segAt(seg []globItem, t string, s int, budget *int64) (int, bool) {
+	*budget -= int64(len(seg)) + 1
 	for _, it := range seg {
 		if s >= len(t) {
 			return 0, false

@@ -54,7 +54,7 @@ func (st *runState) test(fr *frame, n *cnode) (bool, error) {
 				vals = append(vals, message.DecodeHeader(v)) // RFC 5228 5.7: decode RFC 2047
 			}
 		}
-		return st.match(fr, n, vals, n.args[1]), nil
+		return st.match(fr, n, vals, n.args[1])
 	case "address":
 		var vals []string
 		for _, name := range fr.list(st, n.args[0]) {
@@ -66,7 +66,7 @@ func (st *runState) test(fr *frame, n *cnode) (bool, error) {
 				}
 			}
 		}
-		return st.match(fr, n, vals, n.args[1]), nil
+		return st.match(fr, n, vals, n.args[1])
 	case "envelope":
 		var vals []string
 		for _, part := range fr.list(st, n.args[0]) {
@@ -87,19 +87,19 @@ func (st *runState) test(fr *frame, n *cnode) (bool, error) {
 				vals = append(vals, p)
 			}
 		}
-		return st.match(fr, n, vals, n.args[1]), nil
+		return st.match(fr, n, vals, n.args[1])
 	case "body":
 		types := []string{"text"}
 		if a, ok := n.tags["content"]; ok {
 			types = fr.list(st, a)
 		}
 		vals := st.msg.bodyTexts(n, types, st.opts.MaxMatchBytes)
-		return st.match(fr, n, vals, n.args[0]), nil
+		return st.match(fr, n, vals, n.args[0])
 	case "date":
-		return st.match(fr, n, st.dateValues(fr, n), n.args[2]), nil
+		return st.match(fr, n, st.dateValues(fr, n), n.args[2])
 	case "currentdate":
 		loc := st.zone(fr, n)
-		return st.match(fr, n, []string{datePart(st.now.In(loc), fr.str(st, n.args[0]))}, n.args[1]), nil
+		return st.match(fr, n, []string{datePart(st.now.In(loc), fr.str(st, n.args[0]))}, n.args[1])
 	case "string":
 		var vals []string
 		for _, v := range fr.list(st, n.args[0]) {
@@ -107,7 +107,7 @@ func (st *runState) test(fr *frame, n *cnode) (bool, error) {
 				vals = append(vals, v)
 			}
 		}
-		return st.match(fr, n, vals, n.args[1]), nil
+		return st.match(fr, n, vals, n.args[1])
 	case "hasflag":
 		flags := st.flags
 		if n.args[0].kind != argAbsent {
@@ -116,7 +116,7 @@ func (st *runState) test(fr *frame, n *cnode) (bool, error) {
 				flags = mergeFlags(flags, strings.Fields(fr.get(st, strings.ToLower(name))))
 			}
 		}
-		return st.match(fr, n, flags, n.args[1]), nil
+		return st.match(fr, n, flags, n.args[1])
 	case "mailboxexists":
 		for _, mb := range fr.list(st, n.args[0]) {
 			if st.env.MailboxExists == nil {
@@ -141,15 +141,15 @@ func (st *runState) test(fr *frame, n *cnode) (bool, error) {
 				v = "0"
 			}
 		}
-		return st.match(fr, n, []string{v}, n.args[0]), nil
+		return st.match(fr, n, []string{v}, n.args[0])
 	case "virustest":
-		return st.match(fr, n, []string{strconv.Itoa(min(max(st.env.Virus, 0), 5))}, n.args[0]), nil
+		return st.match(fr, n, []string{strconv.Itoa(min(max(st.env.Virus, 0), 5))}, n.args[0])
 	case "environment":
 		v, ok := st.env.Environment[strings.ToLower(fr.str(st, n.args[0]))]
 		if !ok {
 			return false, nil
 		}
-		return st.match(fr, n, []string{v}, n.args[1]), nil
+		return st.match(fr, n, []string{v}, n.args[1])
 	}
 	return false, st.errAt(fr, n, "test %q is not implemented", n.name)
 }
@@ -157,23 +157,26 @@ func (st *runState) test(fr *frame, n *cnode) (bool, error) {
 // match compares values with the keys (RFC 5228 2.7: true when any value
 // matches any key; :count counts the values). A successful :matches sets the
 // match variables (RFC 5229 3.2).
-func (st *runState) match(fr *frame, n *cnode, vals []string, keyArg argument) bool {
+func (st *runState) match(fr *frame, n *cnode, vals []string, keyArg argument) (bool, error) {
 	keys := fr.list(st, keyArg)
 	if n.mt == "count" {
-		return matchCount(n, len(vals), keys)
+		return matchCount(n, len(vals), keys), nil
 	}
 	for _, v := range vals {
 		for _, k := range keys {
-			ok, caps := matchOne(n, v, k)
+			ok, caps, err := matchOne(n, v, k, &st.work)
+			if err != nil {
+				return false, st.errAt(fr, n, "%v", err)
+			}
 			if ok {
 				if n.mt == "matches" && fr.script.caps["variables"] {
 					fr.match = caps
 				}
-				return true
+				return true, nil
 			}
 		}
 	}
-	return false
+	return false, nil
 }
 
 // duplicate implements RFC 7352 3: the id is :uniqueid, the :header's value
