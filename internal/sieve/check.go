@@ -39,6 +39,9 @@ func (c *compiler) check(n *cnode) error {
 			return c.errf(n.args[0].pos, "invalid variable name %q", n.args[0].strs[0])
 		}
 	case "global":
+		if !c.caps["variables"] {
+			return c.errf(n.pos, `"global" needs require "variables" (RFC 6609 3.4)`)
+		}
 		for _, s := range n.args[0].strs {
 			if !validVarName(s) || strings.Contains(s, ".") {
 				return c.errf(n.args[0].pos, "invalid variable name %q", s)

@@ -253,13 +253,13 @@ func (c *compiler) node(n *node, isTest bool, depth int) (*cnode, error) {
 		}
 		cn.block = b
 	}
+	if err := c.encoded(cn); err != nil {
+		return nil, err
+	}
 	if sp.matching {
 		if err := c.matching(cn); err != nil {
 			return nil, err
 		}
-	}
-	if err := c.encoded(cn); err != nil {
-		return nil, err
 	}
 	if err := c.check(cn); err != nil {
 		return nil, err

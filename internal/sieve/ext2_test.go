@@ -298,3 +298,55 @@ if environment :is "remote-ip" "" { fileinto "unknown-item-is-false"; }`,
 			msg: "Subject: x\n\nb\n", env: env, want: []string{"fileinto a", "fileinto b"}},
 	})
 }
+
+// A compiled script is shared by concurrent deliveries (run with -race).
+func TestConcurrentRuns(t *testing.T) {
+	t.Parallel()
+	s, err := Compile("c", []byte(rfc5228Example), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := NewMessage(crlf("From: a@b.example\nTo: you@x.example\nSubject: make money fast\n\nb\n"), nil, Envelope{})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 20 {
+				res, err := s.Run(context.Background(), msg, Env{})
+				if err != nil || summaries(res)[0] != "fileinto spam" {
+					t.Errorf("run: %v %v", err, summaries(res))
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func TestSmallRules(t *testing.T) {
+	t.Parallel()
+	runGolden(t, []golden{
+		{name: "RFC 6131 :days 0", script: `require "vacation-seconds";
+vacation :days 0 "always";`, msg: "From: f@o.example\nTo: me@example.com\n\nb\n", envl: Envelope{From: "f@o.example"},
+			env:  Env{VacationSent: func(context.Context, string, string, time.Duration) (bool, error) { return true, nil }},
+			want: []string{`vacation to=f@o.example from=me@example.com subject="Automated reply" period=0s`, "keep implicit"}},
+		{name: "encoded comparator", script: `require ["encoded-character"];
+if header :comparator "${hex:69 3b 6f 63 74 65 74}" :is "subject" "X" { discard; }`,
+			msg: "Subject: x\n\nb\n", want: []string{"keep implicit"}},
+		{name: "discard then keep", script: `discard; keep;`, msg: "Subject: x\n\nb\n", want: []string{"discard", "keep"}},
+		{name: "keep merges flags", script: `require "imap4flags"; keep :flags "a"; keep :flags ["b", "A"];`,
+			msg: "Subject: x\n\nb\n", want: []string{"keep flags=a,b"}},
+		{name: "address group and display names", script: `if address :all :is "to" ["x@y.example", "z@y.example"] { discard; }`,
+			msg: "To: friends: \"X, the first\" <x@y.example>;\n\nb\n", want: []string{"discard"}},
+		{name: "header :count", script: `require ["relational", "comparator-i;ascii-numeric"];
+if header :count "eq" :comparator "i;ascii-numeric" "received" "3" { discard; }`,
+			msg: "Received: a\nReceived: b\nReceived: c\n\nb\n", want: []string{"discard"}},
+		{name: "variables in header names and :matches on envelope", script: `require ["variables", "envelope", "fileinto"];
+set "h" "X-Folder";
+if envelope :matches :localpart "to" "*+*" { fileinto "${2}"; }
+if header :matches "${h}" "*" { fileinto "h-${1}"; }`, envl: Envelope{To: "me+lists@example.com"},
+			msg: "X-Folder: work\n\nb\n", want: []string{"fileinto lists", "fileinto h-work"}},
+	})
+	if _, err := Compile("g", []byte(`require "include"; global "x";`), Options{}); err == nil {
+		t.Error(`"global" without "variables" compiled`)
+	}
+}

@@ -2,6 +2,7 @@ package sieve
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 )
@@ -431,4 +432,24 @@ X-Priority: abc
 b
 `, want: []string{"fileinto From A-M"}},
 	})
+}
+
+func TestVacationCompose(t *testing.T) {
+	t.Parallel()
+	v := &Vacation{To: "friend@other.example", From: "me@example.com", Subject: "Auto: café\r\nBcc: x",
+		Body: "I'm away.\nBack Monday.", InReplyTo: "<2@other.example>", References: "<1@x> <2@other.example>"}
+	out := string(v.Compose(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), "<r@example.com>"))
+	want := "Date: Fri, 02 Jan 2026 03:04:05 +0000\r\nFrom: me@example.com\r\nTo: friend@other.example\r\n" +
+		"Subject: =?utf-8?q?Auto:_caf=C3=A9_Bcc:_x?=\r\nMessage-ID: <r@example.com>\r\n" +
+		"In-Reply-To: <2@other.example>\r\nReferences: <1@x> <2@other.example>\r\nAuto-Submitted: auto-replied\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" +
+		"I'm away.\r\nBack Monday.\r\n"
+	if out != want {
+		t.Errorf("got\n%q\nwant\n%q", out, want)
+	}
+	v.MIME, v.Body = true, "Content-Type: text/plain\n\nhi\n"
+	out = string(v.Compose(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), "<r@example.com>"))
+	if !strings.HasSuffix(out, "MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nhi\r\n") {
+		t.Errorf("mime: %q", out)
+	}
 }

@@ -64,7 +64,7 @@ const (
 	Redirect Kind = "redirect" // forward to Address (RFC 5228 4.2)
 	Reject   Kind = "reject"   // refuse with Reason (RFC 5429 2.2): a DSN or SMTP 5xx
 	EReject  Kind = "ereject"  // refuse at SMTP time if possible (RFC 5429 2.1)
-	Discard  Kind = "discard"  // drop silently (RFC 5228 4.4)
+	Discard  Kind = "discard"  // recorded for logs: only cancels the implicit keep (RFC 5228 4.4); other deliveries in the list still happen
 	Reply    Kind = "vacation" // send Vacation (RFC 5230)
 )
 

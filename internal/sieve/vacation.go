@@ -3,6 +3,7 @@ package sieve
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"mime"
 	"slices"
 	"strings"
 	"time"
@@ -48,6 +49,9 @@ func (st *runState) vacation(fr *frame, n *cnode) error {
 	period := vacationDefault
 	if a, ok := n.tags["days"]; ok {
 		period = min(max(time.Duration(min(a.num, 1000))*24*time.Hour, vacationMinDays), vacationMax)
+		if a.num == 0 && fr.script.caps["vacation-seconds"] {
+			period = 0 // RFC 6131 2: with vacation-seconds, :days 0 is allowed
+		}
 	}
 	if a, ok := n.tags["seconds"]; ok {
 		// RFC 6131 2: 0 means reply every time.
@@ -153,4 +157,45 @@ func (st *runState) shouldReply(fr *frame, n *cnode) bool {
 		}
 	}
 	return false
+}
+
+// Compose builds the reply message (RFC 5230 5, RFC 3834 3): the header
+// fields a vacation reply needs, Auto-Submitted: auto-replied among them, and
+// the reason as a UTF-8 text body, or with MIME the reason as the whole MIME
+// entity. Line ends become CRLF. The caller sends it from the null
+// reverse-path to To (RFC 5230 4.5, RFC 3834 3.3).
+func (v *Vacation) Compose(date time.Time, messageID string) []byte {
+	var b strings.Builder
+	hdr := func(name, value string) {
+		if value != "" {
+			b.WriteString(name + ": " + value + "\r\n")
+		}
+	}
+	hdr("Date", date.Format("Mon, 02 Jan 2006 15:04:05 -0700"))
+	hdr("From", oneLine(v.From))
+	hdr("To", oneLine(v.To))
+	hdr("Subject", mime.QEncoding.Encode("utf-8", oneLine(v.Subject)))
+	hdr("Message-ID", oneLine(messageID))
+	hdr("In-Reply-To", oneLine(v.InReplyTo))
+	hdr("References", oneLine(v.References))
+	hdr("Auto-Submitted", "auto-replied")
+	hdr("MIME-Version", "1.0")
+	body := strings.ReplaceAll(strings.ReplaceAll(v.Body, "\r\n", "\n"), "\n", "\r\n")
+	if v.MIME {
+		b.WriteString(body) // the reason starts with its own MIME header fields
+		return []byte(b.String())
+	}
+	hdr("Content-Type", "text/plain; charset=utf-8")
+	hdr("Content-Transfer-Encoding", "8bit")
+	b.WriteString("\r\n")
+	b.WriteString(body)
+	if !strings.HasSuffix(body, "\r\n") {
+		b.WriteString("\r\n")
+	}
+	return []byte(b.String())
+}
+
+// oneLine keeps a header value on one line, whatever a script put in it.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
 }
