@@ -32,6 +32,9 @@ func (c *compiler) check(n *cnode) error {
 			}
 		}
 	}
+	if err := c.namespaces(n); err != nil {
+		return err
+	}
 	switch n.name {
 	case "set":
 		// RFC 5229 4: the name is a constant identifier, never a match variable.
@@ -97,6 +100,55 @@ func (c *compiler) check(n *cnode) error {
 			if s, ok := konst(a); ok && s != "" && !strings.Contains(s, "@") {
 				return c.errf(a.pos, "vacation :from %q is not an address", s)
 			}
+		}
+	}
+	return nil
+}
+
+// namespaces rejects references to variable namespaces no required extension
+// provides (RFC 5229 3); the only one here is "global." of include (RFC 6609
+// 3.5).
+func (c *compiler) namespaces(n *cnode) error {
+	if !c.caps["variables"] {
+		return nil
+	}
+	check := func(a argument, isName bool) error {
+		if a.kind != aStrings {
+			return nil
+		}
+		for _, s := range a.strs {
+			var names []string
+			if isName {
+				names = []string{s}
+			}
+			rest := s
+			for {
+				i := strings.Index(rest, "${")
+				if i < 0 {
+					break
+				}
+				rest = rest[i+2:]
+				if j := strings.IndexByte(rest, '}'); j >= 0 && validVarName(rest[:j]) {
+					names = append(names, rest[:j])
+				}
+			}
+			for _, name := range names {
+				ns, _, dotted := strings.Cut(strings.ToLower(name), ".")
+				if dotted && !(ns == "global" && c.caps["include"]) {
+					return c.errf(a.pos, "unknown variable namespace %q", ns)
+				}
+			}
+		}
+		return nil
+	}
+	for i, a := range n.args {
+		if err := check(a, n.name == "set" && i == 0); err != nil {
+			return err
+		}
+	}
+	for _, a := range n.tags {
+		if err := check(a, false); err != nil {
+			return err
 		}
 	}
 	return nil

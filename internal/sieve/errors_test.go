@@ -57,6 +57,8 @@ func TestCompileErrors(t *testing.T) {
 		{`require "encoded-character"; if header :is "a" "${unicode:D800}" { keep; }`, `invalid unicode character`},
 		{`if header :is "a" "b" { keep; } else keep;`, `1:38: unexpected "keep": command "else" takes no test`},
 		{`if header :is "a" "b" :is { keep; }`, `1:23: tag :is after the positional arguments`},
+		{`require ["variables", "reject"]; reject "${foo.bar}";`, `1:41: unknown variable namespace "foo"`},
+		{`require ["variables"]; set "global.x" "1";`, `1:28: unknown variable namespace "global"`},
 		{`require ["imap4flags"]; setflag "var" "\\Seen";`, `a variable name needs require "variables"`},
 	}
 	for _, c := range cases {

@@ -50,7 +50,7 @@ func decodeEncodedChars(s string) (string, error) {
 
 func decodeEncoded(kind, body string) (string, bool, error) {
 	fields := strings.Fields(body)
-	if kind != "hex" && kind != "unicode" {
+	if kind != "hex" && kind != "unicode" || len(fields) == 0 {
 		return "", false, nil
 	}
 	var b strings.Builder
