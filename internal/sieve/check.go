@@ -95,6 +95,17 @@ func (c *compiler) check(n *cnode) error {
 		if s, ok := konst(n.args[0]); ok && !validFieldName(s) {
 			return c.errf(n.args[0].pos, "invalid header field name %q", s)
 		}
+	case "notify":
+		if s, ok := konst(n.args[0]); ok {
+			if _, err := parseMailto(s); err != nil {
+				return c.errf(n.args[0].pos, "notify: %v", err)
+			}
+		}
+		if a, ok := n.tags["importance"]; ok {
+			if s, ok := konst(a); ok && s != "1" && s != "2" && s != "3" {
+				return c.errf(a.pos, `notify :importance must be "1", "2" or "3"`)
+			}
+		}
 	case "vacation":
 		if a, ok := n.tags["from"]; ok {
 			if s, ok := konst(a); ok && s != "" && !strings.Contains(s, "@") {

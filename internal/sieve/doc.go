@@ -5,7 +5,8 @@
 // 5260), relational (RFC 5231), subaddress (RFC 5233), mailbox (RFC 5490),
 // vacation and vacation-seconds (RFC 5230, 6131), include (RFC 6609),
 // editheader (RFC 5293), duplicate (RFC 7352), spamtest, spamtestplus and
-// virustest (RFC 5235) and environment (RFC 5183).
+// virustest (RFC 5235), environment (RFC 5183) and enotify with the mailto
+// method (RFC 5435, 5436).
 //
 // Compile validates a script completely (syntax, commands, tags, argument
 // types, capabilities), as an upload needs; errors are *Error values with the

@@ -32,6 +32,9 @@ multi
 .
 ; ereject "x"; }`,
 	`if header :is "a" "b" { keep; } else keep;`,
+	`require ["enotify", "variables"]; set :encodeurl "b" "x&y"; if valid_notify_method "mailto:a@b.example" {
+notify :from "me@example.com" :importance "1" :options ["o"] :message "m ${b}" "mailto:a@b.example?body=${b}&cc=c@d.example"; }
+if notify_method_capability :is "mailto:a@b.example" "online" "maybe" { keep; }`,
 	`/* comment */ # hash
 keep;`,
 	`if size :over 99999999999999999999 { keep; }`,

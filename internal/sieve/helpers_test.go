@@ -24,6 +24,12 @@ func summary(a Action) string {
 		b.WriteString(" " + a.Address)
 	case Reject, EReject:
 		b.WriteString(" " + a.Reason)
+	case Notify:
+		nt := a.Notify
+		fmt.Fprintf(&b, " %s to=%s importance=%s message=%q", nt.Method, strings.Join(nt.To, ","), nt.Importance, nt.Message)
+		if nt.Headers["body"] != "" {
+			fmt.Fprintf(&b, " body=%q", nt.Headers["body"])
+		}
 	case Reply:
 		v := a.Vacation
 		fmt.Fprintf(&b, " to=%s from=%s subject=%q period=%s", v.To, v.From, v.Subject, v.Period)

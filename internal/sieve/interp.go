@@ -244,6 +244,8 @@ func (st *runState) command(fr *frame, n *cnode) (ctrl, error) {
 		return cNext, nil
 	case "vacation":
 		return cNext, st.vacation(fr, n)
+	case "notify":
+		return cNext, st.notify(fr, n)
 	case "include":
 		return st.include(fr, n)
 	case "addheader":

@@ -66,6 +66,7 @@ const (
 	EReject  Kind = "ereject"  // refuse at SMTP time if possible (RFC 5429 2.1)
 	Discard  Kind = "discard"  // recorded for logs: only cancels the implicit keep (RFC 5228 4.4); other deliveries in the list still happen
 	Reply    Kind = "vacation" // send Vacation (RFC 5230)
+	Notify   Kind = "notify"   // send Notification (RFC 5435, mailto: RFC 5436)
 )
 
 // Action is one thing the caller must do.
@@ -79,6 +80,7 @@ type Action struct {
 	Reason   string    // Reject, EReject
 	Implicit bool      // Keep: the implicit keep (RFC 5228 2.10.2)
 	Vacation *Vacation // Reply
+	Notify   *Notification
 }
 
 // Result is what a run decided.
@@ -145,6 +147,13 @@ func (r *result) add(a Action) error {
 				return errors.New("vacation used twice")
 			}
 		}
+	case Notify:
+		// RFC 5435 3.8: identical notifications are sent once.
+		for _, b := range r.actions {
+			if b.Kind == Notify && b.Notify.same(a.Notify) {
+				return nil
+			}
+		}
 	case Discard:
 		r.implicitKeep = false
 		if slices.ContainsFunc(r.actions, func(b Action) bool { return b.Kind == Discard }) {
@@ -154,7 +163,7 @@ func (r *result) add(a Action) error {
 	if len(r.actions) >= r.maxActions {
 		return errors.New("too many actions")
 	}
-	if !a.Copy && a.Kind != Reply {
+	if !a.Copy && a.Kind != Reply && a.Kind != Notify {
 		r.implicitKeep = false
 	}
 	r.actions = append(r.actions, a)

@@ -12,7 +12,7 @@ func Capabilities() []string {
 		"imap4flags", "copy", "body", "variables", "date", "index", "relational",
 		"subaddress", "mailbox", "vacation", "vacation-seconds", "include",
 		"editheader", "duplicate", "spamtest", "spamtestplus", "virustest",
-		"environment", "comparator-i;octet", "comparator-i;ascii-casemap",
+		"environment", "enotify", "comparator-i;octet", "comparator-i;ascii-casemap",
 		"comparator-i;ascii-numeric",
 	}
 }
@@ -108,7 +108,12 @@ func commandSpec(name string) (spec, bool) {
 		return spec{cap: "variables", args: []valKind{vString, vString}, tags: tags(
 			"lower", tagSpec{group: "case"}, "upper", tagSpec{group: "case"},
 			"lowerfirst", tagSpec{group: "casefirst"}, "upperfirst", tagSpec{group: "casefirst"},
-			"quotewildcard", tagSpec{group: "quote"}, "length", tagSpec{group: "length"})}, true
+			"quotewildcard", tagSpec{group: "quote"}, "length", tagSpec{group: "length"},
+			"encodeurl", tagSpec{group: "encodeurl", cap: "enotify"})}, true
+	case "notify":
+		return spec{cap: "enotify", args: []valKind{vString}, tags: tags(
+			"from", tagSpec{val: vString}, "importance", tagSpec{val: vString},
+			"options", tagSpec{val: vList}, "message", tagSpec{val: vString})}, true
 	case "vacation":
 		return spec{cap: "vacation", args: []valKind{vString}, tags: tags(
 			"days", tagSpec{val: vNumber, group: "period"},
@@ -191,6 +196,10 @@ func testSpec0(name string) (spec, bool) {
 			tags: addMatching(tags("percent", tagSpec{cap: "spamtestplus"}))}, true
 	case "virustest":
 		return spec{cap: "virustest", args: []valKind{vString}, matching: true, tags: addMatching(tags())}, true
+	case "valid_notify_method":
+		return spec{cap: "enotify", args: []valKind{vList}}, true
+	case "notify_method_capability":
+		return spec{cap: "enotify", args: []valKind{vString, vString, vList}, matching: true, tags: addMatching(tags())}, true
 	case "environment":
 		return spec{cap: "environment", args: []valKind{vString, vList}, matching: true, tags: addMatching(tags())}, true
 	}

@@ -144,6 +144,20 @@ func (st *runState) test(fr *frame, n *cnode) (bool, error) {
 		return st.match(fr, n, []string{v}, n.args[0])
 	case "virustest":
 		return st.match(fr, n, []string{strconv.Itoa(min(max(st.env.Virus, 0), 5))}, n.args[0])
+	case "valid_notify_method":
+		for _, u := range fr.list(st, n.args[0]) {
+			if _, err := parseMailto(u); err != nil {
+				return false, nil
+			}
+		}
+		return true, nil
+	case "notify_method_capability":
+		// RFC 5436 2.4: whether a mailto recipient is online is unknown.
+		if _, err := parseMailto(fr.str(st, n.args[0])); err != nil ||
+			!strings.EqualFold(fr.str(st, n.args[1]), "online") {
+			return false, nil
+		}
+		return st.match(fr, n, []string{"maybe"}, n.args[2])
 	case "environment":
 		v, ok := st.env.Environment[strings.ToLower(fr.str(st, n.args[0]))]
 		if !ok {

@@ -153,7 +153,7 @@ func expand(s string, lookup func(name string) string, limit int) string {
 
 // applyModifiers applies "set" modifiers in precedence order (RFC 5229 4.1):
 // :lower/:upper (40), :lowerfirst/:upperfirst (30), :quotewildcard (20),
-// :length (10).
+// :encodeurl (15, RFC 5435 6), :length (10).
 func applyModifiers(n *cnode, v string) string {
 	switch {
 	case n.has("lower"):
@@ -180,8 +180,28 @@ func applyModifiers(n *cnode, v string) string {
 		}
 		v = b.String()
 	}
+	if n.has("encodeurl") {
+		v = encodeURL(v)
+	}
 	if n.has("length") {
 		v = strconv.Itoa(utf8.RuneCountInString(v))
 	}
 	return v
+}
+
+// encodeURL percent-encodes all but RFC 3986 unreserved characters (RFC 5435 6).
+func encodeURL(s string) string {
+	const hexd = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hexd[c>>4])
+		b.WriteByte(hexd[c&15])
+	}
+	return b.String()
 }
