@@ -85,7 +85,7 @@ func Compile(name string, src []byte, opts Options) (*Script, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &compiler{name: name, opts: opts, caps: map[string]bool{}}
+	c := &compiler{name: name, opts: opts, caps: map[string]bool{}, specs: map[string]spec{}}
 	i := 0
 	for ; i < len(nodes) && nodes[i].name == "require"; i++ {
 		if err := c.require(nodes[i]); err != nil {
@@ -100,9 +100,25 @@ func Compile(name string, src []byte, opts Options) (*Script, error) {
 }
 
 type compiler struct {
-	name string
-	opts Options
-	caps map[string]bool
+	name  string
+	opts  Options
+	caps  map[string]bool
+	specs map[string]spec // built once per name and compile
+}
+
+func (c *compiler) spec(what, name string) (spec, bool) {
+	key := what + " " + name
+	if sp, ok := c.specs[key]; ok {
+		return sp, true
+	}
+	sp, ok := commandSpec(name)
+	if what == "test" {
+		sp, ok = testSpec(name)
+	}
+	if ok {
+		c.specs[key] = sp
+	}
+	return sp, ok
 }
 
 func (c *compiler) errf(p Pos, format string, a ...any) error {
@@ -167,11 +183,10 @@ func (c *compiler) block(nodes []*node, depth int) ([]*cnode, error) {
 
 func (c *compiler) node(n *node, isTest bool, depth int) (*cnode, error) {
 	what := "command"
-	sp, ok := commandSpec(n.name)
 	if isTest {
 		what = "test"
-		sp, ok = testSpec(n.name)
 	}
+	sp, ok := c.spec(what, n.name)
 	if !ok {
 		return nil, c.errf(n.pos, "unknown %s %q", what, n.name)
 	}
