@@ -359,6 +359,25 @@ if body :text :contains "AAAA" { fileinto "wrong"; }`,
 # Discard messages containing "MAKE MONEY FAST" anywhere in the body
 if body :raw :contains "MAKE MONEY FAST" { discard; }`,
 			msg: "Subject: x\n\nplease MAKE MONEY FAST now\n", want: []string{"discard"}},
+		{name: "5.2 multipart prologue and message/rfc822 header", script: `require ["body", "fileinto"];
+if body :content "multipart" :contains "preamble" { fileinto "prologue"; }
+if body :content "multipart" :contains "XX" { fileinto "wrong"; }
+if body :content "message/rfc822" :contains "Inner subject" { fileinto "inner-header"; }
+if body :content "text" :contains "inner body" { fileinto "inner-text"; }`, msg: `
+Subject: outer
+Content-Type: multipart/mixed; boundary="XX"
+
+preamble
+--XX
+Content-Type: message/rfc822
+
+Subject: Inner subject
+Content-Type: text/plain
+
+inner body
+--XX--
+epilogue
+`, want: []string{"fileinto prologue", "fileinto inner-header", "fileinto inner-text"}},
 		{name: "5.1 :raw is undecoded", script: `require "body";
 if body :raw :contains "missile=20coordinates" { discard; }`,
 			msg: multipart, want: []string{"discard"}},

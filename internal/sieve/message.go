@@ -140,11 +140,33 @@ func (m *Message) bodyTexts(n *cnode, types []string, limit int) []string {
 		return []string{truncate(string(m.raw[start:]), limit)}
 	}
 	var out []string
-	root.Walk(func(p *message.Part) bool {
-		if p.Type == "multipart" || p.IsMessage() {
-			return true // RFC 5173 5.2: containers are not tested, their children are
+	clip := func(a, b int64) string {
+		a, b = min(max(a, 0), int64(len(m.raw))), min(max(b, 0), int64(len(m.raw)))
+		if a >= b {
+			return ""
 		}
+		return string(m.raw[a:b])
+	}
+	root.Walk(func(p *message.Part) bool {
 		if !contentMatches(p, types) {
+			return true
+		}
+		switch {
+		case p.Type == "multipart" && len(p.Parts) > 0:
+			// RFC 5173 5.2: of a multipart, the prologue and the epilogue
+			// are tested (its children are tested on their own).
+			b := "--" + p.Params["boundary"]
+			last := p.Parts[len(p.Parts)-1]
+			for _, s := range []string{clip(p.BodyStart, p.Parts[0].HeaderStart), clip(last.End, p.End)} {
+				out = append(out, truncate(dropDelimiters(s, b), limit))
+			}
+			return len(out) < 1000
+		case p.IsMessage():
+			// RFC 5173 5.2: of a message/rfc822, its header is tested.
+			e := p.Message()
+			out = append(out, truncate(message.DecodeHeader(clip(e.HeaderStart, e.BodyStart)), limit))
+			return len(out) < 1000
+		case p.Type == "multipart":
 			return true
 		}
 		s, _ := message.DecodeText(m.raw, p)
@@ -170,4 +192,16 @@ func contentMatches(p *message.Part, types []string) bool {
 		}
 	}
 	return false
+}
+
+// dropDelimiters removes the boundary delimiter lines from a multipart's
+// prologue or epilogue (RFC 2046 5.1.1).
+func dropDelimiters(s, delim string) string {
+	var b strings.Builder
+	for line := range strings.Lines(s) {
+		if !strings.HasPrefix(line, delim) {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
 }
