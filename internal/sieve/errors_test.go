@@ -241,3 +241,26 @@ func TestMatchBudget(t *testing.T) {
 		t.Errorf("small: %v %v", err, summaries(res))
 	}
 }
+
+// Variable values are cut at MaxVarLen on a character boundary (RFC 5229 3).
+func TestVariableTruncation(t *testing.T) {
+	t.Parallel()
+	s, err := Compile("v", []byte(`require ["variables", "reject"]; set "a" "ééé"; set "b" "${a}${a}${a}"; reject "${b}";`),
+		Options{MaxVarLen: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Run(context.Background(), NewMessage(crlf("Subject: x\n\nb\n"), nil, Envelope{}), Env{})
+	if err != nil || res.Actions[0].Reason != "éé" {
+		t.Errorf("got %q, %v", res.Actions[0].Reason, err)
+	}
+	for _, c := range []struct {
+		in   string
+		n    int
+		want string
+	}{{"abc", 5, "abc"}, {"aé", 2, "a"}, {"aé", 3, "aé"}, {"€€", 4, "€"}, {"\xff\xff", 1, "\xff"}} {
+		if got := truncate(c.in, c.n); got != c.want {
+			t.Errorf("truncate(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
+		}
+	}
+}
