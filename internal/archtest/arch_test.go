@@ -41,6 +41,7 @@ var leaves = []string{
 	"internal/smtp", "internal/imapwire", "internal/message", "internal/mailauth", "internal/dnsx",
 	"internal/config", "internal/password", "internal/authlimit", "internal/sasl", "internal/connlimit",
 	"internal/notify", "internal/store", "internal/store/blobstore", "internal/login", "internal/netserver",
+	"internal/sieve",
 }
 
 // upper are application packages a leaf may never import.
