@@ -89,12 +89,6 @@ func moveTx(ctx context.Context, t *tx, accountID, src int64, set store.UIDSet, 
 // transaction. It adds nothing to the account's usage, so it is allowed at
 // the quota limit.
 func (s *Store) Move(ctx context.Context, accountID, src int64, set store.UIDSet, dst int64) (*store.CopyResult, error) {
-	if src == dst {
-		if err := s.alive(); err != nil {
-			return nil, err
-		}
-		return nil, fmt.Errorf("move into the same mailbox: %w", store.ErrNotPermitted)
-	}
 	var res *store.CopyResult
 	err := s.write(ctx, func(ctx context.Context, t *tx) error {
 		if err := lockOwned(ctx, t, accountID, src, dst); err != nil {

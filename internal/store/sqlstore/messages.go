@@ -226,12 +226,10 @@ func (s *Store) moveTx(ctx context.Context, tx *wtx, accountID, src int64, set s
 }
 
 // Move implements store.Store (RFC 6851): copy and expunge in one transaction.
+// The target may be the source itself (RFC 6851 3.3): new UIDs, old expunged.
 func (s *Store) Move(ctx context.Context, accountID, src int64, set store.UIDSet, dst int64) (*store.CopyResult, error) {
 	var res *store.CopyResult
 	err := s.w.do(ctx, func(ctx context.Context, tx *wtx) error {
-		if src == dst {
-			return fmt.Errorf("move into the same mailbox: %w", store.ErrNotPermitted)
-		}
 		var err error
 		res, err = s.moveTx(ctx, tx, accountID, src, set, dst)
 		return err

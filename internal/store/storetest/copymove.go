@@ -12,6 +12,7 @@ func copyMoveTests() []subtest {
 	return []subtest{
 		{"Copy", testCopy},
 		{"CopySameMailbox", testCopySameMailbox},
+		{"MoveSameMailbox", testMoveSameMailbox},
 		{"Move", testMove},
 		{"Errors", testCopyMoveErrors},
 	}
@@ -121,6 +122,37 @@ func testCopySameMailbox(t *testing.T, s store.Store) {
 	checkCopied(t, s, a.ID, byUID(before), inbox.ID, r)
 	if n := len(list(t, s, a.ID, inbox.ID, nil)); n != 8 {
 		t.Errorf("INBOX has %d messages after copying into itself, want 8", n)
+	}
+}
+
+// testMoveSameMailbox: RFC 6851 3.3 allows MOVE into the selected mailbox
+// itself (Dovecot and Cyrus do it): the messages get new UIDs at the end
+// and the old ones are expunged, as for any other target.
+func testMoveSameMailbox(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := account(t, s, "alice@example.org")
+	inbox := mbox(t, s, a.ID, "INBOX")
+	u, _ := flaggedSource(t, s, a.ID, inbox.ID)
+	before := list(t, s, a.ID, inbox.ID, nil)
+	mb := mboxByID(t, s, a.ID, inbox.ID)
+	since := acctModSeq(t, s, a.ID)
+	r, err := s.Move(ctx, a.ID, inbox.ID, set(u[0], u[2]), inbox.ID)
+	noErr(t, "Move into the same mailbox", err)
+	wantUIDs(t, "SrcUIDs", r.SrcUIDs, []uint32{u[0], u[2]})
+	wantUIDs(t, "DstUIDs", r.DstUIDs, []uint32{mb.UIDNext, mb.UIDNext + 1})
+	checkCopied(t, s, a.ID, byUID(before), inbox.ID, r)
+	wantUIDs(t, "INBOX after Move into itself", uidsOf(list(t, s, a.ID, inbox.ID, nil)),
+		[]uint32{u[1], u[3], mb.UIDNext, mb.UIDNext + 1})
+	after := mboxByID(t, s, a.ID, inbox.ID)
+	if after.Messages != mb.Messages || after.UIDNext != mb.UIDNext+2 {
+		t.Errorf("INBOX after Move into itself: %d messages, UIDNEXT %d; want %d, %d",
+			after.Messages, after.UIDNext, mb.Messages, mb.UIDNext+2)
+	}
+	ch, err := s.Changes(ctx, a.ID, inbox.ID, since)
+	noErr(t, "Changes", err)
+	wantUIDs(t, "Vanished", ch.Vanished, []uint32{u[0], u[2]})
+	if got := slices.Sorted(slices.Values(uidsOf(ch.Changed))); !slices.Equal(got, r.DstUIDs) {
+		t.Errorf("Changed after Move into itself = %v, want %v", got, r.DstUIDs)
 	}
 }
 
