@@ -16,6 +16,9 @@ func (c *conn) cmdCreate(cmd *command) error {
 	}
 	name, err := p.Mailbox()
 	if err != nil {
+		// A name that is not modified UTF-7 cannot be created (RFC 3501
+		// 5.1.3): NO [CANNOT], as Dovecot answers.
+		badNameCode(err, "CANNOT")
 		return err
 	}
 	use := ""

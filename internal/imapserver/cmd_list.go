@@ -53,7 +53,9 @@ func (c *conn) cmdList(cmd *command) error {
 			return err
 		}
 	}
-	ref, err := p.Mailbox()
+	// The reference is read like a pattern, so that one that is not
+	// modified UTF-7 matches nothing rather than failing the command.
+	ref, err := p.ListMailbox()
 	if err != nil {
 		return err
 	}

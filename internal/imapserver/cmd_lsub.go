@@ -7,7 +7,7 @@ func (c *conn) cmdLsub(cmd *command) error {
 	if err := p.SP(); err != nil {
 		return err
 	}
-	ref, err := p.Mailbox()
+	ref, err := p.ListMailbox() // as LIST's (cmd_list.go)
 	if err != nil {
 		return err
 	}

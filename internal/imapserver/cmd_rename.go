@@ -16,6 +16,7 @@ func (c *conn) cmdRename(cmd *command) error {
 	}
 	to, err := p.Mailbox()
 	if err != nil {
+		badNameCode(err, "CANNOT")
 		return err
 	}
 	if err := p.End(); err != nil {

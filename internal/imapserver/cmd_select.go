@@ -29,6 +29,11 @@ func (c *conn) cmdSelect(cmd *command) error {
 	}
 	name, err := p.Mailbox()
 	if err != nil {
+		if isBadName(err) && c.sel != nil {
+			// A name no mailbox has: the SELECT fails as for any missing
+			// mailbox, which closes the selected one (RFC 9051 6.3.2).
+			c.unselect()
+		}
 		return err
 	}
 	condstore := false

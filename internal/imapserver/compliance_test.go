@@ -40,3 +40,53 @@ func TestMoveIntoSelected(t *testing.T) {
 		t.Errorf("INBOX: %d messages, UIDNEXT %d", mb.Messages, mb.UIDNext)
 	}
 }
+
+// TestInvalidMUTF7Names: a name that is not valid modified UTF-7 names no
+// mailbox. Commands on it answer NO (never BAD, never BYE, not counted
+// towards the limit of BAD commands), LIST patterns with it answer
+// normally with nothing, and the session goes on.
+func TestInvalidMUTF7Names(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.deliver("INBOX", storetest.Msg{Subject: "a"})
+	w := e.login()
+	w.cmd("a SELECT INBOX")
+	for i := range 25 { // more than the BAD limit: none may count
+		for _, c := range []struct{ cmd, want string }{
+			{"SELECT &AGE", "NO [NONEXISTENT]"},
+			{"EXAMINE &Jjo-&", "NO [NONEXISTENT]"},
+			{"STATUS &AGE (MESSAGES)", "NO [NONEXISTENT]"},
+			{"DELETE &AGE", "NO [NONEXISTENT]"},
+			{"RENAME &AGE x", "NO [NONEXISTENT]"},
+			{"RENAME INBOX &AGE", "NO [CANNOT]"},
+			{"CREATE &AGE", "NO [CANNOT]"},
+			{"CREATE a/&AGE/b", "NO [CANNOT]"},
+			{"SUBSCRIBE &AGE", "NO [NONEXISTENT]"},
+			{"GETQUOTAROOT &AGE", "NO [NONEXISTENT]"},
+		} {
+			tag := "t" + uitoa(uint32(i))
+			done, lines := w.status(tag + " " + c.cmd)
+			if !strings.HasPrefix(done, tag+" "+c.want) || len(lines) != 0 {
+				t.Fatalf("%s: %q %q; want %s", c.cmd, done, lines, c.want)
+			}
+		}
+	}
+	for _, c := range []string{`l1 LIST "" &AGE*`, `l2 LIST &AGE "*"`, `l3 LIST "" (&AGE INBOX)`, `l4 LSUB "" &AGE%`} {
+		tag, _, _ := strings.Cut(c, " ")
+		done, lines := w.status(c)
+		want := []string(nil)
+		if tag == "l3" {
+			want = []string{`* LIST (\HasNoChildren) "/" INBOX`}
+		}
+		if !strings.HasPrefix(done, tag+" OK") || !slices.Equal(lines, want) {
+			t.Errorf("%s: %q %q; want OK and %q", c, done, lines, want)
+		}
+	}
+	// The failed SELECT closed INBOX (RFC 9051 6.3.2); the session is
+	// still there.
+	if done, _ := w.status("f FETCH 1 UID"); !strings.HasPrefix(done, "f BAD") {
+		t.Errorf("FETCH after a failed SELECT: %q", done)
+	}
+	w.cmd("g SELECT INBOX")
+	w.cmd("h NOOP")
+}

@@ -452,6 +452,21 @@ func (e *respError) Error() string {
 func errNo(code, text string) error  { return &respError{status: "NO", code: code, text: text} }
 func errBad(code, text string) error { return &respError{status: "BAD", code: code, text: text} }
 
+// isBadName reports whether err is a mailbox name that is not modified
+// UTF-7 (answered NO, imapwire.KindBadName).
+func isBadName(err error) bool {
+	var we *imapwire.Error
+	return errors.As(err, &we) && we.Kind == imapwire.KindBadName
+}
+
+// badNameCode makes such an error answer with code instead of NONEXISTENT.
+func badNameCode(err error, code string) {
+	var we *imapwire.Error
+	if errors.As(err, &we) && we.Kind == imapwire.KindBadName {
+		we.SetCode(code, "Invalid mailbox name")
+	}
+}
+
 // storeErr maps a store error to a NO answer (RFC 5530 response codes).
 func storeErr(err error) error {
 	switch {

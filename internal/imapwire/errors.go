@@ -20,6 +20,11 @@ const (
 	KindLiteralTooLarge
 	// KindIO means the connection is unusable: close it.
 	KindIO
+	// KindBadName is a mailbox name that is not valid modified UTF-7 (RFC
+	// 3501 5.1.3). No mailbox can have it, so it names none: answer NO
+	// [NONEXISTENT] (or the code SetCode chose), call Reader.Skip, go on.
+	// It is not bad protocol and does not count towards the BAD limit.
+	KindBadName
 )
 
 func (k ErrorKind) String() string {
@@ -32,6 +37,8 @@ func (k ErrorKind) String() string {
 		return "literal too large"
 	case KindIO:
 		return "i/o"
+	case KindBadName:
+		return "bad mailbox name"
 	}
 	return fmt.Sprintf("ErrorKind(%d)", uint8(k))
 }
@@ -49,7 +56,13 @@ type Error struct {
 	Literal Literal
 	// Err is the cause of a KindIO error (io.EOF for a clean close).
 	Err error
+	// code replaces the response code of a KindBadName error (SetCode).
+	code string
 }
+
+// SetCode makes a KindBadName error answer with code and text instead of
+// NONEXISTENT (CREATE refuses such a name with CANNOT).
+func (e *Error) SetCode(code, text string) { e.code, e.Text = code, text }
 
 func (e *Error) Error() string {
 	s := "imapwire: " + e.Kind.String()
@@ -65,9 +78,10 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Status is the response condition the server should answer with: "NO" for a
-// refused synchronizing literal, else "BAD".
+// refused synchronizing literal or a mailbox name no mailbox can have, else
+// "BAD".
 func (e *Error) Status() string {
-	if e.Kind == KindLiteralTooLarge && !e.Literal.NonSync {
+	if e.Kind == KindLiteralTooLarge && !e.Literal.NonSync || e.Kind == KindBadName {
 		return "NO"
 	}
 	return "BAD"
@@ -76,8 +90,14 @@ func (e *Error) Status() string {
 // Code is the response code to send with Status ("TOOBIG" for literals that
 // are too large, RFC 7888 5), or "".
 func (e *Error) Code() string {
-	if e.Kind == KindLiteralTooLarge {
+	switch e.Kind {
+	case KindLiteralTooLarge:
 		return "TOOBIG"
+	case KindBadName:
+		if e.code != "" {
+			return e.code
+		}
+		return "NONEXISTENT"
 	}
 	return ""
 }

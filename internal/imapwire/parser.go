@@ -622,8 +622,20 @@ func (p *Parser) ListMailbox() (string, error) {
 	if p.err != nil {
 		return "", p.err
 	}
+	if !p.r.opts.UTF8 && !strings.EqualFold(s, "INBOX") {
+		if _, err := DecodeMailbox(s); err != nil {
+			// Not modified UTF-7: a pattern that matches no mailbox (names
+			// never hold control characters), so LIST answers normally
+			// with nothing, as for any pattern that matches nothing.
+			return NoMatch, nil
+		}
+	}
 	return p.mailboxName(s)
 }
+
+// NoMatch is the pattern ListMailbox returns for one that is not valid
+// modified UTF-7: no mailbox name contains a NUL.
+const NoMatch = "\x00"
 
 func (p *Parser) mailboxName(s string) (string, error) {
 	if strings.EqualFold(s, "INBOX") {
@@ -637,7 +649,7 @@ func (p *Parser) mailboxName(s string) (string, error) {
 	}
 	d, err := DecodeMailbox(s)
 	if err != nil {
-		return "", p.fail(KindSyntax, "mailbox name is not valid modified UTF-7")
+		return "", p.fail(KindBadName, "No such mailbox")
 	}
 	return d, nil
 }

@@ -1,6 +1,7 @@
 package imapwire
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -124,7 +125,7 @@ func TestTokens(t *testing.T) {
 		{"keyword upper", keyword, "rfc822.size", Options{}, "RFC822.SIZE"},
 		{"mailbox inbox", mailbox, "inBox", Options{}, "INBOX"},
 		{"mailbox utf7", mailbox, "&ZeVnLIqe-", Options{}, "日本語"},
-		{"mailbox bad utf7", mailbox, "&ZeVnLIqe", Options{}, nil},
+		{"mailbox bad utf7", mailbox, "&ZeVnLIqe", Options{}, badName{}},
 		{"mailbox utf8", mailbox, "\"日本語\"", utf8, "日本語"},
 		{"mailbox utf8 takes & literally", mailbox, "a&b", utf8, "a&b"},
 		{"mailbox utf8 literal bad", mailbox, "{1}\r\n\xff", utf8, nil},
@@ -159,6 +160,14 @@ func TestTokens(t *testing.T) {
 	}
 	for _, tt := range tests {
 		got, err := parseArg(t, tt.in, tt.opts, tt.fn)
+		if _, ok := tt.want.(badName); ok {
+			// Not bad protocol: a name no mailbox has (NO, not BAD).
+			var we *Error
+			if kindOf(err) != KindBadName || !errors.As(err, &we) || we.Status() != "NO" || we.Code() != "NONEXISTENT" {
+				t.Errorf("%s: %q: got %v, %v; want a KindBadName error answered NO [NONEXISTENT]", tt.name, tt.in, got, err)
+			}
+			continue
+		}
 		if tt.want == nil {
 			if kindOf(err) != KindSyntax {
 				t.Errorf("%s: %q: got %v, %v; want syntax error", tt.name, tt.in, got, err)
@@ -170,6 +179,9 @@ func TestTokens(t *testing.T) {
 		}
 	}
 }
+
+// badName marks a case that must fail with KindBadName.
+type badName struct{}
 
 // TestFetchCommand parses a realistic command the way a handler would.
 func TestFetchCommand(t *testing.T) {
