@@ -90,3 +90,35 @@ func TestInvalidMUTF7Names(t *testing.T) {
 	w.cmd("g SELECT INBOX")
 	w.cmd("h NOOP")
 }
+
+// TestSearchBeyondMailbox: sequence numbers above the message count in a
+// SEARCH match nothing (the session goes on, as with Dovecot); FETCH of
+// such a number stays BAD (RFC 9051 9) without ending the session.
+func TestSearchBeyondMailbox(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.deliver("INBOX", storetest.Msg{Subject: "a"}, storetest.Msg{Subject: "b"})
+	w := e.login()
+	w.cmd("a SELECT INBOX")
+	for _, c := range []struct{ cmd, want string }{
+		{"b SEARCH RETURN () 1000", "* ESEARCH (TAG \"b\")"},
+		{"c SEARCH 1000", "* SEARCH"},
+		{"d SEARCH 2:1000", "* SEARCH 2"},
+		{"e SEARCH 1000:*", "* SEARCH 2"}, // 1000:* is 2:1000 (RFC 9051 9)
+		{"f SEARCH OR 5 1", "* SEARCH 1"},
+		{"g SEARCH NOT 3:7", "* SEARCH 1 2"},
+		{"h UID SEARCH 1000", "* SEARCH"},
+	} {
+		lines := w.cmd(c.cmd)
+		if !slices.Equal(lines, []string{c.want}) {
+			t.Errorf("%s: %q, want %q", c.cmd, lines, c.want)
+		}
+	}
+	for i := range 25 {
+		tag := "f" + uitoa(uint32(i))
+		if done, _ := w.status(tag + " FETCH 1000 FLAGS"); !strings.HasPrefix(done, tag+" BAD") {
+			t.Fatalf("FETCH beyond the mailbox: %q", done)
+		}
+		w.cmd("n" + uitoa(uint32(i)) + " NOOP") // BADs not in a row: no disconnect
+	}
+}

@@ -112,7 +112,7 @@ func (sp *searchParser) key(depth int) (store.Criteria, error) {
 		if err != nil {
 			return store.Criteria{}, err
 		}
-		set, err := sp.c.numSet(ns, false)
+		set, err := sp.c.searchNumSet(ns)
 		return store.Criteria{UIDs: set}, err
 	}
 	kw, err := p.Keyword()

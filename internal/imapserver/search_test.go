@@ -105,8 +105,9 @@ func TestSearch(t *testing.T) {
 	if done, _ := w.status("z2 SEARCH FROB"); !strings.HasPrefix(done, "z2 BAD") {
 		t.Errorf("unknown key: %q", done)
 	}
-	if done, _ := w.status("z3 SEARCH 9"); !strings.HasPrefix(done, "z3 BAD") {
-		t.Errorf("sequence number out of range: %q", done)
+	// A number above the count matches nothing (compliance_test.go).
+	if done, lines := w.status("z3 SEARCH 9"); !strings.HasPrefix(done, "z3 OK") || !slices.Equal(lines, []string{"* SEARCH"}) {
+		t.Errorf("sequence number out of range: %q %q", done, lines)
 	}
 	// IMAP4rev2 answers ESEARCH; imapclient reads it.
 	c := e.client(nil)
