@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"gannet/internal/store/storetest"
 )
@@ -120,5 +121,42 @@ func TestSearchBeyondMailbox(t *testing.T) {
 			t.Fatalf("FETCH beyond the mailbox: %q", done)
 		}
 		w.cmd("n" + uitoa(uint32(i)) + " NOOP") // BADs not in a row: no disconnect
+	}
+}
+
+// TestSearchWithin: YOUNGER and OLDER (RFC 5032) compare the internal date
+// with now minus an interval in seconds; WITHIN is advertised.
+func TestSearchWithin(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	w := e.login()
+	w.cmd("a SELECT INBOX")
+	old := time.Now().Add(-2 * time.Hour).Format("02-Jan-2006 15:04:05 -0700")
+	msg := "Subject: x\r\n\r\nx\r\n"
+	for i, date := range []string{old, ""} {
+		tag := "p" + uitoa(uint32(i))
+		arg := ""
+		if date != "" {
+			arg = ` "` + date + `"`
+		}
+		w.send(tag + " APPEND INBOX" + arg + " {" + uitoa(uint32(len(msg))) + "+}\r\n" + msg)
+		if _, done := w.until(tag); !strings.HasPrefix(done, tag+" OK") {
+			t.Fatalf("APPEND: %q", done)
+		}
+	}
+	for _, c := range []struct{ cmd, want string }{
+		{"b SEARCH YOUNGER 3600", "* SEARCH 2"},
+		{"c SEARCH OLDER 3600", "* SEARCH 1"},
+		{"d SEARCH YOUNGER 10800", "* SEARCH 1 2"},
+		{"e SEARCH OLDER 10800", "* SEARCH"},
+		{"f SEARCH NOT YOUNGER 3600", "* SEARCH 1"},
+	} {
+		lines := w.cmd(c.cmd)
+		if !slices.Equal(lines, []string{c.want}) && !(len(lines) > 1 && lines[len(lines)-1] == c.want) {
+			t.Errorf("%s: %q, want %q", c.cmd, lines, c.want)
+		}
+	}
+	if done, _ := w.status("g SEARCH YOUNGER 0"); !strings.HasPrefix(done, "g BAD") {
+		t.Errorf("YOUNGER 0 (not an nz-number): %q", done)
 	}
 }

@@ -3,6 +3,7 @@ package imapserver
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"gannet/internal/imapwire"
 	"gannet/internal/store"
@@ -33,11 +34,12 @@ func none() store.Criteria { return store.Criteria{UIDs: store.UIDSet{}} }
 // nested as NOT NOT sub, which is sub.
 func and(c *store.Criteria, sub store.Criteria) {
 	simple := sub.UIDs == nil && sub.Larger == 0 && sub.Smaller == 0 && sub.Before == nil &&
-		sub.On == nil && sub.Since == nil && sub.ModSeq == 0
+		sub.On == nil && sub.Since == nil && sub.ModSeq == 0 && sub.YoungerThan.IsZero() && sub.OlderThan.IsZero()
 	if !simple && (c.UIDs != nil && sub.UIDs != nil || c.Larger != 0 && sub.Larger != 0 ||
 		c.Smaller != 0 && sub.Smaller != 0 || c.Before != nil && sub.Before != nil ||
 		c.On != nil && sub.On != nil || c.Since != nil && sub.Since != nil ||
-		c.ModSeq != 0 && sub.ModSeq != 0) {
+		c.ModSeq != 0 && sub.ModSeq != 0 ||
+		!c.YoungerThan.IsZero() && !sub.YoungerThan.IsZero() || !c.OlderThan.IsZero() && !sub.OlderThan.IsZero()) {
 		c.Not = append(c.Not, store.Criteria{Not: []store.Criteria{sub}})
 		return
 	}
@@ -68,6 +70,12 @@ func and(c *store.Criteria, sub store.Criteria) {
 	}
 	if sub.ModSeq != 0 {
 		c.ModSeq = sub.ModSeq
+	}
+	if !sub.YoungerThan.IsZero() {
+		c.YoungerThan = sub.YoungerThan
+	}
+	if !sub.OlderThan.IsZero() {
+		c.OlderThan = sub.OlderThan
 	}
 }
 
@@ -217,6 +225,21 @@ func (sp *searchParser) key(depth int) (store.Criteria, error) {
 			return none(), nil
 		}
 		return store.Criteria{Smaller: int64(n)}, nil
+	case "YOUNGER", "OLDER":
+		// RFC 5032 (WITHIN): an interval in seconds before now, compared
+		// with the internal date to the second.
+		if err := p.SP(); err != nil {
+			return store.Criteria{}, err
+		}
+		n, err := p.NZNumber()
+		if err != nil {
+			return store.Criteria{}, err
+		}
+		at := time.Now().Add(-time.Duration(n) * time.Second)
+		if kw == "YOUNGER" {
+			return store.Criteria{YoungerThan: at}, nil
+		}
+		return store.Criteria{OlderThan: at}, nil
 	case "UID":
 		if err := p.SP(); err != nil {
 			return store.Criteria{}, err

@@ -35,7 +35,7 @@ func TestGreetingCapabilities(t *testing.T) {
 	caps := strings.Fields(lines[0])
 	want := []string{"IMAP4rev1", "IMAP4rev2", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE",
 		"UIDPLUS", "MOVE", "UNSELECT", "CHILDREN", "SPECIAL-USE", "LIST-EXTENDED", "LIST-STATUS",
-		"CONDSTORE", "QRESYNC", "ESEARCH", "SEARCHRES", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE",
+		"CONDSTORE", "QRESYNC", "ESEARCH", "SEARCHRES", "WITHIN", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE",
 		"APPENDLIMIT=52428800", "UTF8=ACCEPT", "BINARY", "AUTH=PLAIN", "AUTH=LOGIN"}
 	for _, c := range want {
 		if !contains(caps, c) {

@@ -177,6 +177,10 @@ func (e *evaluation) match(c Criteria) (bool, error) {
 	if c.ModSeq > 0 && m.ModSeq < c.ModSeq {
 		return false, nil
 	}
+	if !c.YoungerThan.IsZero() && m.InternalDate.Unix() < c.YoungerThan.Unix() ||
+		!c.OlderThan.IsZero() && m.InternalDate.Unix() >= c.OlderThan.Unix() {
+		return false, nil
+	}
 	for _, d := range []struct {
 		t   *DateTerm
 		cmp int

@@ -302,8 +302,12 @@ type Criteria struct {
 	On         *DateTerm
 	Since      *DateTerm
 	ModSeq     uint64 // modseq >= ModSeq (RFC 7162 3.1.5), when > 0
-	Not        []Criteria
-	Or         [][2]Criteria
+	// YoungerThan and OlderThan compare the internal date with an instant,
+	// to the second (RFC 5032 WITHIN: YOUNGER n is now minus n seconds):
+	// internal date >= YoungerThan, internal date < OlderThan, when set.
+	YoungerThan, OlderThan time.Time
+	Not                    []Criteria
+	Or                     [][2]Criteria
 }
 
 // HeaderTerm matches a header field containing Value (Value "" = field present).

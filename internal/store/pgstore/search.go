@@ -292,6 +292,12 @@ func searchWhere(c store.Criteria, args *sqlArgs) whereClause {
 	if c.ModSeq > 0 {
 		sb.WriteString(" AND m.modseq >= " + args.add(int64(c.ModSeq)))
 	}
+	if !c.YoungerThan.IsZero() {
+		sb.WriteString(" AND m.internal_date >= " + args.add(c.YoungerThan.Unix()))
+	}
+	if !c.OlderThan.IsZero() {
+		sb.WriteString(" AND m.internal_date < " + args.add(c.OlderThan.Unix()))
+	}
 	return whereClause{sql: sb.String(), bodies: bodies, exact: exact}
 }
 

@@ -158,5 +158,11 @@ func sqlCriteria(c store.Criteria) (string, []any) {
 	if c.ModSeq > 0 {
 		add(" AND m.modseq >= ?", []any{c.ModSeq})
 	}
+	if !c.YoungerThan.IsZero() {
+		add(" AND m.internal_date >= ?", []any{c.YoungerThan.Unix()})
+	}
+	if !c.OlderThan.IsZero() {
+		add(" AND m.internal_date < ?", []any{c.OlderThan.Unix()})
+	}
 	return sb.String(), args
 }

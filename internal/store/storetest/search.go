@@ -125,6 +125,13 @@ func testSearchCriteria(t *testing.T, s store.Store) {
 		{"since", store.Criteria{Since: on(store.DateInternal, day(2024, 3, 1))}, m(3, 4, 5)},
 		{"before", store.Criteria{Before: on(store.DateInternal, day(2024, 3, 1))}, m(1, 2)},
 		{"since and before", store.Criteria{Since: on(store.DateInternal, day(2024, 2, 15)), Before: on(store.DateInternal, day(2024, 3, 5))}, m(2, 3)},
+		// RFC 5032 WITHIN, to the second: m4 arrived at 2024-03-05 12:00:00.
+		{"younger", store.Criteria{YoungerThan: at(2024, 3, 5, 12)}, m(4, 5)},
+		{"younger by a second", store.Criteria{YoungerThan: at(2024, 3, 5, 12).Add(time.Second)}, m(5)},
+		{"older", store.Criteria{OlderThan: at(2024, 3, 5, 12)}, m(1, 2, 3)},
+		{"older by a second", store.Criteria{OlderThan: at(2024, 3, 5, 12).Add(time.Second)}, m(1, 2, 3, 4)},
+		{"younger and older", store.Criteria{YoungerThan: at(2024, 2, 15, 12), OlderThan: at(2024, 3, 5, 12)}, m(2, 3)},
+		{"not older", store.Criteria{Not: []store.Criteria{{OlderThan: at(2024, 3, 1, 12)}}}, m(3, 4, 5)},
 		{"sent on", store.Criteria{On: on(store.DateSent, day(2024, 2, 28))}, m(3)},
 		{"sent on internal-only day", store.Criteria{On: on(store.DateSent, day(2024, 3, 10))}, nil},
 		{"sent since", store.Criteria{Since: on(store.DateSent, day(2024, 3, 9))}, m(5)},
