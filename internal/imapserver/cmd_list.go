@@ -185,13 +185,28 @@ func (c *conn) listMailboxes(patterns []string, o listOptions, verb string) erro
 			}
 		}
 		if o.recursive {
-			// RFC 5258 3.5: a matching parent of a subscribed mailbox gets
-			// CHILDINFO ("SUBSCRIBED").
+			// RFC 5258 3.5 and 4 (CHILDINFO): a mailbox that matches the
+			// pattern and has a subscribed descendant that does not match
+			// it (so is not listed itself) is returned with CHILDINFO
+			// ("SUBSCRIBED"), whether or not it is subscribed itself; with
+			// "*" every descendant is listed itself and no parent gets
+			// CHILDINFO.
+			listed := make(map[string]bool, len(names))
+			for _, n := range names {
+				listed[n] = true
+			}
 			for s := range subscribed {
+				if matches(s) {
+					continue
+				}
 				for k := strings.LastIndex(s, store.Separator); k > 0; k = strings.LastIndex(s[:k], store.Separator) {
 					parent := s[:k]
-					if matches(parent) && !subscribed[parent] && !childInfo[parent] {
-						childInfo[parent] = true
+					if !matches(parent) || childInfo[parent] {
+						continue
+					}
+					childInfo[parent] = true
+					if !listed[parent] {
+						listed[parent] = true
 						names = append(names, parent)
 					}
 				}
@@ -203,8 +218,14 @@ func (c *conn) listMailboxes(patterns []string, o listOptions, verb string) erro
 		mb := exists[name]
 		var attrs []string
 		switch {
-		case mb == nil && !childInfo[name]:
+		case mb == nil:
+			// RFC 9051 7.3.1 (the table of LIST attributes and CHILDINFO):
+			// a name listed for its subscription or for CHILDINFO that is
+			// no mailbox is \NonExistent.
 			attrs = append(attrs, `\NonExistent`)
+			if hasChildren[name] {
+				attrs = append(attrs, `\HasChildren`)
+			}
 		case hasChildren[name]:
 			attrs = append(attrs, `\HasChildren`)
 		default:

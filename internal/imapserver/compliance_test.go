@@ -160,3 +160,69 @@ func TestSearchWithin(t *testing.T) {
 		t.Errorf("YOUNGER 0 (not an nz-number): %q", done)
 	}
 }
+
+// TestListRecursiveMatch follows RFC 5258 3.5 and 4 and the examples of
+// its section 5: with RECURSIVEMATCH a mailbox matching the pattern gets
+// CHILDINFO ("SUBSCRIBED") when a subscribed descendant is not itself
+// listed (it does not match the pattern); with "*" every subscribed
+// descendant is listed and no parent gets CHILDINFO; a parent that does
+// not exist is \NonExistent (RFC 9051 7.3.1's table).
+func TestListRecursiveMatch(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	w := e.login()
+	for _, m := range []string{"Fruit/Apple", "Fruit/Banana", "Fruit/Peach", "Tofu", "Vegetable/Broccoli", "Vegetable/Corn"} {
+		w.cmd("c CREATE " + m)
+	}
+	for _, m := range []string{"Archive", "Drafts", "Junk", "Sent", "Trash"} {
+		w.cmd("u UNSUBSCRIBE " + m)
+	}
+	for _, m := range []string{"Fruit/Banana", "Fruit/Peach", "Vegetable", "Vegetable/Broccoli", "Ghost/Child"} {
+		w.cmd("s SUBSCRIBE " + m)
+	}
+	// Subscribed now: INBOX, Fruit/Banana, Fruit/Peach, Vegetable,
+	// Vegetable/Broccoli, Ghost/Child (no such mailbox, nor Ghost).
+	for _, c := range []struct {
+		cmd  string
+		want []string
+	}{
+		{`a LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"`, []string{
+			`* LIST (\HasNoChildren \Subscribed) "/" INBOX`,
+			`* LIST (\HasChildren \Subscribed) "/" Vegetable ("CHILDINFO" ("SUBSCRIBED"))`,
+			`* LIST (\HasChildren) "/" Fruit ("CHILDINFO" ("SUBSCRIBED"))`,
+			`* LIST (\NonExistent) "/" Ghost ("CHILDINFO" ("SUBSCRIBED"))`,
+		}},
+		{`b LIST (SUBSCRIBED RECURSIVEMATCH) "" "*"`, []string{
+			`* LIST (\HasNoChildren \Subscribed) "/" Fruit/Banana`,
+			`* LIST (\HasNoChildren \Subscribed) "/" Fruit/Peach`,
+			`* LIST (\HasNoChildren \Subscribed) "/" INBOX`,
+			`* LIST (\HasChildren \Subscribed) "/" Vegetable`,
+			`* LIST (\HasNoChildren \Subscribed) "/" Vegetable/Broccoli`,
+			`* LIST (\NonExistent \Subscribed) "/" Ghost/Child`,
+		}},
+		{`c LIST (SUBSCRIBED) "" "%"`, []string{
+			`* LIST (\HasNoChildren \Subscribed) "/" INBOX`,
+			`* LIST (\HasChildren \Subscribed) "/" Vegetable`,
+		}},
+		{`d LIST (SUBSCRIBED RECURSIVEMATCH) "" "Fruit"`, []string{
+			`* LIST (\HasChildren) "/" Fruit ("CHILDINFO" ("SUBSCRIBED"))`,
+		}},
+		{`e LIST (SUBSCRIBED RECURSIVEMATCH) "" "Fruit/%"`, []string{
+			`* LIST (\HasNoChildren \Subscribed) "/" Fruit/Banana`,
+			`* LIST (\HasNoChildren \Subscribed) "/" Fruit/Peach`,
+		}},
+		{`f LIST (SUBSCRIBED RECURSIVEMATCH) "" "Tofu"`, nil},
+	} {
+		tag, _, _ := strings.Cut(c.cmd, " ")
+		done, lines := w.status(c.cmd)
+		if !strings.HasPrefix(done, tag+" OK") || !sameSet(lines, c.want) {
+			t.Errorf("%s:\n got %q\nwant %q", c.cmd, lines, c.want)
+		}
+	}
+}
+
+// sameSet compares two lists of lines regardless of order (LIST responses
+// come in no defined order).
+func sameSet(a, b []string) bool {
+	return slices.Equal(slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b)))
+}
