@@ -55,15 +55,15 @@ func (p Position) String() string {
 
 // Reasons a message is skipped; Summary counts by them.
 const (
-	ReasonTooLarge  = "too large"
-	ReasonLongLine  = "line too long"
-	ReasonTruncated = "truncated"
-	ReasonNoHeader  = "no header"
-	ReasonEmpty     = "empty"
-	ReasonGarbage   = "not a message"
-	ReasonDeleted   = "deleted in the source"
-	ReasonImported  = "already imported"
-	ReasonDuplicate = "duplicate"
+	ReasonTooLarge   = "too large"
+	ReasonLongLine   = "line too long"
+	ReasonTruncated  = "truncated"
+	ReasonNoHeader   = "no header"
+	ReasonEmpty      = "empty"
+	ReasonGarbage    = "not a message"
+	ReasonDeleted    = "deleted in the source"
+	ReasonImported   = "already imported"
+	ReasonDuplicate  = "duplicate"
 	ReasonUnreadable = "unreadable"
 )
 
