@@ -53,7 +53,8 @@ type Summary struct {
 	Bytes    int64          // of the messages imported
 	Folders  map[string]int // messages imported per mailbox (every mailbox used or created)
 	Skipped  map[string]int // by reason
-	// Reports are the first MaxReports skips, with their positions.
+	// Reports are the first MaxReports skips, with their positions (not
+	// those already imported: a rerun would list every message).
 	Reports []*SkipError
 	Started time.Time
 }
@@ -119,7 +120,7 @@ func (im *Importer) Import(ctx context.Context, src Source) error {
 
 func (im *Importer) skipped(s *SkipError) {
 	im.sum.Skipped[s.Reason]++
-	if len(im.sum.Reports) < MaxReports {
+	if s.Reason != ReasonImported && len(im.sum.Reports) < MaxReports {
 		im.sum.Reports = append(im.sum.Reports, s)
 	}
 }

@@ -68,12 +68,13 @@ func OpenMaildir(root string, lim Limits) (*Maildir, error) {
 		return nil, fmt.Errorf("maildir %s: not a directory", root)
 	}
 	d := &Maildir{root: root, lim: lim.withDefaults()}
-	if isMaildir(root) {
+	inbox := isMaildir(root)
+	if inbox {
 		if err := d.addFolder("INBOX", root); err != nil {
 			return nil, err
 		}
 	}
-	if err := d.scan(root, ""); err != nil {
+	if err := d.scan(root, "", inbox); err != nil {
 		return nil, err
 	}
 	if len(d.folders) == 0 {
@@ -91,7 +92,10 @@ func OpenMaildir(root string, lim Limits) (*Maildir, error) {
 
 // scan finds folders under dir: Maildir++ ".a.b" at the root, and plain
 // subdirectories (LAYOUT=fs) anywhere, prefix being dir's folder name.
-func (d *Maildir) scan(dir, prefix string) error {
+// Plain subdirectories count only when the root is a maildir itself: a
+// directory that merely holds a maildir ("~" holding "Maildir") is not
+// imported as a folder of that name.
+func (d *Maildir) scan(dir, prefix string, plain bool) error {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("maildir: %w", err)
@@ -110,7 +114,7 @@ func (d *Maildir) scan(dir, prefix string) error {
 					return err
 				}
 			}
-		default:
+		case plain:
 			name := decodeName(n)
 			if prefix != "" {
 				name = prefix + "/" + name
@@ -120,7 +124,7 @@ func (d *Maildir) scan(dir, prefix string) error {
 					return err
 				}
 			}
-			if err := d.scan(p, name); err != nil {
+			if err := d.scan(p, name, plain); err != nil {
 				return err
 			}
 		}

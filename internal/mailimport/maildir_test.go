@@ -246,3 +246,29 @@ func TestImportMaildir(t *testing.T) {
 		t.Fatalf("rerun: %d messages in the account", a.UsedMessages)
 	}
 }
+
+// Dovecot's LAYOUT=fs: folders are plain subdirectories of a maildir root;
+// a directory that only holds a maildir is not a tree of folders.
+func TestMaildirFSLayout(t *testing.T) {
+	t.Parallel()
+	root := filepath.Join(t.TempDir(), "fs")
+	writeFile(t, root, "cur/1.a:2,S", "Subject: top\n\nx\n")
+	writeFile(t, root, "Projects/cur/2.a:2,", "Subject: projects\n\nx\n")
+	writeFile(t, root, "Projects/Old/new/3.a", "Subject: old\n\nx\n")
+	mkdirs(t, root, "Projects/Old/tmp", "Empty")
+	d, err := mailimport.OpenMaildir(root, mailimport.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := d.Folders(), []string{"INBOX", "Projects", "Projects/Old"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("folders %q, want %q", got, want)
+	}
+	if r := readAll(t, d); len(r.msgs) != 3 || r.msgs[2].Mailbox != "Projects/Old" {
+		t.Fatalf("read %v", r.order)
+	}
+	holder := filepath.Join(t.TempDir(), "home")
+	writeFile(t, holder, "Maildir/cur/1.a:2,", "Subject: x\n\nx\n")
+	if _, err := mailimport.OpenMaildir(holder, mailimport.Limits{}); err == nil {
+		t.Fatal("a directory holding a maildir opened as a tree")
+	}
+}
