@@ -44,6 +44,7 @@ func runImport(ctx context.Context, e *env, kind string, args []string) error {
 	format := fs.String("format", "mboxrd", "mbox flavour: "+strings.Join(mailimport.Formats(), ", "))
 	skipDup := fs.Bool("skip-duplicates", false, "skip a message whose bytes (and so Message-ID) are already in its mailbox, even twice in the source")
 	maxSize := fs.Int64("max-size", 0, "largest message imported, in bytes (default limits.max_message_bytes of the config)")
+	jobs := fs.Int("jobs", 1, "appends at once: more is faster (they share fsyncs), but UIDs may then differ from the source's order within that many messages")
 	every := fs.Duration("progress", 10*time.Second, "interval of progress lines when the output is not a terminal (0 = none)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -107,7 +108,7 @@ func runImport(ctx context.Context, e *env, kind string, args []string) error {
 	prog := newProgress(e.stdout, total, *every)
 	var cur importSource
 	var done int64 // bytes of the sources finished
-	im := &mailimport.Importer{Store: st, Account: acct, Target: target, SkipDuplicates: *skipDup,
+	im := &mailimport.Importer{Store: st, Account: acct, Target: target, SkipDuplicates: *skipDup, Workers: *jobs,
 		Progress: func(s mailimport.Summary) { prog.update(s, done+cur.Offset()) }}
 
 	if kind == "maildir" {
@@ -168,7 +169,8 @@ type progress struct {
 }
 
 func newProgress(w io.Writer, total int64, every time.Duration) *progress {
-	p := &progress{w: w, total: total, every: every, start: time.Now()}
+	now := time.Now()
+	p := &progress{w: w, total: total, every: every, start: now, last: now}
 	if f, ok := w.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
 			p.tty, p.every = true, 200*time.Millisecond

@@ -9,6 +9,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"gannet/internal/store"
@@ -33,9 +34,13 @@ type Importer struct {
 	// SkipDuplicates skips a message whose bytes (and so its Message-ID)
 	// are already in the mailbox, even when the source holds it twice.
 	SkipDuplicates bool
-	// Progress, when set, is called after every message.
+	// Workers is how many appends run at once (0 = 1); see Import.
+	Workers int
+	// Progress, when set, is called after every message read, with the
+	// importer's lock held: it must not keep the Summary's maps.
 	Progress func(Summary)
 
+	mu    sync.Mutex // guards sum
 	sum   Summary
 	boxes map[string]*boxState // by source name
 }
@@ -71,8 +76,12 @@ func (s Summary) SkippedTotal() int {
 	return n
 }
 
-// Summary returns what the importer did so far.
-func (im *Importer) Summary() Summary { return im.sum }
+// Summary returns what the importer did; call it after Import returns.
+func (im *Importer) Summary() Summary {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	return im.sum
+}
 
 func (im *Importer) init() {
 	if im.boxes == nil {
@@ -85,6 +94,12 @@ func (im *Importer) init() {
 // the summary; the error returned is a source that cannot be read on, or a
 // store refusal (such as store.ErrOverQuota) that would refuse every later
 // message too. ctx ends the import between two messages.
+//
+// The source is read, and duplicates decided, in one goroutine, in source
+// order; Workers goroutines append. With one worker the UIDs follow the
+// source's order; with more, appends overlap and the store's group commit
+// shares their fsyncs, and messages within a window of Workers may take
+// their UIDs out of order (their internal dates stay as in the source).
 func (im *Importer) Import(ctx context.Context, src Source) error {
 	im.init()
 	if lf, ok := src.(interface{ Folders() []string }); ok && im.Target == "" {
@@ -94,6 +109,38 @@ func (im *Importer) Import(ctx context.Context, src Source) error {
 			}
 		}
 	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	jobs := make(chan job)
+	var wg sync.WaitGroup
+	for range max(im.Workers, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				if err := im.append(ctx, j); err != nil {
+					cancel(err)
+				}
+			}
+		}()
+	}
+	err := im.read(ctx, src, jobs)
+	close(jobs)
+	wg.Wait()
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause // a worker's store error, not the caller's cancellation
+	}
+	return err
+}
+
+// job is one message to append.
+type job struct {
+	msg *Message
+	b   *boxState
+}
+
+// read feeds src's messages to the workers.
+func (im *Importer) read(ctx context.Context, src Source, jobs chan<- job) error {
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -104,20 +151,33 @@ func (im *Importer) Import(ctx context.Context, src Source) error {
 		case err == io.EOF:
 			return nil
 		case errors.As(err, &skip):
+			im.mu.Lock()
 			im.skipped(skip)
+			im.mu.Unlock()
 			continue
 		case err != nil:
 			return err
 		}
-		if err := im.add(ctx, msg); err != nil {
+		j, ok, err := im.decide(ctx, msg)
+		if err != nil {
 			return err
 		}
+		if ok {
+			select {
+			case jobs <- j:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
 		if im.Progress != nil {
+			im.mu.Lock()
 			im.Progress(im.sum)
+			im.mu.Unlock()
 		}
 	}
 }
 
+// skipped records a skip; im.mu is held.
 func (im *Importer) skipped(s *SkipError) {
 	im.sum.Skipped[s.Reason]++
 	if s.Reason != ReasonImported && len(im.sum.Reports) < MaxReports {
@@ -125,31 +185,44 @@ func (im *Importer) skipped(s *SkipError) {
 	}
 }
 
-func (im *Importer) add(ctx context.Context, msg *Message) error {
+// decide finds msg's mailbox and whether it is imported (resume and
+// duplicates, see Importer).
+func (im *Importer) decide(ctx context.Context, msg *Message) (job, bool, error) {
 	name := msg.Mailbox
 	if im.Target != "" {
 		name = im.Target
 	}
 	b, err := im.box(ctx, name)
 	if err != nil {
-		return err
+		return job{}, false, err
 	}
 	sum := sha256.Sum256(msg.Raw)
 	b.seen[sum]++
+	var skip *SkipError
 	switch {
 	case b.seen[sum] <= b.existing[sum]:
-		im.skipped(&SkipError{Pos: msg.Pos, Reason: ReasonImported})
-		return nil
+		skip = &SkipError{Pos: msg.Pos, Reason: ReasonImported}
 	case im.SkipDuplicates && b.seen[sum] > 1:
-		im.skipped(&SkipError{Pos: msg.Pos, Reason: ReasonDuplicate, Detail: "the same message is in " + b.mb.Name})
-		return nil
+		skip = &SkipError{Pos: msg.Pos, Reason: ReasonDuplicate, Detail: "the same message is in " + b.mb.Name}
 	}
-	if _, err := im.Store.Append(ctx, im.Account.ID, b.mb.ID, msg.Raw, msg.Flags, msg.Date); err != nil {
-		return fmt.Errorf("import %s into %s: %w", msg.Pos, b.mb.Name, err)
+	if skip != nil {
+		im.mu.Lock()
+		im.skipped(skip)
+		im.mu.Unlock()
+		return job{}, false, nil
 	}
+	return job{msg: msg, b: b}, true, nil
+}
+
+func (im *Importer) append(ctx context.Context, j job) error {
+	if _, err := im.Store.Append(ctx, im.Account.ID, j.b.mb.ID, j.msg.Raw, j.msg.Flags, j.msg.Date); err != nil {
+		return fmt.Errorf("import %s into %s: %w", j.msg.Pos, j.b.mb.Name, err)
+	}
+	im.mu.Lock()
+	defer im.mu.Unlock()
 	im.sum.Messages++
-	im.sum.Bytes += int64(len(msg.Raw))
-	im.sum.Folders[b.mb.Name]++
+	im.sum.Bytes += int64(len(j.msg.Raw))
+	im.sum.Folders[j.b.mb.Name]++
 	return nil
 }
 
@@ -184,9 +257,11 @@ func (im *Importer) box(ctx context.Context, name string) (*boxState, error) {
 		}
 	}
 	im.boxes[name] = b
+	im.mu.Lock()
 	if _, ok := im.sum.Folders[mb.Name]; !ok {
 		im.sum.Folders[mb.Name] = 0
 	}
+	im.mu.Unlock()
 	return b, nil
 }
 

@@ -77,22 +77,24 @@ func TestImportResume(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	im := &mailimport.Importer{Store: st, Account: acct, Target: "Old/2023",
 		Progress: func(s mailimport.Summary) {
-			if s.Messages == 17 {
+			if s.Messages >= 17 {
 				cancel()
 			}
 		}}
 	if err := importMbox(ctx, t, im, path); !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted import: %v", err)
 	}
-	if got := len(subjects(t, st, acct, "Old/2023")); got != 17 {
-		t.Fatalf("%d messages after the interruption", got)
+	// The append in flight when the import stopped may have been stored.
+	n := len(subjects(t, st, acct, "Old/2023"))
+	if n < 17 || n > 19 || n != im.Summary().Messages {
+		t.Fatalf("%d messages after the interruption, summary %+v", n, im.Summary())
 	}
 	im2 := &mailimport.Importer{Store: st, Account: acct, Target: "Old/2023"}
 	if err := importMbox(context.Background(), t, im2, path); err != nil {
 		t.Fatal(err)
 	}
-	if s := im2.Summary(); s.Messages != 24 || s.Skipped[mailimport.ReasonImported] != 17 {
-		t.Fatalf("resumed summary %+v", s)
+	if s := im2.Summary(); s.Messages != 41-n || s.Skipped[mailimport.ReasonImported] != n {
+		t.Fatalf("resumed summary %+v after %d", s, n)
 	}
 	got := subjects(t, st, acct, "Old/2023")
 	var want []string
@@ -115,7 +117,7 @@ func TestImportResume(t *testing.T) {
 	}
 
 	// SkipDuplicates keeps one copy.
-	im4 := &mailimport.Importer{Store: st, Account: acct, Target: "Dedup", SkipDuplicates: true}
+	im4 := &mailimport.Importer{Store: st, Account: acct, Target: "Dedup", SkipDuplicates: true, Workers: 4}
 	if err := importMbox(context.Background(), t, im4, path); err != nil {
 		t.Fatal(err)
 	}
