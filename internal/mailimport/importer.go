@@ -226,6 +226,10 @@ func (im *Importer) append(ctx context.Context, j job) error {
 	return nil
 }
 
+// listChunk is how many UIDs one List covers when an import counts what a
+// mailbox holds.
+const listChunk = 10000
+
 // box returns the target mailbox for a source folder name, creating it.
 func (im *Importer) box(ctx context.Context, name string) (*boxState, error) {
 	if name == "" {
@@ -245,15 +249,19 @@ func (im *Importer) box(ctx context.Context, name string) (*boxState, error) {
 			return b, nil
 		}
 	}
-	msgs, err := im.Store.List(ctx, im.Account.ID, mb.ID, nil, store.ListOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", mb.Name, err)
-	}
 	b := &boxState{mb: mb, existing: map[[32]byte]int{}, seen: map[[32]byte]int{}}
-	for _, m := range msgs {
-		var id [32]byte
-		if n, err := hex.Decode(id[:], []byte(m.BlobID)); err == nil && n == len(id) {
-			b.existing[id]++
+	// In UID ranges, so that a large mailbox is never listed at once.
+	for lo := uint64(1); lo < uint64(mb.UIDNext); lo += listChunk {
+		hi := min(lo+listChunk-1, uint64(mb.UIDNext)-1)
+		msgs, err := im.Store.List(ctx, im.Account.ID, mb.ID, store.UIDSet{{Lo: uint32(lo), Hi: uint32(hi)}}, store.ListOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", mb.Name, err)
+		}
+		for _, m := range msgs {
+			var id [32]byte
+			if n, err := hex.Decode(id[:], []byte(m.BlobID)); err == nil && n == len(id) {
+				b.existing[id]++
+			}
 		}
 	}
 	im.boxes[name] = b
@@ -281,7 +289,7 @@ func (im *Importer) resolve(ctx context.Context, name string) (*store.Mailbox, e
 		}
 		name = sm.Name + store.Separator + rest
 	}
-	n, err := store.NormMailbox(name)
+	n, err := store.NormMailbox(cleanName(name))
 	if err != nil {
 		return nil, fmt.Errorf("folder %q: %w", name, err)
 	}
@@ -296,6 +304,35 @@ func (im *Importer) resolve(ctx context.Context, name string) (*store.Mailbox, e
 		return nil, fmt.Errorf("mailbox %s: %w", n, err)
 	}
 	return mb, nil
+}
+
+// cleanName makes a folder name another program wrote into a valid store
+// name (store.NormMailbox): control characters and invalid UTF-8 become
+// "_", empty levels go, and a name left empty is INBOX. A folder is never
+// lost to its name.
+func cleanName(name string) string {
+	name = strings.ToValidUTF8(name, "_")
+	name = strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return '_'
+		}
+		return r
+	}, name)
+	var parts []string
+	for _, p := range strings.Split(name, store.Separator) {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	name = strings.Join(parts, store.Separator)
+	if len(name) > 1000 {
+		name = strings.ToValidUTF8(name[:1000], "")
+		name = strings.TrimSuffix(name, store.Separator)
+	}
+	if name == "" {
+		return "INBOX"
+	}
+	return name
 }
 
 // SpecialUse is the special use (RFC 6154) of a top-level folder name as

@@ -183,3 +183,19 @@ func TestImportOverQuota(t *testing.T) {
 		t.Fatalf("summary %+v", s)
 	}
 }
+
+// A folder name no store name can be is cleaned, never the end of the
+// import.
+func TestImportOddFolderName(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := testopen.Open(t, testopen.FastPasswords)
+	acct := storetest.NewAccount(t, st, "frank@example.org", "pw")
+	im := &mailimport.Importer{Store: st, Account: acct, Target: "Weird\x01//Name/\xff"}
+	if err := importMbox(ctx, t, im, genMbox(t, 2, -1)); err != nil {
+		t.Fatal(err)
+	}
+	if got := subjects(t, st, acct, "Weird_/Name/_"); len(got) != 2 {
+		t.Fatalf("%q", got)
+	}
+}
