@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -59,8 +58,9 @@ func ParseFormat(s string) (Format, error) {
 // line with a valid From_ date after any line (writers that add no empty
 // line). With Mboxcl and Mboxcl2 a valid Content-Length frames the body
 // instead, so that a "From " line in it does not split the message; a
-// Content-Length that does not end on a message boundary is ignored from
-// that point on and the From_ rule applies.
+// Content-Length that does not end on a message boundary (or is larger than
+// Limits.MaxSize) is ignored and the From_ rule frames that message, so a
+// wrong one never swallows the messages after it (mboxcl.go).
 type Mbox struct {
 	// Mailbox is given to every message read (Message.Mailbox).
 	Mailbox string
@@ -75,11 +75,22 @@ type Mbox struct {
 	// lim.MaxLine and only the first MaxLine bytes are kept.
 	line    []byte
 	lineOff int64
+	lineLen int // bytes the line took in its source, ending included
 	nl      bool
 	long    bool
 	have    bool // line is read but not consumed (the next From_ line)
 
 	buf []byte // the message being read, reused
+
+	// replay holds lines read past the end of a message whose
+	// Content-Length was wrong, CRLF-normalised, to be read again before
+	// the stream; replayOff is the stream offset of its start, marks the
+	// exact offsets of its "From " lines (mboxcl.go).
+	replay    []byte
+	replayOff int64
+	replayPos int  // bytes of replay consumed since marks were made
+	crlf      bool // the stream's first line ended in CRLF (replayed lines count so)
+	marks     []fromMark
 }
 
 // NewMbox reads an mbox stream from r; file names it in positions.
@@ -93,6 +104,10 @@ func (m *Mbox) Offset() int64 { return m.off }
 // readLine reads the next line; false at the end of the stream.
 func (m *Mbox) readLine() (bool, error) {
 	m.line, m.nl, m.long = m.line[:0], false, false
+	if len(m.replay) > 0 {
+		m.replayLine()
+		return true, nil
+	}
 	m.lineOff = m.off
 	for {
 		chunk, err := m.br.ReadSlice('\n')
@@ -118,6 +133,10 @@ func (m *Mbox) readLine() (bool, error) {
 			return false, fmt.Errorf("read %s at offset %d: %w", m.file, m.off, err)
 		}
 		break
+	}
+	m.lineLen = int(m.off - m.lineOff)
+	if m.lineOff == 0 {
+		m.crlf = bytes.HasSuffix(m.line, []byte("\r\n"))
 	}
 	if m.nl && !m.long {
 		m.line = m.line[:len(m.line)-1]
@@ -222,7 +241,11 @@ type msgState struct {
 	lastStart int // where the last line starts in m.buf
 }
 
-func (s *msgState) add() {
+func (s *msgState) add() { s.addLine(true) }
+
+// addLine adds the current line to the message, unescaped when unescape
+// (framed bodies are unescaped once their framing is known: mboxcl.go).
+func (s *msgState) addLine(unescape bool) {
 	m := s.m
 	if s.skip != nil {
 		return
@@ -233,7 +256,10 @@ func (s *msgState) add() {
 		m.buf = m.buf[:0]
 		return
 	}
-	line := m.unescape(m.line)
+	line := m.line
+	if unescape {
+		line = m.unescape(line)
+	}
 	// +2: the empty line before the next From_ is added, then removed.
 	if int64(len(m.buf)+len(line)) > m.lim.MaxSize+2 {
 		s.skip = &SkipError{Pos: s.pos, Reason: ReasonTooLarge,
@@ -312,62 +338,6 @@ func (m *Mbox) readMessage(pos Position, fromDate time.Time) (*Message, error) {
 		return nil, s.skip
 	}
 	return m.finish(pos, fromDate, hdr)
-}
-
-// readFramed reads a body framed by Content-Length (mboxcl, mboxcl2). done
-// is false when there is no usable Content-Length, or when it does not end
-// on a message boundary: then the caller reads on by the From_ rule.
-func (m *Mbox) readFramed(s *msgState, hdr []field) (done, prevEmpty bool, err error) {
-	n := int64(-1)
-	for _, f := range hdr {
-		if strings.EqualFold(f.name, "Content-Length") {
-			if v, err := strconv.ParseInt(f.value, 10, 64); err == nil && v >= 0 {
-				n = v
-			}
-		}
-	}
-	if n < 0 {
-		return false, true, nil
-	}
-	start := m.off
-	prevEmpty = true
-	for m.off-start < n {
-		ok, err := m.readLine()
-		if err != nil {
-			return false, false, err
-		}
-		if !ok {
-			if s.skip == nil {
-				s.skip = &SkipError{Pos: s.pos, Reason: ReasonTruncated,
-					Detail: fmt.Sprintf("Content-Length is %d, the file ends after %d", n, m.off-start)}
-			}
-			return true, false, nil
-		}
-		s.add()
-		prevEmpty = len(m.line) == 0 && m.nl
-	}
-	if m.off-start != n {
-		return false, prevEmpty, nil // mid-line: not a boundary
-	}
-	// A boundary is the end, or "From ", or an empty line and then one
-	// of those.
-	p, _ := m.br.Peek(7)
-	rest := p
-	switch {
-	case bytes.HasPrefix(p, []byte("\r\n")):
-		rest = p[2:]
-	case bytes.HasPrefix(p, []byte("\n")):
-		rest = p[1:]
-	}
-	if len(p) == 0 || bytes.HasPrefix(p, []byte("From ")) || len(rest) == 0 || bytes.HasPrefix(rest, []byte("From ")) {
-		if len(rest) < len(p) {
-			if _, err := m.readLine(); err != nil { // the separator's empty line
-				return false, false, err
-			}
-		}
-		return true, false, nil
-	}
-	return false, prevEmpty, nil
 }
 
 // finish turns the message read into a Message: flags from the status

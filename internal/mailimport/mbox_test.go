@@ -356,3 +356,43 @@ func TestMboxFolder(t *testing.T) {
 		}
 	}
 }
+
+// A wrong Content-Length (too large: past the end of the file, or into
+// the next message) costs only its own message's framing: the messages it
+// covered are read again, with their offsets, and their own Content-Length
+// still frames a "From " line in their bodies.
+func TestMboxclWrongContentLength(t *testing.T) {
+	t.Parallel()
+	msg := func(nl, from, subject, body string, cl int) string {
+		body = strings.ReplaceAll(body, "\n", nl)
+		if cl < 0 {
+			cl = len(body)
+		}
+		return strings.ReplaceAll(fmt.Sprintf("From %s Mon Jan  1 00:00:00 2024\nSubject: %s\nContent-Length: %d\n\n", from, subject, cl), "\n", nl) + body + nl
+	}
+	body2 := "line\n\nFrom inside@example.org Mon Jan  1 00:00:00 2024\nstill two\n"
+	for _, c := range []struct {
+		name string
+		cl1  int
+	}{{"past the end", 5000}, {"into the next", 30}} {
+		for _, nl := range []string{"\n", "\r\n"} {
+			m1 := msg(nl, "a@example.org", "one", "short body\n", c.cl1)
+			m2 := msg(nl, "b@example.org", "two", body2, -1)
+			m3 := msg(nl, "c@example.org", "three", "bye\n", -1)
+			file := m1 + m2 + m3
+			r := readMboxFile(t, file, mailimport.Mboxcl2, mailimport.Limits{})
+			if len(r.msgs) != 3 || len(r.skips) != 0 {
+				t.Fatalf("%s %q: %v %v", c.name, nl, r.order, r.skips)
+			}
+			t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+			wantMsg(t, r.msgs[0], "Subject: one\n\nshort body\n", nil, t0)
+			wantMsg(t, r.msgs[1], "Subject: two\n\n"+body2, nil, t0)
+			wantMsg(t, r.msgs[2], "Subject: three\n\nbye\n", nil, t0)
+			for i, want := range []int{0, len(m1), len(m1) + len(m2)} {
+				if r.msgs[i].Pos.Offset != int64(want) {
+					t.Errorf("%s %q: message %d at offset %d, want %d", c.name, nl, i+1, r.msgs[i].Pos.Offset, want)
+				}
+			}
+		}
+	}
+}
