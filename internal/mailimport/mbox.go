@@ -326,6 +326,11 @@ func (m *Mbox) readMessage(pos Position, fromDate time.Time) (*Message, error) {
 			}
 			s.add()
 			prevEmpty = len(m.line) == 0 && m.nl
+			if !m.nl && s.skip == nil {
+				// Every mbox writer ends a message with a line end: a
+				// stream that stops inside a line was cut off.
+				s.skip = &SkipError{Pos: pos, Reason: ReasonTruncated, Detail: "the file ends inside a line"}
+			}
 		}
 		if prevEmpty && s.skip == nil && !framed {
 			m.buf = m.buf[:s.lastStart] // the separator's empty line

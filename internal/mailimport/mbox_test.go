@@ -151,9 +151,10 @@ func TestMboxclContentLength(t *testing.T) {
 		}
 	}
 	// Read as mboxrd the same file splits at the From line in the body,
-	// and the piece after it has no header.
+	// the piece after it has no header, and the last message, which ends
+	// inside a line with nothing to frame it, is truncated.
 	r := readMboxFile(t, file, mailimport.Mboxrd, mailimport.Limits{})
-	if want := []string{"m", mailimport.ReasonNoHeader, "m", "m", "m"}; !reflect.DeepEqual(r.order, want) {
+	if want := []string{"m", mailimport.ReasonNoHeader, "m", "m", mailimport.ReasonTruncated}; !reflect.DeepEqual(r.order, want) {
 		t.Fatalf("mboxrd: %v, want %v", r.order, want)
 	}
 }
@@ -198,6 +199,12 @@ func TestMboxBadInput(t *testing.T) {
 		"From x@example.org Mon Jan  1 00:04:00 2024\n\n",
 		good(5),
 		"From x@example.org Mon Jan  1 00:05:00 2024\nSubject: cut in the hea",
+	}
+	// A file cut in a body line: that message is truncated too.
+	cut := good(6) + "From x@example.org Mon Jan  1 00:06:00 2024\nSubject: cut in the body\n\nsome text and th"
+	if r := readMboxFile(t, cut, mailimport.Mboxrd, mailimport.Limits{}); !reflect.DeepEqual(r.order, []string{"m", mailimport.ReasonTruncated}) ||
+		r.skips[0].Pos.Offset != int64(len(good(6))) {
+		t.Errorf("file cut in a body line: %v %v", r.order, r.skips)
 	}
 	file := strings.Join(parts, "")
 	r := readMboxFile(t, file, mailimport.Mboxrd, mailimport.Limits{MaxSize: 2000, MaxLine: 1000})
