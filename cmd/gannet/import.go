@@ -34,7 +34,7 @@ type importSource interface {
 }
 
 func runImport(ctx context.Context, e *env, kind string, args []string) error {
-	usage := "--to ADDR[/Mailbox] FILE...  (mbox files; without /Mailbox each file goes to the folder its name says)"
+	usage := "--to ADDR[/Mailbox] FILE|DIR...  (mbox files, or directories of them; without /Mailbox each file goes to the folder its name says)"
 	if kind == "maildir" {
 		usage = "--to ADDR DIR  (a Maildir or Maildir++ tree)"
 	}
@@ -71,22 +71,17 @@ func runImport(ctx context.Context, e *env, kind string, args []string) error {
 	// Check the input before touching the store.
 	var total int64
 	var md *mailimport.Maildir
+	var files []mailimport.MboxFile
 	if kind == "maildir" {
 		if md, err = mailimport.OpenMaildir(pos[0], lim); err != nil {
 			return err
 		}
 		total = md.Size()
-	} else {
-		for _, p := range pos {
-			st, err := os.Stat(p)
-			if err != nil {
-				return err
-			}
-			if st.IsDir() {
-				return fmt.Errorf("%s is a directory: give mbox files (for a Maildir, gannet import maildir)", p)
-			}
-			total += st.Size()
-		}
+	} else if files, err = mboxFiles(pos); err != nil {
+		return err
+	}
+	for _, f := range files {
+		total += f.Size
 	}
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
@@ -115,8 +110,8 @@ func runImport(ctx context.Context, e *env, kind string, args []string) error {
 		cur = md
 		err = im.Import(ctx, md)
 	} else {
-		for _, p := range pos {
-			if err = importFile(ctx, im, p, f, lim, &cur); err != nil {
+		for _, mf := range files {
+			if err = importFile(ctx, im, mf, f, lim, &cur); err != nil {
 				break
 			}
 			done += cur.Offset()
@@ -130,15 +125,42 @@ func runImport(ctx context.Context, e *env, kind string, args []string) error {
 	return err
 }
 
+// mboxFiles lists the mbox files the arguments name: files as they are
+// (each the folder its name says), directories as trees of mbox files
+// (mailimport.MboxTree: a Thunderbird profile's folders, a mutt mail
+// directory).
+func mboxFiles(args []string) ([]mailimport.MboxFile, error) {
+	var out []mailimport.MboxFile
+	for _, p := range args {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !st.IsDir() {
+			out = append(out, mailimport.MboxFile{Path: p, Folder: mailimport.MboxFolder(p), Size: st.Size()})
+			continue
+		}
+		tree, err := mailimport.MboxTree(p)
+		if err != nil {
+			return nil, err
+		}
+		if len(tree) == 0 {
+			return nil, fmt.Errorf("%s: no mbox files in it (for a Maildir, gannet import maildir)", p)
+		}
+		out = append(out, tree...)
+	}
+	return out, nil
+}
+
 // importFile imports one mbox file.
-func importFile(ctx context.Context, im *mailimport.Importer, path string, f mailimport.Format, lim mailimport.Limits, cur *importSource) error {
-	fh, err := os.Open(path)
+func importFile(ctx context.Context, im *mailimport.Importer, mf mailimport.MboxFile, f mailimport.Format, lim mailimport.Limits, cur *importSource) error {
+	fh, err := os.Open(mf.Path)
 	if err != nil {
 		return err
 	}
 	defer fh.Close()
-	src := mailimport.NewMbox(fh, path, f, lim)
-	src.Mailbox = mailimport.MboxFolder(path)
+	src := mailimport.NewMbox(fh, mf.Path, f, lim)
+	src.Mailbox = mf.Folder
 	*cur = src
 	return im.Import(ctx, src)
 }

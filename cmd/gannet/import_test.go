@@ -74,12 +74,19 @@ func TestImportCommands(t *testing.T) {
 		t.Errorf("import into a mailbox:\n%s", out)
 	}
 
+	// A directory of mbox files (Thunderbird's Local Folders, mutt's ~/Mail):
+	// the two files in src (the Maildir beside them holds no mbox file).
+	out = mustRun(t, "", "import", "mbox", "--data", data, "--to", "alice@example.org/Tb", src)
+	if !strings.Contains(out, "imported 3 messages") || !strings.Contains(out, "  Tb ") {
+		t.Errorf("import of a directory:\n%s", out)
+	}
+
 	for _, c := range []struct {
 		args []string
 		want string
 	}{
 		{[]string{"import", "mbox", "--data", data, sent}, "usage"},
-		{[]string{"import", "mbox", "--data", data, "--to", "alice@example.org", src}, "is a directory"},
+		{[]string{"import", "mbox", "--data", data, "--to", "alice@example.org", md}, "no mbox files"},
 		{[]string{"import", "mbox", "--data", data, "--to", "alice@example.org", filepath.Join(src, "nope")}, "no such file"},
 		{[]string{"import", "mbox", "--data", data, "--to", "nobody@example.org", sent}, "not found"},
 		{[]string{"import", "mbox", "--data", data, "--to", "alice@example.org", "--format", "mmdf", sent}, "unknown mbox format"},

@@ -403,3 +403,38 @@ func TestMboxclWrongContentLength(t *testing.T) {
 		}
 	}
 }
+
+// A Thunderbird profile's Local Folders: mbox files, .msf indexes, ".sbd"
+// subfolder directories; mutt's plain mbox files.
+func TestMboxTree(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	msg := "From - Mon Jan  1 00:00:00 2024\nSubject: x\n\nx\n"
+	for _, f := range []struct{ path, content string }{
+		{"Inbox", msg}, {"Inbox.msf", "// <!-- <mdb:mork:z v=\"1.4\"/> -->"}, {"Sent", msg},
+		{"Work", msg}, {"Work.sbd/2024", msg}, {"Work.sbd/2024.sbd/Q1", msg}, {"Work.sbd/2024.msf", "x"},
+		{"Trash", ""}, {"popstate.dat", "# POP3 State File"},
+	} {
+		p := filepath.Join(dir, filepath.FromSlash(f.path))
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(f.content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, err := mailimport.MboxTree(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range files {
+		got = append(got, f.Folder)
+	}
+	if want := []string{"INBOX", "Sent", "Work", "Work/2024", "Work/2024/Q1"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("folders %q, want %q", got, want)
+	}
+	if _, err := mailimport.MboxTree(filepath.Join(dir, "nope")); err == nil {
+		t.Fatal("a missing directory lists")
+	}
+}
