@@ -85,6 +85,7 @@ coproc PGSERVE { exec "$pgbin" -nofsync; }
 read -r GANNET_TEST_PG_DSN <&"${PGSERVE[0]}"
 export GANNET_TEST_PG_DSN GANNET_TEST_STORE=postgres
 go test -race -timeout 20m ./internal/imapserver/... ./internal/pop3server/... ./internal/smtpserver/... \
-	./internal/webmail/... ./internal/delivery/... ./internal/queue/... ./internal/login/... ./internal/app/...
+	./internal/webmail/... ./internal/delivery/... ./internal/queue/... ./internal/login/... ./internal/app/... \
+	./internal/mailimport/...
 eval "exec ${PGSERVE[1]}>&-"
 wait "$PGSERVE_PID"
