@@ -15,6 +15,7 @@ tools=(
 	"openssl:openssl"
 	"python3:python3"
 	"smtp-sink:postfix"
+	"doveadm:dovecot-core"
 	"chromium:chromium"
 )
 missing=()
