@@ -226,3 +226,18 @@ func TestListRecursiveMatch(t *testing.T) {
 func sameSet(a, b []string) bool {
 	return slices.Equal(slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b)))
 }
+
+// TestEnvelopeSourceRoute: ENVELOPE keeps an obsolete source route as the
+// address's adl (RFC 3501 7.4.2), not NIL.
+func TestEnvelopeSourceRoute(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.deliver("INBOX", storetest.Msg{From: "Joe <@a.test,@b.test:joe@c.test>", To: "ann@example.org", Subject: "route"})
+	w := e.login()
+	w.cmd("a SELECT INBOX")
+	lines := w.cmd("b FETCH 1 ENVELOPE")
+	if len(lines) != 1 || !strings.Contains(lines[0], `(("Joe" "@a.test,@b.test" "joe" "c.test"))`) ||
+		!strings.Contains(lines[0], `((NIL NIL "ann" "example.org"))`) {
+		t.Errorf("ENVELOPE: %q", lines)
+	}
+}

@@ -27,8 +27,8 @@ func (w *Writer) Envelope(e *message.Envelope) {
 }
 
 // addresses writes "(" 1*address ")" / nil; the addresses are not separated
-// by spaces. Each is (name adl mailbox host) with adl always NIL (RFC 9051
-// 7.5.2). Group syntax maps as is: a start is Mailbox set and Host "" and
+// by spaces. Each is (name adl mailbox host), adl being an obsolete source
+// route or NIL (RFC 3501 7.4.2, RFC 9051 7.5.2). Group syntax maps as is: a start is Mailbox set and Host "" and
 // an end is all empty, which both come out with NIL host.
 func (w *Writer) addresses(as []message.Address) {
 	if len(as) == 0 {
@@ -40,7 +40,7 @@ func (w *Writer) addresses(as []message.Address) {
 		w.sp = false
 		w.BeginList()
 		w.NString(a.Name)
-		w.NIL()
+		w.NString(a.Route)
 		w.NString(a.Mailbox)
 		w.NString(a.Host)
 		w.EndList()

@@ -326,8 +326,12 @@ func parseAddressList(s string) []Address {
 				}
 			}
 			inner := toks[j+1 : k]
-			// RFC 5322 4.4 obs-route "@a,@b:" before the addr-spec is dropped.
+			// RFC 5322 4.4 obs-route "@a,@b:" before the addr-spec: kept
+			// for the ENVELOPE's adl (RFC 3501 7.4.2), split off the
+			// addr-spec.
+			route := ""
 			if c := lastKind(inner, ':'); c >= 0 {
+				route = routeText(inner[:c])
 				inner = inner[c+1:]
 			}
 			name := phrase(ph)
@@ -344,7 +348,9 @@ func parseAddressList(s string) []Address {
 			}
 			mb, host := splitAddrSpec(inner)
 			if mb != "" || host != "" || name != "" {
-				out = append(out, newAddress(name, mb, host))
+				a := newAddress(name, mb, host)
+				a.Route = route
+				out = append(out, a)
 			}
 			i = rest
 		}
@@ -353,6 +359,28 @@ func parseAddressList(s string) []Address {
 		out = append(out, Address{})
 	}
 	return out
+}
+
+// routeText is an obs-route's domain list, "@a,@b" (RFC 5322 4.4:
+// obs-domain-list), or "" when the tokens are not one.
+func routeText(toks []addrToken) string {
+	var b strings.Builder
+	for _, t := range toks {
+		switch {
+		case t.kind == '@' || t.kind == ',':
+			b.WriteByte(t.kind)
+		case t.kind == 'a' || t.kind == 'l':
+			b.WriteString(t.text)
+		case t.kind == 'c':
+		default:
+			return ""
+		}
+	}
+	r := strings.Trim(b.String(), ",")
+	if !strings.HasPrefix(r, "@") || len(r) > 255 {
+		return ""
+	}
+	return r
 }
 
 func indexKind(toks []addrToken, k byte) int {

@@ -25,7 +25,10 @@ func TestParseAddressList(t *testing.T) {
 		{`Undisclosed recipients:;`, []Address{{Mailbox: "Undisclosed recipients"}, {}}},
 		{`Group: a@b`, []Address{{Mailbox: "Group"}, a("", "a", "b"), {}}}, // never closed
 		{`: a@b;`, []Address{a("", "a", "b")}},                             // nameless group is no group
-		{`<@route.example,@r2:user@example.com>`, []Address{a("", "user", "example.com")}},
+		// RFC 5322 4.4 obs-route, kept as the ENVELOPE's adl (RFC 3501 7.4.2).
+		{`<@route.example,@r2:user@example.com>`, []Address{{Mailbox: "user", Host: "example.com", Route: "@route.example,@r2"}}},
+		{`Joe <@a.test, @b.test : joe@c.test>`, []Address{{Name: "Joe", Mailbox: "joe", Host: "c.test", Route: "@a.test,@b.test"}}},
+		{`<junk here:user@example.com>`, []Address{a("", "user", "example.com")}}, // not a route: dropped
 		{`John Doe john@example.com`, []Address{a("John Doe", "john", "example.com")}},
 		{`john`, []Address{a("", "john", missingDomain)}},
 		{`<>`, nil},

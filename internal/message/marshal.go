@@ -81,7 +81,7 @@ func appendEnvelope(b []byte, e *Envelope) []byte {
 func appendAddress(b []byte, a *Address) []byte {
 	b = append(b, '{')
 	n := len(b)
-	for _, f := range [...]struct{ name, v string }{{"n", a.Name}, {"m", a.Mailbox}, {"h", a.Host}} {
+	for _, f := range [...]struct{ name, v string }{{"n", a.Name}, {"m", a.Mailbox}, {"h", a.Host}, {"a", a.Route}} {
 		if f.v == "" {
 			continue
 		}

@@ -34,6 +34,9 @@ type Address struct {
 	Name    string `json:"n,omitempty"` // display name, decoded to UTF-8
 	Mailbox string `json:"m,omitempty"` // local part
 	Host    string `json:"h,omitempty"` // domain; "" with Mailbox set marks a group start/end
+	// Route is an obsolete source route, "@a.example,@b.example" (RFC 5322
+	// 4.4 obs-route), the ENVELOPE's adl (RFC 3501 7.4.2); usually "".
+	Route string `json:"a,omitempty"`
 }
 
 // Envelope is the IMAP ENVELOPE (RFC 9051 7.5.2), fields decoded where possible.
