@@ -21,7 +21,7 @@ func (c *conn) cmdCreate(cmd *command) error {
 		badNameCode(err, "CANNOT")
 		return err
 	}
-	use := ""
+	use, many := "", false
 	if p.Accept(' ') {
 		err := p.List(func() error {
 			kw, err := p.Keyword()
@@ -40,7 +40,7 @@ func (c *conn) cmdCreate(cmd *command) error {
 					return err
 				}
 				if use != "" {
-					return p.Fail("only one special use per mailbox")
+					many = true // refused below, after the whole command is read
 				}
 				use = f
 				return nil
@@ -54,6 +54,11 @@ func (c *conn) cmdCreate(cmd *command) error {
 		return err
 	}
 	name = strings.TrimSuffix(name, store.Separator)
+	// RFC 6154 3: a special use that cannot be given is NO [USEATTR],
+	// and the mailbox is not created. A mailbox here has one at most.
+	if many {
+		return errNo("USEATTR", "Only one special use per mailbox")
+	}
 	if use != "" && !validSpecialUse(use) {
 		return errNo("USEATTR", "Unsupported special use")
 	}

@@ -241,3 +241,31 @@ func TestEnvelopeSourceRoute(t *testing.T) {
 		t.Errorf("ENVELOPE: %q", lines)
 	}
 }
+
+// TestStatusSizeAndCreateSpecialUse: STATUS=SIZE (RFC 8438) and
+// CREATE-SPECIAL-USE (RFC 6154 3) are advertised and work as their RFCs'
+// examples show.
+func TestStatusSizeAndCreateSpecialUse(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.deliver("INBOX", storetest.Msg{Subject: "a"}, storetest.Msg{Subject: "b"})
+	inbox := e.mailbox("INBOX")
+	w := e.login()
+	caps := w.cmd("a CAPABILITY")
+	for _, c := range []string{"STATUS=SIZE", "CREATE-SPECIAL-USE"} {
+		if len(caps) != 1 || !slices.Contains(strings.Fields(caps[0]), c) {
+			t.Errorf("%s not advertised: %q", c, caps)
+		}
+	}
+	want := "* STATUS INBOX (MESSAGES 2 SIZE " + uitoa(uint32(inbox.Size)) + ")"
+	if lines := w.cmd("b STATUS INBOX (MESSAGES SIZE)"); !slices.Equal(lines, []string{want}) {
+		t.Errorf("STATUS SIZE: %q, want %q", lines, want)
+	}
+	w.cmd(`c CREATE MySpecial (USE (\Drafts))`)
+	if lines := w.cmd(`d LIST "" MySpecial RETURN (SPECIAL-USE)`); !slices.Equal(lines, []string{`* LIST (\HasNoChildren \Drafts) "/" MySpecial`}) {
+		t.Errorf("created special-use mailbox: %q", lines)
+	}
+	if done, _ := w.status(`e CREATE Other (USE (\Flagged \Bogus))`); !strings.HasPrefix(done, "e NO [USEATTR]") {
+		t.Errorf("unknown use attribute: %q", done)
+	}
+}
