@@ -31,6 +31,7 @@ func (c *conn) writeCaps(w *imapwire.Writer) {
 		w.Atom(a)
 	}
 	if c.acct != nil {
+		w.Atom("UNAUTHENTICATE") // RFC 8437: offered once logged in
 		return
 	}
 	if c.srv.opts.TLS != nil && !c.tls {

@@ -269,3 +269,50 @@ func TestStatusSizeAndCreateSpecialUse(t *testing.T) {
 		t.Errorf("unknown use attribute: %q", done)
 	}
 }
+
+// TestUnauthenticate: UNAUTHENTICATE (RFC 8437) is offered once logged in,
+// closes the selected mailbox without expunging, turns enabled extensions
+// off, and lets the connection log in again, as another user too.
+func TestUnauthenticate(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.deliver("INBOX", storetest.Msg{Subject: "a"})
+	if _, err := e.st.AddAccount(t.Context(), "other@example.org", "other password 1"); err != nil {
+		t.Fatal(err)
+	}
+	w := e.dial()
+	if lines := w.cmd("a CAPABILITY"); slices.Contains(strings.Fields(lines[0]), "UNAUTHENTICATE") {
+		t.Errorf("UNAUTHENTICATE offered before login: %q", lines)
+	}
+	if done, _ := w.status("b UNAUTHENTICATE"); !strings.HasPrefix(done, "b BAD") {
+		t.Errorf("UNAUTHENTICATE before login: %q", done)
+	}
+	done, _ := w.status("c LOGIN " + testUser + ` "` + testPass + `"`)
+	if !strings.Contains(done, " UNAUTHENTICATE") {
+		t.Errorf("LOGIN's CAPABILITY code lacks UNAUTHENTICATE: %q", done)
+	}
+	w.cmd("d ENABLE CONDSTORE")
+	w.cmd("e SELECT INBOX")
+	w.cmd(`f STORE 1 +FLAGS.SILENT (\Deleted)`)
+	w.cmd("g UNAUTHENTICATE")
+	if mb := e.mailbox("INBOX"); mb.Messages != 1 {
+		t.Errorf("UNAUTHENTICATE expunged: %d messages", mb.Messages)
+	}
+	for _, c := range []string{"h SELECT INBOX", "j UNAUTHENTICATE"} { // two: a third BAD before login would close the connection
+		tag, _, _ := strings.Cut(c, " ")
+		if done, _ := w.status(c); !strings.HasPrefix(done, tag+" BAD") {
+			t.Errorf("%s after UNAUTHENTICATE: %q", c, done)
+		}
+	}
+	w.cmd(`k LOGIN other@example.org "other password 1"`)
+	if lines := w.cmd("l SELECT INBOX"); !slices.Contains(lines, "* 0 EXISTS") {
+		t.Errorf("the second login sees another INBOX: %q", lines)
+	}
+	w.cmd("m UNAUTHENTICATE")
+	w.cmd("n LOGIN " + testUser + ` "` + testPass + `"`)
+	w.cmd("o SELECT INBOX")
+	if lines := w.cmd("p FETCH 1 (FLAGS)"); len(lines) != 1 || strings.Contains(lines[0], "MODSEQ") {
+		t.Errorf("CONDSTORE still enabled after UNAUTHENTICATE: %q", lines)
+	}
+	w.cmd("q LOGOUT")
+}

@@ -49,7 +49,9 @@ type conn struct {
 	bw  *bufio.Writer    // from the pool while a command runs, else nil
 	wr  *imapwire.Writer // over bw; use out()
 	log *slog.Logger
-	ctx context.Context
+	// baseLog is log before login (UNAUTHENTICATE goes back to it).
+	baseLog *slog.Logger
+	ctx     context.Context
 	// stop cancels ctx: End stops the store work of the running command.
 	stop context.CancelFunc
 	ip   netip.Addr
@@ -85,6 +87,7 @@ func (s *Server) newConn(a *netserver.Accepted) *conn {
 		log:   s.log.With("cid", a.ID, "remote", a.Raw.RemoteAddr().String()),
 		state: stateNotAuth,
 	}
+	c.baseLog = c.log
 	c.ctx, c.stop = context.WithCancel(a.Ctx)
 	c.ip, _ = connlimit.AddrIP(a.Raw.RemoteAddr())
 	c.br = bufio.NewReaderSize(connReader{c}, readBufSize)
@@ -561,6 +564,8 @@ func lookup(name string) (cmdSpec, bool) {
 		return cmdSpec{fn: (*conn).cmdCheck, states: stateSelected}, true
 	case "CLOSE":
 		return cmdSpec{fn: (*conn).cmdClose, states: stateSelected}, true
+	case "UNAUTHENTICATE":
+		return cmdSpec{fn: (*conn).cmdUnauthenticate, states: authState}, true
 	case "UNSELECT":
 		return cmdSpec{fn: (*conn).cmdUnselect, states: stateSelected}, true
 	case "EXPUNGE":
