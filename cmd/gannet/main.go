@@ -38,6 +38,7 @@ func commands() map[string]command {
 		"queue":   {"inspect the outbound queue: list|show|retry|drop", cmdQueue},
 		"bench":   {"load generators: imap", cmdBench},
 		"migrate": {"move a SQLite install to PostgreSQL, online", cmdMigrate},
+		"doctor":  {"check DNS, certificate and ports of a domain from the outside", cmdDoctor},
 		"version": {"print the version", cmdVersion},
 	}
 }
