@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"gannet/internal/app"
+	"gannet/internal/config"
 )
 
 // cmdQuickstart writes a production config, creates the domain and the
@@ -46,6 +47,12 @@ func cmdQuickstart(ctx context.Context, e *env, args []string) error {
 	}
 	old, err := os.ReadFile(path)
 	exists := err == nil
+	// The untouched example (as a package may install it) is no one's
+	// edit: it is replaced.
+	example := exists && bytes.Equal(old, []byte(config.Example()))
+	if example {
+		exists = false
+	}
 	switch {
 	case err != nil && !errors.Is(err, os.ErrNotExist):
 		return err
@@ -65,6 +72,9 @@ func cmdQuickstart(ctx context.Context, e *env, args []string) error {
 			say("config %s: already as quickstart writes it, unchanged", path)
 		} else {
 			say("would write config %s (hostname %s, domain %s, ACME certificates for %s, standard ports)", path, q.Host, domain, q.Host)
+			if example {
+				say("  (replacing the untouched example configuration there)")
+			}
 		}
 		if res, err = q.Existing(ctx, cfg, log); err != nil {
 			return err
@@ -84,7 +94,11 @@ func cmdQuickstart(ctx context.Context, e *env, args []string) error {
 			if err := writeConfig(path, text); err != nil {
 				return err
 			}
-			say("wrote config %s", path)
+			if example {
+				say("wrote config %s (replacing the untouched example configuration)", path)
+			} else {
+				say("wrote config %s", path)
+			}
 		} else {
 			say("config %s: unchanged", path)
 		}
@@ -143,19 +157,27 @@ func writeConfig(path, text string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	// A temporary file renamed into place: a crash leaves the old file or
+	// the whole new one, never half of it.
+	tmp := path + ".quickstart.tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
 	if err != nil {
 		return err
 	}
-	if _, err := f.WriteString(text); err != nil {
-		f.Close()
-		return err
+	_, err = f.WriteString(text)
+	if err == nil {
+		err = f.Sync()
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	return f.Close()
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
 }
 
 // unit is a systemd unit for `gannet serve`: an unprivileged user that may

@@ -134,6 +134,14 @@ func TestQuickstart(t *testing.T) {
 	}
 	check()
 
+	// The untouched example, as a package installs it, is replaced.
+	other := filepath.Join(dir, "packaged.toml")
+	os.WriteFile(other, []byte(config.Example()), 0o644)
+	out = mustRun(t, "", "quickstart", "you@qs.test", "--config", other, "--data", data)
+	if got, _ := os.ReadFile(other); string(got) != string(written) || !strings.Contains(out, "replacing the untouched example") {
+		t.Errorf("the packaged example was not replaced by the quickstart config:\n%s", out)
+	}
+
 	for _, bad := range []string{"nobody", "a@b", "@qs.test", "x@"} {
 		if code, _, errs := gannet(t, "", "quickstart", bad, "--config", filepath.Join(dir, "bad.toml"), "--data", data); code == 0 || errs == "" {
 			t.Errorf("quickstart %q: exit %d, %q", bad, code, errs)
