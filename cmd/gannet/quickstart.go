@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"gannet/internal/app"
 	"gannet/internal/config"
@@ -50,6 +51,12 @@ func cmdQuickstart(ctx context.Context, e *env, args []string) error {
 	// The untouched example (as a package may install it) is no one's
 	// edit: it is replaced.
 	example := exists && bytes.Equal(old, []byte(config.Example()))
+	var replaced os.FileInfo
+	if example {
+		if replaced, err = os.Stat(path); err != nil {
+			return err
+		}
+	}
 	if example {
 		exists = false
 	}
@@ -91,7 +98,7 @@ func cmdQuickstart(ctx context.Context, e *env, args []string) error {
 		}
 	} else {
 		if !exists {
-			if err := writeConfig(path, text); err != nil {
+			if err := writeConfig(path, text, replaced); err != nil {
 				return err
 			}
 			if example {
@@ -151,20 +158,30 @@ func cmdQuickstart(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// writeConfig writes the config file, readable by the gannet group only
-// (it may later hold a smarthost password), its directory created if needed.
-func writeConfig(path, text string) error {
+// writeConfig writes the config file, its directory created if needed.
+// It holds no secret (example.toml: secrets live in files of their own), and
+// the server's unprivileged user must read it: 0644, or the mode and owner
+// of the file it replaces (a package's root:gannet 0640, say).
+func writeConfig(path, text string, replaced os.FileInfo) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
 	// A temporary file renamed into place: a crash leaves the old file or
 	// the whole new one, never half of it.
 	tmp := path + ".quickstart.tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}
 	_, err = f.WriteString(text)
+	if err == nil && replaced != nil {
+		err = f.Chmod(replaced.Mode().Perm())
+		if st, ok := replaced.Sys().(*syscall.Stat_t); ok && err == nil && os.Geteuid() == 0 {
+			err = f.Chown(int(st.Uid), int(st.Gid))
+		}
+	} else if err == nil {
+		err = f.Chmod(0o644) // whatever the umask
+	}
 	if err == nil {
 		err = f.Sync()
 	}

@@ -79,7 +79,7 @@ func TestQuickstart(t *testing.T) {
 		t.Errorf("config: %+v", cfg)
 	}
 	written, _ := os.ReadFile(cfgFile)
-	if fi, _ := os.Stat(cfgFile); fi.Mode().Perm() != 0o640 {
+	if fi, _ := os.Stat(cfgFile); fi.Mode().Perm() != 0o644 {
 		t.Errorf("config mode %v", fi.Mode())
 	}
 
@@ -119,7 +119,7 @@ func TestQuickstart(t *testing.T) {
 
 	// An edited config is refused and left as it is.
 	edited := append(written, []byte("\n# my edit\n")...)
-	os.WriteFile(cfgFile, edited, 0o640)
+	os.WriteFile(cfgFile, edited, 0o644)
 	code, _, errs := gannet(t, "", args...)
 	if code == 0 || !strings.Contains(errs, "is not the configuration quickstart writes") || !strings.Contains(errs, "nothing was changed") {
 		t.Errorf("edited config: exit %d, %q", code, errs)
@@ -128,7 +128,7 @@ func TestQuickstart(t *testing.T) {
 		t.Errorf("quickstart overwrote an edited config")
 	}
 	// So is another host name for the same file.
-	os.WriteFile(cfgFile, written, 0o640)
+	os.WriteFile(cfgFile, written, 0o644)
 	if code, _, _ := gannet(t, "", append(args, "--host", "mx.qs.test")...); code == 0 {
 		t.Errorf("a different --host did not refuse the existing config")
 	}
@@ -136,10 +136,14 @@ func TestQuickstart(t *testing.T) {
 
 	// The untouched example, as a package installs it, is replaced.
 	other := filepath.Join(dir, "packaged.toml")
-	os.WriteFile(other, []byte(config.Example()), 0o644)
+	os.WriteFile(other, []byte(config.Example()), 0o600)
+	os.Chmod(other, 0o640)
 	out = mustRun(t, "", "quickstart", "you@qs.test", "--config", other, "--data", data)
 	if got, _ := os.ReadFile(other); string(got) != string(written) || !strings.Contains(out, "replacing the untouched example") {
 		t.Errorf("the packaged example was not replaced by the quickstart config:\n%s", out)
+	}
+	if fi, _ := os.Stat(other); fi.Mode().Perm() != 0o640 {
+		t.Errorf("the replaced config's mode %v was not kept", fi.Mode())
 	}
 
 	for _, bad := range []string{"nobody", "a@b", "@qs.test", "x@"} {

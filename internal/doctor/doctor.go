@@ -178,8 +178,8 @@ func (c *checker) record(name, typ string) string {
 
 func publish(rec string) string { return "publish " + rec }
 
-// notFound tells a definitive "no such record" from a lookup failure, in
-// words for a message.
+// lookupWords tells a definitive "no such record" from a lookup failure,
+// in words for a message.
 func lookupWords(err error) string {
 	if errorsIsNotFound(err) {
 		return "no record"

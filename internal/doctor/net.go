@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -303,9 +302,21 @@ func (c *checker) probe(ctx context.Context, addr string, s service) (string, er
 	return trim(line), nil
 }
 
+// trim shortens a greeting for one line of output and replaces what is
+// not printable ASCII, so that a hostile peer cannot garble the terminal.
 func trim(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "..."
+	cut := len(s) > 80
+	if cut {
+		s = s[:80]
 	}
-	return strconv.Quote(s)[1 : len(strconv.Quote(s))-1]
+	s = strings.Map(func(r rune) rune {
+		if r < ' ' || r > '~' {
+			return '?'
+		}
+		return r
+	}, s)
+	if cut {
+		s += "..."
+	}
+	return s
 }
