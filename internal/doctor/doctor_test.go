@@ -2,8 +2,16 @@ package doctor_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -138,3 +146,70 @@ func mapValues(m map[string]doctor.Result) []doctor.Result {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// The certificate check against a real TLS listener, with the clock moved
+// to near and past the certificate's end.
+func TestCertificateExpiry(t *testing.T) {
+	t.Parallel()
+	c := dnsConfig(t)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notAfter := time.Now().Add(90 * 24 * time.Hour).Truncate(time.Second)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "odd test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: notAfter,
+		DNSNames: []string{"mx.odd.test", "mta-sts.odd.test", "autoconfig.odd.test", "autodiscover.odd.test"},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(der)
+	roots := x509.NewCertPool()
+	roots.AddCert(leaf)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				conn.SetDeadline(time.Now().Add(5 * time.Second))
+				conn.(*tls.Conn).Handshake()
+				conn.Write([]byte("HTTP/1.1 404 Not Found\r\n\r\n"))
+			}()
+		}
+	}()
+	z := dnstest.Start(t)
+	z.Add("mx.odd.test", "A", "127.0.0.1")
+	port := ln.Addr().(*net.TCPAddr).Port
+	check := func(now time.Time) map[string]doctor.Result {
+		rs, err := doctor.Run(context.Background(), doctor.Options{DNS: c, Resolver: dnsx.Client{Server: z.Addr},
+			Ports: doctor.Ports{HTTPS: port}, RootCAs: roots, Timeout: 5 * time.Second, Now: func() time.Time { return now }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]doctor.Result{}
+		for _, r := range rs {
+			m[r.Check] = r
+		}
+		return m
+	}
+	m := check(time.Now())
+	want(t, m, "certificate mx.odd.test", doctor.OK, "valid until "+notAfter.UTC().Format("2006-01-02"))
+	want(t, m, "certificate autodiscover.odd.test", doctor.OK, "issued by odd test")
+	m = check(notAfter.Add(-5 * 24 * time.Hour))
+	want(t, m, "certificate mx.odd.test", doctor.Warn, "not renewed in time")
+	m = check(notAfter.Add(time.Hour))
+	want(t, m, "certificate mx.odd.test", doctor.Fail, "expired")
+	want(t, m, "port "+strconv.Itoa(port)+" (https) on 127.0.0.1", doctor.Fail, "expired")
+	m = check(time.Now())
+	want(t, m, "port "+strconv.Itoa(port)+" (https) on 127.0.0.1", doctor.OK, "HTTP/1.1 404")
+}
