@@ -63,6 +63,17 @@ if [ ! -x "$vgw" ]; then
 fi
 export GANNET_TEST_VERSITYGW="$vgw"
 
+# The ACME test CA (pebble) the quickstart test gets certificates from, the
+# same way (tools/pebble, internal/acmetest).
+pebble="${XDG_CACHE_HOME:-$HOME/.cache}/gannet-test/pebble-$(sed -n 's/^const Version = "\(.*\)"/\1/p' internal/acmetest/acmetest.go)"
+if [ ! -x "$pebble" ]; then
+	echo "test.sh: building pebble (once)"
+	mkdir -p "$(dirname "$pebble")"
+	go build -C tools/pebble -o "$pebble.tmp" github.com/letsencrypt/pebble/v2/cmd/pebble
+	mv "$pebble.tmp" "$pebble"
+fi
+export GANNET_TEST_PEBBLE="$pebble"
+
 echo "test.sh: go vet"
 go vet ./...
 # staticcheck, pinned: a newer release may add checks, and CI must not turn red

@@ -30,16 +30,18 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"serve":   {"run the server with a config file", cmdServe},
-		"dev":     {"run a development server on loopback with a demo account", cmdDev},
-		"domain":  {"manage domains: add|del|list", cmdDomain},
-		"user":    {"manage accounts: add|del|passwd|disable|enable|list|quota|pop3-policy", cmdUser},
-		"alias":   {"manage aliases: add|del|list", cmdAlias},
-		"queue":   {"inspect the outbound queue: list|show|retry|drop", cmdQueue},
-		"import":  {"import mail from files: mbox|maildir", cmdImport},
-		"bench":   {"load generators: imap", cmdBench},
-		"migrate": {"move a SQLite install to PostgreSQL, online", cmdMigrate},
-		"version": {"print the version", cmdVersion},
+		"serve":      {"run the server with a config file", cmdServe},
+		"dev":        {"run a development server on loopback with a demo account", cmdDev},
+		"domain":     {"manage domains: add|del|list", cmdDomain},
+		"user":       {"manage accounts: add|del|passwd|disable|enable|list|quota|pop3-policy", cmdUser},
+		"alias":      {"manage aliases: add|del|list", cmdAlias},
+		"queue":      {"inspect the outbound queue: list|show|retry|drop", cmdQueue},
+		"import":     {"import mail from files: mbox|maildir", cmdImport},
+		"bench":      {"load generators: imap", cmdBench},
+		"migrate":    {"move a SQLite install to PostgreSQL, online", cmdMigrate},
+		"doctor":     {"check DNS, certificate and ports of a domain from the outside", cmdDoctor},
+		"quickstart": {"set up a server for real: config, domain, first account, DNS records", cmdQuickstart},
+		"version":    {"print the version", cmdVersion},
 	}
 }
 
@@ -87,7 +89,7 @@ func usage(w io.Writer, cmds map[string]command) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-8s %s\n", n, cmds[n].summary)
+		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'gannet COMMAND -h' for a command's flags.")
 }

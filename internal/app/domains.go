@@ -73,13 +73,23 @@ func DNSRecords(ctx context.Context, st store.Store, domain, host string) ([]mai
 	if !ok {
 		return nil, fmt.Errorf("domain %s: %w", domain, store.ErrNotFound)
 	}
-	keys, err := DKIMKeys(ctx, st, domain)
+	c, err := DomainDNS(ctx, st, domain, host)
 	if err != nil {
 		return nil, err
 	}
+	return mailauth.DNSRecords(c)
+}
+
+// DomainDNS is the description of a domain's DNS, its DKIM keys included,
+// that DNSRecords prints and `gannet doctor` checks the live DNS against.
+func DomainDNS(ctx context.Context, st store.Store, domain, host string) (mailauth.DNSConfig, error) {
+	keys, err := DKIMKeys(ctx, st, domain)
+	if err != nil {
+		return mailauth.DNSConfig{}, err
+	}
 	c := dnsConfig(domain, host)
 	c.Keys = keys
-	return mailauth.DNSRecords(c)
+	return c, nil
 }
 
 // dnsConfig describes a domain's DNS both for `gannet domain dns` and for

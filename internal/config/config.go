@@ -315,6 +315,11 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
+	return Parse(data, path)
+}
+
+// Parse is Load for a file's contents; path names it in errors.
+func Parse(data []byte, path string) (*Config, error) {
 	c := Default()
 	md, err := toml.Decode(string(data), c)
 	if err != nil {

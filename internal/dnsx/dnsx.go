@@ -1,6 +1,8 @@
 // Package dnsx is Gannet's view of the DNS: a Resolver interface that the queue
 // (MX lookup, RFC 5321 5.1) and later mail authentication (SPF, DKIM, DMARC, TLSA)
-// depend on, an implementation over net.Resolver, and a Fake for tests.
+// depend on, an implementation over net.Resolver (Net), one that asks a DNS
+// server directly and also answers PTR and SRV (Client, for `gannet doctor`),
+// and a Fake for tests; dnstest is a DNS server on loopback for tests.
 //
 // Invariants:
 //   - Every error says whether it is definitive: errors.Is(err, ErrNotFound)
