@@ -58,6 +58,6 @@ func (c *conn) loggedIn(cmd *command, acct *store.Account) {
 		b.WriteByte(' ')
 		b.WriteString(a)
 	}
-	b.WriteString(" UNAUTHENTICATE")
+	b.WriteString(" UNAUTHENTICATE COMPRESS=DEFLATE")
 	cmd.code = b.String()
 }
