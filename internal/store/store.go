@@ -202,6 +202,13 @@ type Delivery struct {
 	Recipients   []Recipient
 }
 
+// AppendMessage is one message of AppendMany. A zero Date means now.
+type AppendMessage struct {
+	Raw   []byte
+	Flags []string
+	Date  time.Time
+}
+
 // DeliveryResult is the outcome for one recipient, in Delivery.Recipients order.
 type DeliveryResult struct {
 	MailboxID   int64
@@ -390,6 +397,10 @@ type Store interface {
 	// Messages.
 	Deliver(ctx context.Context, d Delivery) ([]DeliveryResult, error)
 	Append(ctx context.Context, accountID, mailboxID int64, raw []byte, flags []string, date time.Time) (DeliveryResult, error)
+	// AppendMany appends messages to one mailbox in one transaction
+	// (MULTIAPPEND, RFC 3502; imports): all or none, consecutive UIDs in
+	// the given order, one MODSEQ, the quota checked for them together.
+	AppendMany(ctx context.Context, accountID, mailboxID int64, msgs []AppendMessage) (uidValidity uint32, uids []uint32, err error)
 	Copy(ctx context.Context, accountID, srcMailboxID int64, uids UIDSet, dstMailboxID int64) (*CopyResult, error)
 	Move(ctx context.Context, accountID, srcMailboxID int64, uids UIDSet, dstMailboxID int64) (*CopyResult, error)
 	StoreFlags(ctx context.Context, accountID, mailboxID int64, uids UIDSet, op FlagOp, flags []string, unchangedSince uint64) (*StoreResult, error)

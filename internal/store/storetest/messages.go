@@ -16,6 +16,7 @@ func messageTests() []subtest {
 		{"DeliverAllOrNothing", testDeliverAllOrNothing},
 		{"DeliverDefaults", testDeliverDefaults},
 		{"Append", testAppend},
+		{"AppendMany", testAppendMany},
 		{"OpenRange", testOpenRange},
 		{"ListUIDSets", testListUIDSets},
 		{"Parsed", testParsed},
@@ -386,5 +387,80 @@ func testPOPHidden(t *testing.T, s store.Store) {
 	wantErr(t, "SetPOPHidden in another account's mailbox", err, store.ErrNotFound)
 	if one(t, s, a.ID, inbox.ID, u[1]).POPHidden {
 		t.Errorf("another account hid alice's message")
+	}
+}
+
+func testAppendMany(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := account(t, s, "alice@example.org")
+	work := createMbox(t, s, a.ID, "Work")
+	sub := s.Subscribe(a.ID)
+	defer sub.Close()
+	d1 := time.Date(2021, 3, 4, 5, 6, 7, 0, time.UTC)
+	msgs := []store.AppendMessage{
+		{Raw: Msg{Subject: "one", Body: "first\n"}.Bytes(), Flags: []string{store.FlagSeen}, Date: d1},
+		{Raw: Msg{Subject: "two", Body: "second\n"}.Bytes(), Flags: []string{"todo"}},
+		{Raw: Msg{Subject: "one", Body: "first\n"}.Bytes()}, // the same bytes again: its own message
+	}
+	uv, uids, err := s.AppendMany(ctx, a.ID, work.ID, msgs)
+	noErr(t, "AppendMany", err)
+	if uv != work.UIDValidity || len(uids) != 3 || uids[0] != work.UIDNext || uids[1] != uids[0]+1 || uids[2] != uids[0]+2 {
+		t.Fatalf("AppendMany = %d %v; want UIDVALIDITY %d and UIDs from %d", uv, uids, work.UIDValidity, work.UIDNext)
+	}
+	got := list(t, s, a.ID, work.ID, nil)
+	if len(got) != 3 {
+		t.Fatalf("Work has %d messages", len(got))
+	}
+	wantFlags(t, "first", got[0].Flags, []string{store.FlagSeen})
+	wantFlags(t, "second", got[1].Flags, []string{"todo"})
+	if !got[0].InternalDate.Equal(d1) || got[1].InternalDate.IsZero() {
+		t.Errorf("internal dates %v %v", got[0].InternalDate, got[1].InternalDate)
+	}
+	if got[0].ModSeq != got[1].ModSeq || got[1].ModSeq != got[2].ModSeq {
+		t.Errorf("MODSEQs %d %d %d, want one", got[0].ModSeq, got[1].ModSeq, got[2].ModSeq)
+	}
+	for i, m := range got {
+		rc, err := s.Open(ctx, m.BlobID)
+		if b := readAll(t, rc, err, "Open"); !bytes.Equal(b, msgs[i].Raw) {
+			t.Errorf("message %d reads %q", i, b)
+		}
+	}
+	if mb := mboxByID(t, s, a.ID, work.ID); mb.Messages != 3 || mb.Unseen != 2 || mb.UIDNext != uids[2]+1 {
+		t.Errorf("Work counters: %d messages, %d unseen, UIDNEXT %d", mb.Messages, mb.Unseen, mb.UIDNext)
+	}
+	var news []store.Change
+	deadline := time.After(5 * time.Second)
+	for len(news) == 0 {
+		select {
+		case <-sub.C():
+			chs, _ := sub.Next()
+			for _, ch := range chs {
+				if ch.Kind == store.ChangeNew && ch.MailboxID == work.ID {
+					news = append(news, ch)
+				}
+			}
+		case <-deadline:
+			t.Fatal("no change published")
+		}
+	}
+	if len(news) != 1 || len(news[0].UIDs) != 3 {
+		t.Errorf("changes %+v, want one for the three", news)
+	}
+
+	// All or none: an invalid flag on the last, or the quota, refuses all.
+	bad := append(msgs[:2:2], store.AppendMessage{Raw: msgs[0].Raw, Flags: []string{"bad flag"}})
+	_, _, err = s.AppendMany(ctx, a.ID, work.ID, bad)
+	wantErr(t, "AppendMany with an invalid flag", err, store.ErrInvalidFlag)
+	used := accountByID(t, s, a.ID).UsedMessages
+	noErr(t, "SetQuota", s.SetQuota(ctx, a.Address, 0, used+2))
+	_, _, err = s.AppendMany(ctx, a.ID, work.ID, msgs)
+	wantErr(t, "AppendMany over quota", err, store.ErrOverQuota)
+	if n := mboxByID(t, s, a.ID, work.ID).Messages; n != 3 {
+		t.Errorf("Work has %d messages after refused AppendMany calls, want 3", n)
+	}
+	_, _, err = s.AppendMany(ctx, a.ID, work.ID+1000, msgs[:1])
+	wantErr(t, "AppendMany to unknown mailbox", err, store.ErrNotFound)
+	if _, uids, err := s.AppendMany(ctx, a.ID, work.ID, nil); err != nil || len(uids) != 0 {
+		t.Errorf("AppendMany of nothing = %v, %v", uids, err)
 	}
 }
