@@ -15,7 +15,7 @@ type capabilities struct {
 func newCapabilities(o Options) capabilities {
 	return capabilities{base: []string{
 		"IMAP4rev1", "IMAP4rev2", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE",
-		"NAMESPACE", "UIDPLUS", "MOVE", "UNSELECT", "CHILDREN", "SPECIAL-USE", "CREATE-SPECIAL-USE",
+		"NAMESPACE", "UIDPLUS", "MULTIAPPEND", "MOVE", "UNSELECT", "CHILDREN", "SPECIAL-USE", "CREATE-SPECIAL-USE",
 		"LIST-EXTENDED", "LIST-STATUS", "CONDSTORE", "QRESYNC", "ESEARCH", "SEARCHRES",
 		"WITHIN", "STATUS=SIZE", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE",
 		"APPENDLIMIT=" + strconv.FormatInt(o.MaxLiteral, 10),

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"gannet/internal/imapserver"
 	"gannet/internal/store/storetest"
 )
 
@@ -315,4 +316,46 @@ func TestUnauthenticate(t *testing.T) {
 		t.Errorf("CONDSTORE still enabled after UNAUTHENTICATE: %q", lines)
 	}
 	w.cmd("q LOGOUT")
+}
+
+// TestMultiAppend: MULTIAPPEND (RFC 3502): several messages in one APPEND,
+// stored together with consecutive UIDs (APPENDUID with a range), or none
+// of them when one is refused (the quota, checked before each message's
+// data; APPENDLIMIT on their total).
+func TestMultiAppend(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(o *imapserver.Options) { o.MaxLiteral = 1000 })
+	inbox := e.mailbox("INBOX")
+	w := e.login()
+	m1, m2, m3 := "Subject: one\r\n\r\n1\r\n", "Subject: two\r\n\r\n2\r\n", "Subject: three\r\n\r\n3\r\n"
+	w.send(`a APPEND INBOX (\Seen) {` + uitoa(uint32(len(m1))) + "}")
+	if l := w.line(); !strings.HasPrefix(l, "+ ") {
+		t.Fatalf("continuation: %q", l)
+	}
+	w.sendRaw(m1 + ` (\Flagged) "01-Feb-2020 10:00:00 +0000" {` + uitoa(uint32(len(m2))) + "+}\r\n" + m2 +
+		" {" + uitoa(uint32(len(m3))) + "+}\r\n" + m3 + "\r\n")
+	_, done := w.until("a")
+	want := "a OK [APPENDUID " + uitoa(inbox.UIDValidity) + " " + uitoa(inbox.UIDNext) + ":" + uitoa(inbox.UIDNext+2) + "] APPEND completed"
+	if done != want {
+		t.Fatalf("MULTIAPPEND: %q, want %q", done, want)
+	}
+	w.cmd("b SELECT INBOX")
+	lines := w.cmd("c FETCH 1:3 (FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+	if len(lines) != 3 || !strings.Contains(lines[0], `\Seen`) || !strings.Contains(lines[1], `\Flagged`) ||
+		!strings.Contains(lines[1], `"01-Feb-2020 10:00:00 +0000"`) || !strings.Contains(lines[2], "three") {
+		t.Errorf("appended messages: %q", lines)
+	}
+	// Over APPENDLIMIT together: refused at the second literal; nothing
+	// of the command is stored.
+	big := strings.Repeat("x", 600)
+	w.send("d APPEND INBOX {" + uitoa(uint32(len(big))) + "+}\r\n" + big + " {" + uitoa(uint32(len(big))) + "}")
+	if _, done := w.until("d"); !strings.HasPrefix(done, "d NO [TOOBIG]") {
+		t.Errorf("MULTIAPPEND over APPENDLIMIT in total: %q", done)
+	}
+	if mb := e.mailbox("INBOX"); mb.Messages != 3 {
+		t.Errorf("INBOX has %d messages, want 3", mb.Messages)
+	}
+	if lines := w.cmd("e CAPABILITY"); !strings.Contains(lines[0], " MULTIAPPEND") {
+		t.Errorf("MULTIAPPEND not advertised: %q", lines)
+	}
 }
