@@ -203,13 +203,16 @@ func importMailboxes(ctx context.Context, t pgx.Tx, d *dump.Directory) error {
 		FROM unnest($1::BIGINT[], $2::TEXT[]) AS u(id, name) WHERE m.id = u.id AND m.name <> u.name`, id, name); err != nil {
 		return fmt.Errorf("renamed mailboxes: %w", err)
 	}
+	// A moved message is not \Recent (store.RecentStore): the mark is
+	// UIDNEXT.
 	_, err := t.Exec(ctx, `INSERT INTO mailboxes(id, account_id, name, special_use, uidvalidity, uidnext, highest_modseq,
-			messages, unseen, deleted, size) OVERRIDING SYSTEM VALUE
-		SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[], $6::BIGINT[], $7::BIGINT[],
+			messages, unseen, deleted, size, recent_uid) OVERRIDING SYSTEM VALUE
+		SELECT *, u.uidnext FROM unnest($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[], $6::BIGINT[], $7::BIGINT[],
 			$8::BIGINT[], $9::BIGINT[], $10::BIGINT[], $11::BIGINT[])
+			AS u(id, account_id, name, special_use, uidvalidity, uidnext, highest_modseq, messages, unseen, deleted, size)
 		ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, special_use = EXCLUDED.special_use,
 			uidnext = EXCLUDED.uidnext, highest_modseq = EXCLUDED.highest_modseq, messages = EXCLUDED.messages,
-			unseen = EXCLUDED.unseen, deleted = EXCLUDED.deleted, size = EXCLUDED.size`,
+			unseen = EXCLUDED.unseen, deleted = EXCLUDED.deleted, size = EXCLUDED.size, recent_uid = EXCLUDED.recent_uid`,
 		id, acc, name, su, uv, un, hm, msgs, unseen, del, size)
 	if err != nil {
 		return fmt.Errorf("mailboxes: %w", err)
