@@ -250,7 +250,7 @@ func (c *Config) Node() string {
 func Default() *Config {
 	host, _ := os.Hostname() // on error Validate reports the empty hostname
 	return &Config{
-		Hostname: host,
+		Hostname:  host,
 		DataDir:   "/var/lib/gannet",
 		LogFormat: "text",
 		LogLevel:  "info",
