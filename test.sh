@@ -16,6 +16,10 @@ tools=(
 	"python3:python3"
 	"smtp-sink:postfix"
 	"chromium:chromium"
+	"fail2ban-regex:fail2ban"
+	"dpkg-deb:dpkg"
+	"adduser:adduser"
+	"runuser:util-linux"
 )
 missing=()
 for t in "${tools[@]}"; do
@@ -61,6 +65,12 @@ if [ ! -x "$vgw" ]; then
 	mv "$vgw.tmp" "$vgw"
 fi
 export GANNET_TEST_VERSITYGW="$vgw"
+
+# The packaging tests install the .deb into this machine (dpkg -i, then
+# dpkg --purge) only when asked: CI's machine is a throwaway one, run as root.
+if [ "$(id -u)" = 0 ] && [ "${CI:-}" = true ]; then
+	export GANNET_TEST_DPKG=1
+fi
 
 echo "test.sh: go vet"
 go vet ./...
