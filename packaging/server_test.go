@@ -189,6 +189,9 @@ func TestRootSwitchesUser(t *testing.T) {
 	if ok == nil || ok["login"].(map[string]any)["account"] != "alice@example.test" {
 		t.Errorf("login line: %v", ok)
 	}
+	if got := fail2banIPs(t, dir, srv.lines(), 1); got != "127.0.0.1" {
+		t.Errorf("fail2ban found %q in the JSON log, want one 127.0.0.1:\n%s", got, srv.lines())
+	}
 }
 
 // Started as root without user, gannet refuses; --allow-root (or
@@ -225,15 +228,7 @@ func TestRootRefused(t *testing.T) {
 	srv.stop(t)
 	// fail2ban, given README's filter, finds the one failed login's address
 	// and nothing in the other lines.
-	logFile := filepath.Join(dir, "gannet.log")
-	os.WriteFile(logFile, []byte(srv.lines()+"\n"), 0o644)
-	filter := filepath.Join(dir, "gannet-filter.conf")
-	os.WriteFile(filter, []byte(readmeFilter(t)), 0o644)
-	out, err = exec.Command("fail2ban-regex", "-o", "ip", logFile, filter).CombinedOutput()
-	if err != nil {
-		t.Fatalf("fail2ban-regex: %v\n%s", err, out)
-	}
-	if got := strings.TrimSpace(string(out)); got != "127.0.0.1" {
+	if got := fail2banIPs(t, dir, srv.lines(), 0); got != "127.0.0.1" {
 		t.Errorf("fail2ban found %q in the log, want one 127.0.0.1:\n%s", got, srv.lines())
 	}
 
@@ -241,18 +236,34 @@ func TestRootRefused(t *testing.T) {
 	start(t, exec.Command(a.bin, "serve", "--config", conf2), "smtp")
 }
 
-// readmeFilter is the fail2ban filter README.md shows: from its
-// [Definition] line to the end of the code block.
-func readmeFilter(t *testing.T) string {
+// readmeFilter is the n-th fail2ban filter README.md shows (0: for text
+// logs, 1: for JSON): from its [Definition] line to the end of the code
+// block.
+func readmeFilter(t *testing.T, n int) string {
 	t.Helper()
 	b, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, rest, ok := strings.Cut(string(b), "\n[Definition]\n")
-	block, _, ok2 := strings.Cut(rest, "```")
-	if !ok || !ok2 {
-		t.Fatal("README.md has no fail2ban filter ([Definition] in a code block)")
+	parts := strings.Split(string(b), "\n[Definition]\n")
+	if len(parts) != 3 {
+		t.Fatalf("README.md has %d fail2ban filters ([Definition] in a code block), want 2", len(parts)-1)
 	}
+	block, _, _ := strings.Cut(parts[n+1], "```")
 	return "[Definition]\n" + block
+}
+
+// fail2banIPs runs fail2ban-regex with README's n-th filter over log and
+// returns the addresses it would ban for.
+func fail2banIPs(t *testing.T, dir, log string, n int) string {
+	t.Helper()
+	logFile := filepath.Join(dir, "gannet.log")
+	os.WriteFile(logFile, []byte(log+"\n"), 0o644)
+	filter := filepath.Join(dir, "gannet-filter.conf")
+	os.WriteFile(filter, []byte(readmeFilter(t, n)), 0o644)
+	out, err := exec.Command("fail2ban-regex", "-o", "ip", logFile, filter).CombinedOutput()
+	if err != nil {
+		t.Fatalf("fail2ban-regex: %v\n%s", err, out)
+	}
+	return strings.TrimSpace(string(out))
 }

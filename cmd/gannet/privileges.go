@@ -43,7 +43,7 @@ func dropPrivileges(ctx context.Context, cfg *config.Config, allowRoot bool, log
 			pre.Close()
 			return nil, err
 		}
-		log.Info("listeners bound; running as "+plan.Switch.Name, "uid", plan.Switch.UID, "gid", plan.Switch.GID)
+		log.Info("listeners bound; switched user", "user", plan.Switch.Name, "uid", plan.Switch.UID, "gid", plan.Switch.GID)
 		return pre, nil
 	}
 	return nil, nil
