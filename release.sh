@@ -48,6 +48,12 @@ trap 'rm -rf "$work"' EXIT
 # production values (packaging/prodconfig checks it loads).
 go run ./packaging/prodconfig -o "$work/gannet.toml"
 
+# Reproducible packages: every timestamp in them is the commit's.
+if [ -n "$revision" ] && [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
+	SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)
+	export SOURCE_DATE_EPOCH
+fi
+
 ldflags="-s -w -X main.version=$VERSION -X main.revision=$revision -X main.commitTime=$commit_time -X main.modified=$modified"
 for arch in $arches; do
 	bin="$dist/gannet-$VERSION-linux-$arch"
