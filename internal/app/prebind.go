@@ -85,14 +85,16 @@ func (a *App) UsePrebound(p *Prebound) {
 
 // listen binds s, or takes its prebound listener.
 func (a *App) listen(ctx context.Context, s serverSpec) (net.Listener, error) {
+	// Under a.mu: shutdown closes what is left of a.prebound.
 	a.mu.Lock()
-	p := a.prebound
+	var ln net.Listener
+	if p := a.prebound; p != nil {
+		ln = p.lns[s.name]
+		delete(p.lns, s.name)
+	}
 	a.mu.Unlock()
-	if p != nil {
-		if ln, ok := p.lns[s.name]; ok {
-			delete(p.lns, s.name)
-			return ln, nil
-		}
+	if ln != nil {
+		return ln, nil
 	}
 	lc := listenConfig(s.shortLived)
 	return lc.Listen(ctx, "tcp", s.addr)
