@@ -17,6 +17,10 @@ tools=(
 	"smtp-sink:postfix"
 	"doveadm:dovecot-core"
 	"chromium:chromium"
+	"fail2ban-regex:fail2ban"
+	"dpkg-deb:dpkg"
+	"adduser:adduser"
+	"runuser:util-linux"
 )
 missing=()
 for t in "${tools[@]}"; do
@@ -73,6 +77,12 @@ if [ ! -x "$pebble" ]; then
 	mv "$pebble.tmp" "$pebble"
 fi
 export GANNET_TEST_PEBBLE="$pebble"
+
+# The packaging tests install the .deb into this machine (dpkg -i, then
+# dpkg --purge) only when asked: CI's machine is a throwaway one, run as root.
+if [ "$(id -u)" = 0 ] && [ "${CI:-}" = true ]; then
+	export GANNET_TEST_DPKG=1
+fi
 
 echo "test.sh: go vet"
 go vet ./...

@@ -53,6 +53,9 @@ func (f adminFlags) open(ctx context.Context) (store.Store, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := dropForAdmin(c); err != nil {
+			return nil, err
+		}
 		cfg = c
 	case *f.data != "":
 		cfg.DataDir = *f.data

@@ -14,9 +14,6 @@ import (
 	"strings"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 // env is what a subcommand may touch: no globals, so tests can run main in-process.
 type env struct {
 	stdin          io.Reader
@@ -55,6 +52,9 @@ var errUsage = errors.New("usage")
 
 func run(ctx context.Context, e *env, args []string) int {
 	cmds := commands()
+	if len(args) > 0 && args[0] == "--version" {
+		args[0] = "version"
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(e.stderr, cmds)
 		if len(args) == 0 {
@@ -92,15 +92,6 @@ func usage(w io.Writer, cmds map[string]command) {
 		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'gannet COMMAND -h' for a command's flags.")
-}
-
-func cmdVersion(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "version", "")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "gannet %s\n", version)
-	return nil
 }
 
 // newFlags makes a FlagSet that reports errors instead of exiting.

@@ -61,6 +61,9 @@ func cmdMigrate(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
+		if err := dropForAdmin(c); err != nil {
+			return err
+		}
 		cfg = c
 	case *af.data != "":
 		cfg.DataDir = *af.data

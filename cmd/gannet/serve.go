@@ -16,6 +16,7 @@ import (
 func cmdServe(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "serve", "")
 	cfgPath := fs.String("config", "/etc/gannet/gannet.toml", "configuration file")
+	allowRoot := fs.Bool("allow-root", false, "keep running as root when the config sets no user (as allow_root = true)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -27,11 +28,21 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(e.stderr, nil))
+	log := newLogger(e.stderr, cfg)
+	pre, err := dropPrivileges(ctx, cfg, *allowRoot, log)
+	if err != nil {
+		return err
+	}
 	serverGC()
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {
+		if pre != nil {
+			pre.Close()
+		}
 		return err
+	}
+	if pre != nil {
+		a.UsePrebound(pre)
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()

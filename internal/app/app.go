@@ -76,6 +76,9 @@ type App struct {
 	watchDone chan struct{}
 
 	certs *certReloader
+	// prebound are listeners bound before New (prebind.go); nil = Start
+	// binds its own.
+	prebound *Prebound
 	// gc counts the body collections of collectBodies (gc.go).
 	gc gcStats
 
@@ -171,11 +174,7 @@ func (a *App) Start(ctx context.Context) error {
 			a.shutdown(context.Background())
 			return fmt.Errorf("%s on %s needs a TLS certificate ([tls] cert_file and key_file)", s.name, s.addr)
 		}
-		var lc net.ListenConfig
-		if s.shortLived {
-			lc.KeepAlive = -1
-		}
-		ln, err := lc.Listen(ctx, "tcp", s.addr)
+		ln, err := a.listen(ctx, s)
 		if err != nil {
 			a.shutdown(context.Background())
 			return fmt.Errorf("listen %s on %s: %w", s.name, s.addr, err)
@@ -263,6 +262,9 @@ func (a *App) shutdown(ctx context.Context) error {
 	}
 	a.closed = true
 	bound := a.bound
+	if a.prebound != nil {
+		a.prebound.Close()
+	}
 	stop, done := a.stopWatch, a.watchDone
 	a.mu.Unlock()
 	if stop != nil {

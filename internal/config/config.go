@@ -56,6 +56,20 @@ type Config struct {
 	// Postmaster receives mail for postmaster@ every local domain that has no
 	// account or alias of that name (RFC 5321 4.5.1); "" = the oldest account.
 	Postmaster string `toml:"postmaster"`
+	// User is the account `gannet serve` runs as when started as root: it
+	// binds its listeners, then switches to this user's uid, gid and
+	// groups before it opens the store (internal/runas). "" = stay as
+	// started, which as root needs AllowRoot.
+	User string `toml:"user"`
+	// AllowRoot lets the server keep running as root (no User). Off by
+	// default: a mail server parses hostile input all day.
+	AllowRoot bool `toml:"allow_root"`
+	// LogFormat is "text" (key=value, one line per event) or "json" (one
+	// JSON object per line).
+	LogFormat string `toml:"log_format"`
+	// LogLevel is the least severe level logged: "debug", "info", "warn"
+	// or "error".
+	LogLevel string `toml:"log_level"`
 
 	Listeners Listeners `toml:"listeners"`
 	TLS       TLS       `toml:"tls"`
@@ -236,8 +250,10 @@ func (c *Config) Node() string {
 func Default() *Config {
 	host, _ := os.Hostname() // on error Validate reports the empty hostname
 	return &Config{
-		Hostname: host,
-		DataDir:  "/var/lib/gannet",
+		Hostname:  host,
+		DataDir:   "/var/lib/gannet",
+		LogFormat: "text",
+		LogLevel:  "info",
 		Listeners: Listeners{
 			SMTP:        ":25",
 			Submission:  ":587",

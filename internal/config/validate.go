@@ -67,6 +67,17 @@ func (c *Config) validateTop(p *problems) {
 	if c.S3.Endpoint != "" && strings.Contains(c.S3.Endpoint, "/") {
 		p.add("s3.endpoint", "%q: want host[:port], no scheme or path (plain_http chooses http)", c.S3.Endpoint)
 	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		p.add("log_format", "%q: want \"text\" or \"json\"", c.LogFormat)
+	}
+	if _, err := ParseLogLevel(c.LogLevel); err != nil {
+		p.add("log_level", "%v", err)
+	}
+	if u := c.User; u != "" && !validUserName(u) {
+		p.add("user", "%q is not a user name (letters, digits, '.', '-', '_', not starting with '-')", u)
+	}
 	if n := c.NodeName; n != "" && !validNodeName(n) {
 		p.add("node_name", "%q: use 1 to 63 letters, digits, '.', '-' or '_'", n)
 	}

@@ -49,7 +49,8 @@ func (c *conn) loggedIn(cmd *command, acct *store.Account) {
 	c.acct = acct
 	c.state = stateAuth
 	c.log = c.log.With("user", acct.Address)
-	c.log.Debug("logged in")
+	// One line per login, as on every protocol (README.md, "Logs").
+	c.log.Info("logged in", "login", login.Result{Outcome: login.OK, Account: acct})
 	c.srv.register(c)
 	// RFC 9051 6.2.3: the capabilities change at login; say so.
 	var b strings.Builder

@@ -76,7 +76,7 @@ func (c *conn) enterTransaction(acct *store.Account, method string) error {
 	c.state = stateTransaction
 	c.user = ""
 	c.log = c.log.With("account", acct.Address)
-	c.log.Info("logged in", "method", method, "messages", len(drop.msgs), "tls", c.tls)
+	c.log.Info("logged in", "login", login.Result{Outcome: login.OK, Account: acct}, "method", method, "messages", len(drop.msgs), "tls", c.tls)
 	c.reply("+OK maildrop locked and ready, %d messages", len(drop.msgs))
 	return nil
 }

@@ -183,7 +183,7 @@ func (c *conn) loggedIn(acct *store.Account) {
 		c.closed = true
 		return
 	}
-	c.log.Info("authenticated", "account", acct.Address)
+	c.log.Info("authenticated", "login", login.Result{Outcome: login.OK, Account: acct})
 	c.reply(235, smtp.EnhancedCode{2, 0, 0}, "Authentication succeeded")
 }
 

@@ -126,7 +126,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.setCookie(w, cookie, 0)
-	s.log.Info("webmail login", "remote", ip, "user", acct.Address)
+	s.log.Info("webmail login", "remote", ip, "login", res)
 	writeJSON(w, http.StatusOK, sessionInfo{Address: sess.address, CSRF: sess.csrf, MobileConfig: s.opts.MobileConfig != nil})
 }
 

@@ -63,7 +63,7 @@ func TestFailedLoginNameNotLogged(t *testing.T) {
 	e, logs, _ := loggedEnv(t, authlimit.New(authlimit.Config{PerMinute: 2, MaxDelay: time.Millisecond}))
 	e.account("alice@example.org")
 	e.login("alice@example.org")
-	if !strings.Contains(logs.String(), "user=alice@example.org") {
+	if !strings.Contains(logs.String(), "login.outcome=ok login.account=alice@example.org") {
 		t.Errorf("good login not logged with its account:\n%s", logs.String())
 	}
 	c := e.client()
