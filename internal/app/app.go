@@ -78,6 +78,8 @@ type App struct {
 	certs *certReloader
 	// gc counts the body collections of collectBodies (gc.go).
 	gc gcStats
+	// backups are the scheduled backups' outcome (backup.go).
+	backups backupStats
 
 	mu     sync.Mutex
 	bound  []bound
@@ -204,6 +206,7 @@ func (a *App) Start(ctx context.Context) error {
 			wg.Go(func() { a.shareLogins(wctx, les, a.logins) })
 		}
 		wg.Go(func() { a.collectBodies(wctx) })
+		wg.Go(func() { a.scheduleBackups(wctx) })
 		a.watchRevocations(wctx)
 		wg.Wait()
 	}()
