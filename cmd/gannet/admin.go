@@ -44,24 +44,29 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 func (f adminFlags) open(ctx context.Context) (store.Store, error) {
+	cfg, err := f.load()
+	if err != nil {
+		return nil, err
+	}
+	return app.OpenStore(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// load is the configuration the flags name: --config's, or the defaults
+// with --data (or ./gannet-data) as the data directory.
+func (f adminFlags) load() (*config.Config, error) {
 	cfg := config.Default()
 	switch {
 	case *f.config != "" && *f.data != "":
 		return nil, fmt.Errorf("give --data or --config, not both")
 	case *f.config != "":
-		c, err := config.Load(*f.config)
-		if err != nil {
-			return nil, err
-		}
-		cfg = c
+		return config.Load(*f.config)
 	case *f.data != "":
 		cfg.DataDir = *f.data
-		cfg.Domains = nil
 	default:
 		cfg.DataDir = "./gannet-data"
-		cfg.Domains = nil
 	}
-	return app.OpenStore(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cfg.Domains = nil
+	return cfg, nil
 }
 
 // subcommand dispatches "gannet NOUN VERB ...".

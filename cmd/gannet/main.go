@@ -39,6 +39,9 @@ func commands() map[string]command {
 		"import":  {"import mail from files: mbox|maildir", cmdImport},
 		"bench":   {"load generators: imap", cmdBench},
 		"migrate": {"move a SQLite install to PostgreSQL, online", cmdMigrate},
+		"backup":  {"back up a SQLite install into a directory, online", cmdBackup},
+		"restore": {"restore a backup into a new data directory", cmdRestore},
+		"verify":  {"check the store's integrity, bodies and counters", cmdVerify},
 		"version": {"print the version", cmdVersion},
 	}
 }
