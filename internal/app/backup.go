@@ -12,6 +12,7 @@ import (
 	"gannet/internal/backup"
 	"gannet/internal/config"
 	"gannet/internal/store"
+	"gannet/internal/store/pgstore"
 	"gannet/internal/store/sqlstore"
 )
 
@@ -52,6 +53,8 @@ func BackupSource(cfg *config.Config) (backup.Source, error) {
 type verifier interface {
 	Verify(ctx context.Context, problem func(string)) (store.VerifyStats, error)
 }
+
+var _ verifier = (*pgstore.Store)(nil)
 
 // Verify checks the store cfg names and reports each problem (`gannet
 // verify`); it changes nothing. The error says the check could not run.
