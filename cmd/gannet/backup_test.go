@@ -124,7 +124,7 @@ func pop3Stat(t *testing.T, addr, user, pass string) int {
 // TestBackupRestoreServe is the README's backup story end to end with the
 // real binary: mail delivered over SMTP to a running server; `gannet
 // backup` while it runs; `gannet restore` into a new directory (which
-// verifies); `gannet verify` on it; a server started on the restored
+// verifies); `gannet verify` on it and on the live directory; a server started on the restored
 // directory serves the mail; and verify reports a damaged message file
 // with a non-zero exit.
 func TestBackupRestoreServe(t *testing.T) {
@@ -154,6 +154,10 @@ func TestBackupRestoreServe(t *testing.T) {
 		}
 		msg := "From: a@example.org\r\nTo: bob@gannet.test\r\nSubject: m" + strconv.Itoa(i) + "\r\n\r\n" + body
 		sendPlain(t, smtpAddr, "a@example.org", "bob@gannet.test", msg)
+	}
+	// verify works on the running server's directory.
+	if out := run(true, "verify", "--data", dir); !strings.Contains(out, "no problems") {
+		t.Fatalf("verify of the live directory said: %s", out)
 	}
 	backupDir := filepath.Join(t.TempDir(), "backup")
 	out := run(true, "backup", backupDir, "--data", dir)
