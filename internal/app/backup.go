@@ -28,8 +28,8 @@ var ErrPostgresBackup = errors.New("the store is PostgreSQL: back it up with pg_
 // sqliteSource is a SQLite data directory as a backup.Source.
 type sqliteSource struct{ dir string }
 
-func (s sqliteSource) CopyDatabase(ctx context.Context, path string) (backup.Database, error) {
-	c, err := sqlstore.CopyDatabase(ctx, s.dir, path)
+func (s sqliteSource) CopyDatabase(ctx context.Context, path string, blob func(string) error) (backup.Database, error) {
+	c, err := sqlstore.CopyDatabase(ctx, s.dir, path, blob)
 	return backup.Database{Blobs: c.Blobs, Accounts: c.Accounts, Mailboxes: c.Mailboxes, Messages: c.Messages,
 		MessageBytes: c.MessageBytes, Bytes: c.Bytes}, err
 }

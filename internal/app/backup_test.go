@@ -210,9 +210,10 @@ func TestBackupDuringSMTPLoad(t *testing.T) {
 		len(before), len(have), m2.Blobs, m2.Copied)
 }
 
-// TestBackupPrune: with keep 1, a backup after an expunge and a collection
-// removes the old snapshot and the message file only it needed, and leaves
-// the files it shares untouched (the same inode: not copied again).
+// TestBackupPrune: after an expunge and a collection, a message file stays
+// in the backup while a kept snapshot needs it, and goes with the last such
+// snapshot; shared files are left untouched (the same inode: not copied
+// again).
 func TestBackupPrune(t *testing.T) {
 	t.Parallel()
 	a := testApp(t, "prune.test", nil)
@@ -255,16 +256,43 @@ func TestBackupPrune(t *testing.T) {
 	if _, err := a.Store.GC(ctx); err != nil {
 		t.Fatal(err)
 	}
-	m2, err := backup.Run(ctx, src, dir, backup.Options{Keep: 1})
+	// An interrupted backup (no manifest) is never restored, even when it
+	// is the newest, and the next backup removes it.
+	partial := filepath.Join(dir, "snapshots", "29991231T000000Z")
+	if err := os.MkdirAll(partial, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(partial, "gannet.db"), []byte("half a database"), 0o600)
+	if m, err := backup.Restore(ctx, dir, filepath.Join(t.TempDir(), "r"), ""); err != nil || m.Name != m1.Name {
+		t.Fatalf("restore with an interrupted snapshot: %v %+v", err, m)
+	}
+	// Keep 2: the first snapshot still needs the expunged message's file.
+	m2, err := backup.Run(ctx, src, dir, backup.Options{Keep: 2})
 	if err != nil || m2.Copied != 0 || m2.Blobs != 2 {
 		t.Fatalf("%+v %v", m2, err)
 	}
+	if _, err := os.Stat(file(ids[2])); err != nil {
+		t.Fatalf("a file the kept first snapshot needs was removed: %v", err)
+	}
+	// Keep 1: the first snapshot goes, and the file only it needed.
+	m3, err := backup.Run(ctx, src, dir, backup.Options{Keep: 1})
+	if err != nil || m3.Copied != 0 || m3.Blobs != 2 {
+		t.Fatalf("%+v %v", m3, err)
+	}
 	snaps, err := backup.Snapshots(dir)
-	if err != nil || len(snaps) != 1 || snaps[0].Name != m2.Name {
+	if err != nil || len(snaps) != 1 || snaps[0].Name != m3.Name {
 		t.Fatalf("snapshots after keep 1: %+v %v", snaps, err)
 	}
 	if _, err := os.Stat(file(ids[2])); !os.IsNotExist(err) {
 		t.Errorf("the expunged message's file is still in the backup: %v", err)
+	}
+	if _, err := os.Stat(partial); !os.IsNotExist(err) {
+		t.Errorf("the interrupted snapshot is still there: %v", err)
+	}
+	for _, id := range ids[:2] {
+		if _, err := os.Stat(file(id)); err != nil {
+			t.Errorf("a file the last snapshot needs was removed: %v", err)
+		}
 	}
 	now, err := os.Stat(file(ids[0]))
 	if err != nil || !os.SameFile(kept, now) {

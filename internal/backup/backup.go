@@ -21,6 +21,7 @@
 package backup
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -30,7 +31,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -47,8 +47,8 @@ const nameLayout = "20060102T150405Z"
 
 // Database describes a database copy written by a Source.
 type Database struct {
-	// Blobs are the ids of the message files the copy references.
-	Blobs []string
+	// Blobs counts the message files the copy references.
+	Blobs int64
 	// Accounts, Mailboxes, Messages count the copy's rows; MessageBytes
 	// sums the messages' sizes; Bytes is the size of the database file.
 	Accounts, Mailboxes, Messages, MessageBytes, Bytes int64
@@ -57,9 +57,10 @@ type Database struct {
 // Source is the install being backed up.
 type Source interface {
 	// CopyDatabase writes a consistent copy of the database to path (which
-	// does not exist yet), fsynced, and says what it references. Every
-	// write committed before the call must be in it.
-	CopyDatabase(ctx context.Context, path string) (Database, error)
+	// does not exist yet), fsynced, calls blob with the id of every message
+	// file the copy references, in ascending order, and says what the copy
+	// holds. Every write committed before the call must be in it.
+	CopyDatabase(ctx context.Context, path string, blob func(id string) error) (Database, error)
 	// BlobDir is the directory of the install's message files (layout
 	// ab/abcd…, internal/store/blobstore).
 	BlobDir() string
@@ -208,22 +209,39 @@ func snapshot(ctx context.Context, src Source, dir string, opts Options) (Manife
 			os.RemoveAll(snap)
 		}
 	}()
-	db, err := src.CopyDatabase(ctx, filepath.Join(snap, "gannet.db"))
+	// The blob list goes to a file as the copy names the ids (sorted, one
+	// per line), then the files are copied from that list: memory stays
+	// bounded however many files there are.
+	list, err := os.OpenFile(filepath.Join(snap, "blobs.txt"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return m, fmt.Errorf("backup: %w", err)
 	}
-	m.Accounts, m.Mailboxes, m.Messages, m.MessageBytes, m.DatabaseBytes = db.Accounts, db.Mailboxes, db.Messages, db.MessageBytes, db.Bytes
-	m.Blobs = int64(len(db.Blobs))
-	opts.Log.Info("backup: database copied", "snapshot", name, "messages", m.Messages, "files", m.Blobs)
-	if err := copyBlobs(ctx, src.BlobDir(), filepath.Join(dir, "blobs"), db.Blobs, &m); err != nil {
-		return m, err
-	}
-	list := strings.Join(db.Blobs, "\n")
-	if list != "" {
-		list += "\n"
-	}
-	if err := writeFileSync(filepath.Join(snap, "blobs.txt"), []byte(list)); err != nil {
+	defer list.Close()
+	lw := bufio.NewWriter(list)
+	db, err := src.CopyDatabase(ctx, filepath.Join(snap, "gannet.db"), func(id string) error {
+		if !validID(id) {
+			return fmt.Errorf("invalid message file id %q in the database", id)
+		}
+		_, err := lw.WriteString(id + "\n")
+		return err
+	})
+	if err != nil {
 		return m, fmt.Errorf("backup: %w", err)
+	}
+	if err := lw.Flush(); err != nil {
+		return m, fmt.Errorf("backup: %w", err)
+	}
+	if err := list.Sync(); err != nil {
+		return m, fmt.Errorf("backup: %w", err)
+	}
+	if err := list.Close(); err != nil {
+		return m, fmt.Errorf("backup: %w", err)
+	}
+	m.Accounts, m.Mailboxes, m.Messages, m.MessageBytes, m.DatabaseBytes = db.Accounts, db.Mailboxes, db.Messages, db.MessageBytes, db.Bytes
+	m.Blobs = db.Blobs
+	opts.Log.Info("backup: database copied", "snapshot", name, "messages", m.Messages, "files", m.Blobs)
+	if err := copyBlobs(ctx, src.BlobDir(), filepath.Join(dir, "blobs"), snap, &m); err != nil {
+		return m, err
 	}
 	m.Finished = opts.Now().UTC()
 	js, err := json.MarshalIndent(m, "", "  ")
@@ -253,10 +271,11 @@ func snapshot(ctx context.Context, src Source, dir string, opts Options) (Manife
 	return m, nil
 }
 
-// copyBlobs copies the files of ids from src to dst that dst does not have
-// yet (or has with another size: never after a clean run, since copies are
-// renamed into place), a few at a time, then fsyncs the leaf directories.
-func copyBlobs(ctx context.Context, src, dst string, ids []string, m *Manifest) error {
+// copyBlobs copies the files of snap's blob list from src to dst that dst
+// does not have yet (or has with another size: never after a clean run,
+// since copies are renamed into place), a few at a time, then fsyncs the
+// leaf directories.
+func copyBlobs(ctx context.Context, src, dst, snap string, m *Manifest) error {
 	var (
 		mu       sync.Mutex
 		firstErr error
@@ -284,19 +303,26 @@ func copyBlobs(ctx context.Context, src, dst string, ids []string, m *Manifest) 
 			}
 		}()
 	}
-	for _, id := range ids {
+	listErr := eachBlob(snap, func(id string) error {
 		mu.Lock()
 		stop := firstErr != nil
 		mu.Unlock()
-		if stop || ctx.Err() != nil {
-			break
+		if stop {
+			return errStop
+		}
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 		jobs <- id
-	}
+		return nil
+	})
 	close(jobs)
 	wg.Wait()
 	if firstErr != nil {
 		return firstErr
+	}
+	if listErr != nil && listErr != errStop {
+		return fmt.Errorf("backup: %w", listErr)
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("backup: %w", err)
@@ -410,20 +436,63 @@ func readManifest(snap string) (Manifest, error) {
 	return m, nil
 }
 
-// readBlobList reads a snapshot's blobs.txt.
-func readBlobList(snap string) ([]string, error) {
-	b, err := os.ReadFile(filepath.Join(snap, "blobs.txt"))
+// errStop ends an eachBlob early without an error of its own.
+var errStop = errors.New("stop")
+
+// eachBlob calls fn with every id of a snapshot's blob list, in order.
+func eachBlob(snap string, fn func(id string) error) error {
+	l, err := openList(snap)
+	if err != nil {
+		return err
+	}
+	defer l.close()
+	for l.next() {
+		if err := fn(l.id); err != nil {
+			return err
+		}
+	}
+	return l.err
+}
+
+// list reads a snapshot's blobs.txt: ids, one per line, strictly ascending
+// (checked: prune's merge relies on it).
+type list struct {
+	f    *os.File
+	sc   *bufio.Scanner
+	snap string
+	id   string // the current id
+	err  error
+}
+
+func openList(snap string) (*list, error) {
+	f, err := os.Open(filepath.Join(snap, "blobs.txt"))
 	if err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
-	ids := strings.Fields(string(b))
-	for _, id := range ids {
-		if !validID(id) {
-			return nil, fmt.Errorf("backup: %s: damaged blob list (%q)", snap, id)
-		}
-	}
-	return ids, nil
+	return &list{f: f, sc: bufio.NewScanner(f), snap: snap}, nil
 }
+
+// next moves to the next id; false at the end or on an error (l.err).
+func (l *list) next() bool {
+	if l.err != nil {
+		return false
+	}
+	if !l.sc.Scan() {
+		if err := l.sc.Err(); err != nil {
+			l.err = fmt.Errorf("backup: %s: %w", l.snap, err)
+		}
+		return false
+	}
+	id := l.sc.Text()
+	if !validID(id) || id <= l.id {
+		l.err = fmt.Errorf("backup: %s: damaged blob list at %q", l.snap, id)
+		return false
+	}
+	l.id = id
+	return true
+}
+
+func (l *list) close() { l.f.Close() }
 
 // prune removes snapshots beyond the newest keep (and incomplete ones other
 // than current), then the message files no remaining snapshot needs.
@@ -458,15 +527,38 @@ func prune(dir, current string, keep int, log *slog.Logger) error {
 		}
 		log.Info("backup: removed old snapshot", "snapshot", e.Name())
 	}
-	need := map[string]bool{}
+	// Which files are needed: the kept snapshots' lists are sorted, and so
+	// is the walk of blobs/ (leaf directories and their files in name
+	// order, a leaf being its files' first two digits): one merge, memory
+	// bounded by the number of snapshots.
+	var lists []*list
+	defer func() {
+		for _, l := range lists {
+			l.close()
+		}
+	}()
 	for name := range kept {
-		ids, err := readBlobList(filepath.Join(dir, "snapshots", name))
+		l, err := openList(filepath.Join(dir, "snapshots", name))
 		if err != nil {
 			return err
 		}
-		for _, id := range ids {
-			need[id] = true
+		lists = append(lists, l)
+		l.next()
+		if l.err != nil {
+			return l.err
 		}
+	}
+	needed := func(id string) (bool, error) {
+		found := false
+		for _, l := range lists {
+			for l.id != "" && l.id < id && l.next() {
+			}
+			if l.err != nil {
+				return false, l.err
+			}
+			found = found || l.id == id
+		}
+		return found, nil
 	}
 	blobs := filepath.Join(dir, "blobs")
 	leaves, err := os.ReadDir(blobs)
@@ -483,8 +575,16 @@ func prune(dir, current string, keep int, log *slog.Logger) error {
 			return err
 		}
 		for _, f := range files {
-			if need[f.Name()] {
-				continue
+			// A file in the wrong leaf is of no use to a restore (and would
+			// break the merge's order): it goes too.
+			if validID(f.Name()) && f.Name()[:2] == l.Name() {
+				need, err := needed(f.Name())
+				if err != nil {
+					return err
+				}
+				if need {
+					continue
+				}
 			}
 			if err := os.Remove(filepath.Join(blobs, l.Name(), f.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return err

@@ -46,10 +46,6 @@ func Restore(ctx context.Context, dir, newDir, name string) (Manifest, error) {
 		return m, fmt.Errorf("restore: %w", err)
 	}
 	snap := filepath.Join(dir, "snapshots", m.Name)
-	ids, err := readBlobList(snap)
-	if err != nil {
-		return m, err
-	}
 	if _, err := copyFile(filepath.Join(snap, "gannet.db"), filepath.Join(newDir, "gannet.db")); err != nil {
 		return m, fmt.Errorf("restore: %w", err)
 	}
@@ -58,23 +54,27 @@ func Restore(ctx context.Context, dir, newDir, name string) (Manifest, error) {
 		return m, fmt.Errorf("restore: %w", err)
 	}
 	leaves := map[string]bool{}
-	for _, id := range ids {
+	err = eachBlob(snap, func(id string) error {
 		if err := ctx.Err(); err != nil {
-			return m, fmt.Errorf("restore: %w", err)
+			return err
 		}
 		leaf := filepath.Join(dst, id[:2])
 		if !leaves[id[:2]] {
 			if err := os.MkdirAll(leaf, 0o700); err != nil {
-				return m, fmt.Errorf("restore: %w", err)
+				return err
 			}
 			leaves[id[:2]] = true
 		}
 		if _, err := copyFile(filepath.Join(src, id[:2], id), filepath.Join(leaf, id)); err != nil {
 			if errors.Is(err, os.ErrNotExist) {
-				return m, fmt.Errorf("restore: the backup is missing message file %s: %w", id, err)
+				return fmt.Errorf("the backup is missing message file %s: %w", id, err)
 			}
-			return m, fmt.Errorf("restore: %w", err)
+			return err
 		}
+		return nil
+	})
+	if err != nil {
+		return m, fmt.Errorf("restore: %w", err)
 	}
 	for leaf := range leaves {
 		if err := syncDir(filepath.Join(dst, leaf)); err != nil {

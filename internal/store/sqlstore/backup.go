@@ -13,9 +13,9 @@ import (
 // CopyDatabase: the blob files it references and what it holds, for a
 // backup's manifest (internal/backup).
 type DatabaseCopy struct {
-	// Blobs are the ids of the message files (dir/blobs) the copy's
-	// bodies reference, sorted; inline bodies are inside the copy.
-	Blobs []string
+	// Blobs counts the message files (dir/blobs) the copy's bodies
+	// reference; inline bodies are inside the copy.
+	Blobs int64
 	// Accounts, Mailboxes and Messages count the copy's rows;
 	// MessageBytes sums the messages' sizes.
 	Accounts, Mailboxes, Messages, MessageBytes int64
@@ -31,8 +31,9 @@ type DatabaseCopy struct {
 // never blocked. The copy is then made self-contained (journal_mode DELETE,
 // so it needs no -wal file) and fsynced: VACUUM INTO itself writes with
 // synchronous=OFF. The blob list is read from the copy, so it names exactly
-// the files the copy's bodies need.
-func CopyDatabase(ctx context.Context, dir, dst string) (DatabaseCopy, error) {
+// the files the copy's bodies need: blob is called with each id, in
+// ascending order, and may stop the copy with an error.
+func CopyDatabase(ctx context.Context, dir, dst string, blob func(id string) error) (DatabaseCopy, error) {
 	var c DatabaseCopy
 	src := filepath.Join(dir, "gannet.db")
 	// Opening would create a database; a mistyped directory must not get one.
@@ -80,7 +81,11 @@ func CopyDatabase(ctx context.Context, dir, dst string) (DatabaseCopy, error) {
 			rows.Close()
 			return c, fmt.Errorf("copy database: list blobs: %w", err)
 		}
-		c.Blobs = append(c.Blobs, id)
+		if err := blob(id); err != nil {
+			rows.Close()
+			return c, err
+		}
+		c.Blobs++
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {

@@ -252,53 +252,79 @@ func (v *verifier) bodies(ctx context.Context, blobDir string) error {
 	}
 	defer codec.Close()
 	type bad struct{ id, what string }
-	var faults []bad
-	err = v.each(ctx, "bodies", `SELECT blob, size, data FROM bodies ORDER BY blob`, func(rows *sql.Rows) error {
-		if err := ctx.Err(); err != nil {
+	after := ""
+	for {
+		// A page at a time, so that the faults held before they are
+		// reported stay few whatever the store's size.
+		var faults []bad
+		n := 0
+		err = v.each(ctx, "bodies", `SELECT blob, size, data FROM bodies WHERE blob > ? ORDER BY blob LIMIT ?`, func(rows *sql.Rows) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			var id string
+			var size int64
+			var data []byte
+			if err := rows.Scan(&id, &size, &data); err != nil {
+				return err
+			}
+			n++
+			after = id
+			v.st.BodyBytes += size
+			var what string
+			if data != nil {
+				what = checkInline(codec, id, size, data)
+			} else {
+				what = checkFile(blobs, blobDir, id, size)
+			}
+			if what != "" {
+				faults = append(faults, bad{id, what})
+			}
+			return nil
+		}, after, verifyPage)
+		if err != nil {
 			return err
 		}
-		var id string
-		var size int64
-		var data []byte
-		if err := rows.Scan(&id, &size, &data); err != nil {
-			return err
+		for _, f := range faults {
+			if err := v.reportBody(ctx, f.id, f.what); err != nil {
+				return err
+			}
 		}
-		v.st.BodyBytes += size
-		var what string
-		if data != nil {
-			what = checkInline(codec, id, size, data)
-		} else {
-			what = checkFile(blobs, blobDir, id, size)
+		if n < verifyPage {
+			return nil
 		}
-		if what != "" {
-			faults = append(faults, bad{id, what})
-		}
-		return nil
-	})
-	if err != nil {
-		return err
 	}
-	for _, f := range faults {
-		// On a live server a body may have been collected (its row deleted,
-		// then its file) since the snapshot: that is no fault.
-		var one int
-		err := v.db.QueryRowContext(ctx, `SELECT 1 FROM bodies WHERE blob = ?`, f.id).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
+}
+
+// verifyPage is how many bodies Verify reads before it reports their faults.
+const verifyPage = 500
+
+// reportBody reports a body's fault with the messages that use it, unless
+// a live server collected the body since the snapshot (its row deleted,
+// then its file): that is no fault.
+func (v *verifier) reportBody(ctx context.Context, id, what string) error {
+	var one int
+	err := v.db.QueryRowContext(ctx, `SELECT 1 FROM bodies WHERE blob = ?`, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	var n, mb, uid int64
+	if err := v.tx.QueryRowContext(ctx, `SELECT count(*) FROM messages WHERE blob = ?`, id).Scan(&n); err != nil {
+		return fmt.Errorf("verify: body %s: %w", id, err)
+	}
+	if n > 0 {
+		if err := v.tx.QueryRowContext(ctx, `SELECT mailbox_id, uid FROM messages WHERE blob = ?
+			ORDER BY mailbox_id, uid LIMIT 1`, id).Scan(&mb, &uid); err != nil {
+			return fmt.Errorf("verify: body %s: %w", id, err)
 		}
-		var n, mb, uid int64
-		if err := v.tx.QueryRowContext(ctx, `SELECT count(*), coalesce(min(mailbox_id), 0), coalesce(min(uid), 0)
-			FROM messages WHERE blob = ?`, f.id).Scan(&n, &mb, &uid); err != nil {
-			return fmt.Errorf("verify: body %s: %w", f.id, err)
-		}
-		switch n {
-		case 0:
-			v.report("body %s (no message uses it): %s", f.id, f.what)
-		case 1:
-			v.report("%s: body %s: %s", v.where(mb, uid), f.id, f.what)
-		default:
-			v.report("%s and %d more messages: body %s: %s", v.where(mb, uid), n-1, f.id, f.what)
-		}
+	}
+	switch n {
+	case 0:
+		v.report("body %s (no message uses it): %s", id, what)
+	case 1:
+		v.report("%s: body %s: %s", v.where(mb, uid), id, what)
+	default:
+		v.report("%s and %d more messages: body %s: %s", v.where(mb, uid), n-1, id, what)
 	}
 	return nil
 }

@@ -163,17 +163,18 @@ func TestCopyDatabase(t *testing.T) {
 		}
 	}
 	dst := filepath.Join(t.TempDir(), "copy.db")
-	c, err := CopyDatabase(ctx, s.dir, dst)
+	var blobs []string
+	c, err := CopyDatabase(ctx, s.dir, dst, func(id string) error { blobs = append(blobs, id); return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Blobs) != 1 || c.Blobs[0] != store.Ingest(big).ID || c.Messages != 2 || c.Accounts != 1 || c.Bytes == 0 {
-		t.Fatalf("copy: %+v", c)
+	if len(blobs) != 1 || blobs[0] != store.Ingest(big).ID || c.Blobs != 1 || c.Messages != 2 || c.Accounts != 1 || c.Bytes == 0 {
+		t.Fatalf("copy: %+v, blobs %q", c, blobs)
 	}
 	if _, err := os.Stat(dst + "-wal"); err == nil {
 		t.Error("the copy left a WAL file: it is not self-contained")
 	}
-	if _, err := CopyDatabase(ctx, s.dir, dst); err == nil {
+	if _, err := CopyDatabase(ctx, s.dir, dst, func(string) error { return nil }); err == nil {
 		t.Error("CopyDatabase overwrote an existing file")
 	}
 }
