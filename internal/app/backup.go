@@ -86,8 +86,10 @@ type backupStats struct {
 }
 
 // scheduleBackups takes a backup into [backup] dir every interval until ctx
-// ends (config key backup; the first one interval after start, so that a
-// server restarting in a loop does not back up in a loop).
+// ends (config key backup). The schedule follows the newest snapshot in
+// dir, not the server's start: a server restarted more often than the
+// interval still backs up, and one restarting in a loop does not back up
+// in a loop.
 func (a *App) scheduleBackups(ctx context.Context) {
 	b := a.Config.Backup
 	if b.Dir == "" {
@@ -98,9 +100,23 @@ func (a *App) scheduleBackups(ctx context.Context) {
 		a.Log.Warn("scheduled backups are off", "err", err)
 		return
 	}
-	for sleepCtx(ctx, b.Interval.Duration) {
+	for sleepCtx(ctx, nextBackup(b, time.Now())) {
 		a.backupOnce(ctx, src, b)
 	}
+}
+
+// firstBackupDelay is the least time between start and a backup, so that
+// a backup never slows the start itself.
+const firstBackupDelay = time.Minute
+
+// nextBackup is how long to wait for the next backup: one interval after
+// the newest complete snapshot in b.Dir, at least firstBackupDelay from now.
+func nextBackup(b config.Backup, now time.Time) time.Duration {
+	wait := firstBackupDelay
+	if snaps, err := backup.Snapshots(b.Dir); err == nil && len(snaps) > 0 {
+		wait = max(wait, snaps[len(snaps)-1].Finished.Add(b.Interval.Duration).Sub(now))
+	}
+	return wait
 }
 
 // backupOnce takes one scheduled backup and logs its outcome.

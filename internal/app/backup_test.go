@@ -310,8 +310,8 @@ func TestBackupPrune(t *testing.T) {
 	}
 }
 
-// TestScheduledBackup: the server's backup round writes a snapshot and
-// the metrics say when and how big.
+// TestScheduledBackup: the schedule follows the newest snapshot; the
+// server's backup round writes one and the metrics say when and how big.
 func TestScheduledBackup(t *testing.T) {
 	t.Parallel()
 	cfg := config.DevConfig(t.TempDir())
@@ -328,10 +328,23 @@ func TestScheduledBackup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// No snapshot yet: the first comes soon after start.
+	if w := nextBackup(a.Config.Backup, time.Now()); w != firstBackupDelay {
+		t.Fatalf("first backup in %v, want %v", w, firstBackupDelay)
+	}
 	a.backupOnce(ctx, src, a.Config.Backup)
 	snaps, err := backup.Snapshots(a.Config.Backup.Dir)
 	if err != nil || len(snaps) != 1 {
 		t.Fatalf("%+v %v", snaps, err)
+	}
+	// Then one interval after the last, also across a restart; an overdue
+	// one comes soon.
+	last := snaps[0].Finished
+	if w := nextBackup(a.Config.Backup, last.Add(time.Hour)); w != 23*time.Hour {
+		t.Errorf("next backup an hour after the last in %v, want 23h", w)
+	}
+	if w := nextBackup(a.Config.Backup, last.Add(48*time.Hour)); w != firstBackupDelay {
+		t.Errorf("overdue backup in %v, want %v", w, firstBackupDelay)
 	}
 	rec := httptest.NewRecorder()
 	newAdminServer(a).metrics(rec, httptest.NewRequest("GET", "/metrics", nil))

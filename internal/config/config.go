@@ -71,8 +71,8 @@ type Config struct {
 type Backup struct {
 	// Dir is the backup directory; "" = no scheduled backups.
 	Dir string `toml:"dir"`
-	// Interval is the time between backups (the first comes one interval
-	// after start).
+	// Interval is the time between backups, counted from the newest
+	// snapshot in Dir (the first a minute after start when there is none).
 	Interval Duration `toml:"interval"`
 	// Keep is how many dated snapshots of the database to keep; message
 	// files are shared between them.
