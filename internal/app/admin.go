@@ -91,8 +91,8 @@ func (s *adminServer) metrics(w http.ResponseWriter, r *http.Request) {
 	counter("gannet_store_gc_removed_total", "Message bodies those collections removed.", s.a.gc.removed.Load())
 	counter("gannet_store_gc_failures_total", "Collections that failed (the log says why).", s.a.gc.failures.Load())
 	if s.a.Config.Backup.Dir != "" {
-		gauge("gannet_backup_last_success_timestamp_seconds", "When the last scheduled backup finished (unix seconds; 0: none yet since start).", s.a.backups.lastSuccess.Load())
-		gauge("gannet_backup_last_size_bytes", "Size of the last scheduled backup's snapshot: database and message files.", s.a.backups.lastSize.Load())
+		gauge("gannet_backup_last_success_timestamp_seconds", "When the newest backup in [backup] dir finished (unix seconds; 0: none yet).", s.a.backups.lastSuccess.Load())
+		gauge("gannet_backup_last_size_bytes", "Size of the newest backup's snapshot: database and message files.", s.a.backups.lastSize.Load())
 		counter("gannet_backup_failures_total", "Scheduled backups that failed (the log says why).", s.a.backups.failures.Load())
 	}
 	s.connMetrics(w)

@@ -100,6 +100,13 @@ func (a *App) scheduleBackups(ctx context.Context) {
 		a.Log.Warn("scheduled backups are off", "err", err)
 		return
 	}
+	// The metrics start from the newest snapshot already there, so that a
+	// restart does not look like a missed backup.
+	if snaps, err := backup.Snapshots(b.Dir); err == nil && len(snaps) > 0 {
+		last := snaps[len(snaps)-1]
+		a.backups.lastSuccess.Store(last.Finished.Unix())
+		a.backups.lastSize.Store(last.Size())
+	}
 	for sleepCtx(ctx, nextBackup(b, time.Now())) {
 		a.backupOnce(ctx, src, b)
 	}

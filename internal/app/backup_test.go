@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -346,6 +347,12 @@ func TestScheduledBackup(t *testing.T) {
 	if w := nextBackup(a.Config.Backup, last.Add(48*time.Hour)); w != firstBackupDelay {
 		t.Errorf("overdue backup in %v, want %v", w, firstBackupDelay)
 	}
+	// After a restart the metrics start from the newest snapshot.
+	a.backups.lastSuccess.Store(0)
+	a.backups.lastSize.Store(0)
+	stopped, cancel := context.WithCancel(ctx)
+	cancel()
+	a.scheduleBackups(stopped)
 	rec := httptest.NewRecorder()
 	newAdminServer(a).metrics(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body := rec.Body.String()
