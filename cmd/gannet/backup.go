@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"gannet/internal/app"
@@ -51,7 +52,9 @@ func cmdBackup(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	start := time.Now()
-	m, err := backup.Run(ctx, src, pos[0], backup.Options{Keep: *keep})
+	// Progress (database copied, old snapshots removed) on stderr.
+	log := slog.New(slog.NewTextHandler(e.stderr, nil))
+	m, err := backup.Run(ctx, src, pos[0], backup.Options{Keep: *keep, Log: log})
 	if err != nil {
 		return err
 	}
