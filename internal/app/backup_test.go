@@ -361,3 +361,74 @@ func TestScheduledBackup(t *testing.T) {
 		t.Fatalf("metrics lack the backup:\n%s", body)
 	}
 }
+
+// collectingSource is the real SQLite source of an app whose first
+// database copy is followed, before its files are copied, by an expunge
+// and a collection that delete one of the files the copy references: the
+// race between a backup and the server's hourly GC, made certain.
+type collectingSource struct {
+	backup.Source
+	t      *testing.T
+	a      *App
+	acct   int64
+	mbox   int64
+	uid    uint32
+	copies int
+}
+
+func (s *collectingSource) CopyDatabase(ctx context.Context, path string, blob func(string) error) (backup.Database, error) {
+	db, err := s.Source.CopyDatabase(ctx, path, blob)
+	s.copies++
+	if s.copies == 1 && err == nil {
+		if _, err := s.a.Store.ExpungeUIDs(ctx, s.acct, s.mbox, []uint32{s.uid}); err != nil {
+			s.t.Error(err)
+		}
+		s.a.Store.(interface{ SetGCGrace(time.Duration) }).SetGCGrace(time.Nanosecond)
+		if n, err := s.a.Store.GC(ctx); err != nil || n != 1 {
+			s.t.Errorf("GC removed %d: %v", n, err)
+		}
+	}
+	return db, err
+}
+
+// TestBackupRetriesAfterCollection: a message file collected between the
+// database copy and its copying makes the backup take the copy again,
+// which no longer needs it; the result restores and verifies clean.
+func TestBackupRetriesAfterCollection(t *testing.T) {
+	t.Parallel()
+	a := testApp(t, "race.test", nil)
+	ctx := t.Context()
+	acct, err := a.Store.AddAccount(ctx, "u@race.test", "a password 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &collectingSource{t: t, a: a, acct: acct.ID}
+	for i := range 2 {
+		res, err := a.Store.Deliver(ctx, store.Delivery{Raw: []byte(loadMessage(fmt.Sprint("r", i), true)),
+			Recipients: []store.Recipient{{AccountID: acct.ID}}})
+		if err != nil || res[0].Err != nil {
+			t.Fatal(err, res)
+		}
+		src.mbox, src.uid = res[0].MailboxID, res[0].UID
+	}
+	if src.Source, err = BackupSource(a.Config); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	m, err := backup.Run(ctx, src, dir, backup.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src.copies != 2 || m.Blobs != 1 || m.Messages != 1 {
+		t.Fatalf("%d database copies, manifest %+v; want 2 copies, 1 message", src.copies, m)
+	}
+	restored := filepath.Join(t.TempDir(), "r")
+	if _, err := backup.Restore(ctx, dir, restored, ""); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.DevConfig(restored)
+	var problems []string
+	if _, err := Verify(ctx, cfg, func(p string) { problems = append(problems, p) }); err != nil || len(problems) != 0 {
+		t.Fatalf("verify: %v %q", err, problems)
+	}
+}
