@@ -44,6 +44,16 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 func (f adminFlags) open(ctx context.Context) (store.Store, error) {
+	cfg, err := f.load()
+	if err != nil {
+		return nil, err
+	}
+	return app.OpenStore(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// load is the configuration the flags name: --config's, or the defaults
+// with --data (or ./gannet-data) as the data directory.
+func (f adminFlags) load() (*config.Config, error) {
 	cfg := config.Default()
 	switch {
 	case *f.config != "" && *f.data != "":
@@ -56,15 +66,14 @@ func (f adminFlags) open(ctx context.Context) (store.Store, error) {
 		if err := dropForAdmin(c); err != nil {
 			return nil, err
 		}
-		cfg = c
+		return c, nil
 	case *f.data != "":
 		cfg.DataDir = *f.data
-		cfg.Domains = nil
 	default:
 		cfg.DataDir = "./gannet-data"
-		cfg.Domains = nil
 	}
-	return app.OpenStore(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cfg.Domains = nil
+	return cfg, nil
 }
 
 // subcommand dispatches "gannet NOUN VERB ...".

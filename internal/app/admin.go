@@ -90,6 +90,11 @@ func (s *adminServer) metrics(w http.ResponseWriter, r *http.Request) {
 	counter("gannet_store_gc_runs_total", "Collections of unreferenced message bodies this node ran.", s.a.gc.runs.Load())
 	counter("gannet_store_gc_removed_total", "Message bodies those collections removed.", s.a.gc.removed.Load())
 	counter("gannet_store_gc_failures_total", "Collections that failed (the log says why).", s.a.gc.failures.Load())
+	if s.a.Config.Backup.Dir != "" {
+		gauge("gannet_backup_last_success_timestamp_seconds", "When the newest backup in [backup] dir finished (unix seconds; 0: none yet).", s.a.backups.lastSuccess.Load())
+		gauge("gannet_backup_last_size_bytes", "Size of the newest backup's snapshot: database and message files.", s.a.backups.lastSize.Load())
+		counter("gannet_backup_failures_total", "Scheduled backups that failed (the log says why).", s.a.backups.failures.Load())
+	}
 	s.connMetrics(w)
 	fmt.Fprintf(w, "# HELP gannet_node_info This node's name (config key node_name).\n# TYPE gannet_node_info gauge\ngannet_node_info{node=%q} 1\n", s.a.Config.Node())
 	var ms runtime.MemStats

@@ -81,6 +81,8 @@ type App struct {
 	prebound *Prebound
 	// gc counts the body collections of collectBodies (gc.go).
 	gc gcStats
+	// backups are the scheduled backups' outcome (backup.go).
+	backups backupStats
 
 	mu     sync.Mutex
 	bound  []bound
@@ -203,6 +205,7 @@ func (a *App) Start(ctx context.Context) error {
 			wg.Go(func() { a.shareLogins(wctx, les, a.logins) })
 		}
 		wg.Go(func() { a.collectBodies(wctx) })
+		wg.Go(func() { a.scheduleBackups(wctx) })
 		a.watchRevocations(wctx)
 		wg.Wait()
 	}()

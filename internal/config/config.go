@@ -77,6 +77,20 @@ type Config struct {
 	Queue     Queue     `toml:"queue"`
 	Webmail   Webmail   `toml:"webmail"`
 	S3        S3        `toml:"s3"`
+	Backup    Backup    `toml:"backup"`
+}
+
+// Backup schedules backups taken by the server itself (internal/backup,
+// internal/app/backup.go), as `gannet backup DIR` takes them by hand.
+type Backup struct {
+	// Dir is the backup directory; "" = no scheduled backups.
+	Dir string `toml:"dir"`
+	// Interval is the time between backups, counted from the newest
+	// snapshot in Dir (the first a minute after start when there is none).
+	Interval Duration `toml:"interval"`
+	// Keep is how many dated snapshots of the database to keep; message
+	// files are shared between them.
+	Keep int `toml:"keep"`
 }
 
 // S3 says how to reach the object store of `blobs = "s3://..."`.
@@ -287,6 +301,7 @@ func Default() *Config {
 			Transports:   map[string]string{},
 			PollInterval: Duration{30 * time.Second},
 		},
+		Backup: Backup{Interval: Duration{24 * time.Hour}, Keep: 7},
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,6 +40,7 @@ func (c *Config) Validate() error {
 	c.validateTLS(&p)
 	c.validateLimits(&p)
 	c.validateQueue(&p)
+	c.validateBackup(&p)
 	return errors.Join(p...)
 }
 
@@ -377,4 +379,25 @@ func validNodeName(n string) bool {
 		}
 	}
 	return true
+}
+
+func (c *Config) validateBackup(p *problems) {
+	b := c.Backup
+	if b.Dir == "" {
+		return
+	}
+	if loc, err := c.StoreLocation(); err == nil && loc.Backend != StoreSQLite {
+		p.add("backup.dir", "scheduled backups are for SQLite stores; back PostgreSQL up with pg_dump or base backups (README, \"Backups\")")
+	}
+	if b.Interval.Duration < time.Minute {
+		p.add("backup.interval", "%v: want at least 1m", b.Interval.Duration)
+	}
+	if b.Keep < 1 {
+		p.add("backup.keep", "%d: keep at least 1 snapshot", b.Keep)
+	}
+	if abs, err := filepath.Abs(b.Dir); err == nil {
+		if data, err := filepath.Abs(c.DataDir); err == nil && (abs == data || strings.HasPrefix(abs, data+string(filepath.Separator))) {
+			p.add("backup.dir", "%q is inside data_dir: put backups in a directory of their own, best on another disk", b.Dir)
+		}
+	}
 }
