@@ -2,8 +2,6 @@ package imapserver_test
 
 import (
 	"bufio"
-	"bytes"
-	"compress/flate"
 	"context"
 	"fmt"
 	"io"
@@ -145,49 +143,6 @@ func BenchmarkIdleMemory(b *testing.B) {
 		after := memUse()
 		b.ReportMetric(float64(after-before)/conns, "bytes/conn")
 		b.ReportMetric(float64(runtime.NumGoroutine()), "goroutines")
-		for _, nc := range held {
-			nc.Close()
-		}
-	}
-}
-
-// BenchmarkIdleMemoryCompress is BenchmarkIdleMemory with COMPRESS=DEFLATE
-// on every session (RFC 4978): what an idle compressed session costs, its
-// inflater's window included. The clients' compressed commands are made
-// once and their inflaters dropped once IDLE is on, so what is measured is
-// the server's side.
-func BenchmarkIdleMemoryCompress(b *testing.B) {
-	const conns = 1000
-	e := newEnv(b)
-	e.deliver("INBOX", storetest.Msg{Subject: "a"}, storetest.Msg{Subject: "b"})
-	var cmds bytes.Buffer
-	zw, _ := flate.NewWriter(&cmds, flate.BestSpeed)
-	io.WriteString(zw, "c SELECT INBOX\r\nd IDLE\r\n")
-	zw.Flush()
-	for i := 0; i < b.N; i++ {
-		before := memUse()
-		held := make([]net.Conn, 0, conns)
-		for j := 0; j < conns; j++ {
-			nc, err := net.Dial("tcp", e.addr)
-			if err != nil {
-				b.Fatal(err)
-			}
-			r := bufio.NewReaderSize(nc, 512)
-			expectLine(b, r, "* OK")
-			fmt.Fprintf(nc, "a LOGIN %s \"%s\"\r\nb COMPRESS DEFLATE\r\n", testUser, testPass)
-			expectLine(b, r, "a OK")
-			expectLine(b, r, "b OK")
-			nc.Write(cmds.Bytes())
-			zr := bufio.NewReader(flate.NewReader(r))
-			for {
-				if l := expectLine(b, zr, ""); strings.HasPrefix(l, "+ ") {
-					break
-				}
-			}
-			held = append(held, nc)
-		}
-		after := memUse()
-		b.ReportMetric(float64(after-before)/conns, "bytes/conn")
 		for _, nc := range held {
 			nc.Close()
 		}

@@ -32,7 +32,6 @@ func (c *conn) writeCaps(w *imapwire.Writer) {
 	}
 	if c.acct != nil {
 		w.Atom("UNAUTHENTICATE") // RFC 8437: offered once logged in
-		w.Atom("COMPRESS=DEFLATE")
 		return
 	}
 	if c.srv.opts.TLS != nil && !c.tls {

@@ -64,9 +64,6 @@ type conn struct {
 	// Enabled extensions (RFC 5161, RFC 9051 6.3.1).
 	rev2, utf8, condstore, qresync bool
 
-	// z is COMPRESS=DEFLATE's state once active (cmd_compress.go), else nil.
-	z *compression
-
 	sel   *selected // the selected mailbox, or nil
 	saved []uint32  // SEARCHRES result (RFC 5182), as UIDs
 
@@ -134,9 +131,6 @@ func (c *conn) flush(release bool) error {
 		return nil
 	}
 	err := c.wr.Flush()
-	if err == nil {
-		err = c.flushCompressed(release)
-	}
 	if release || err != nil {
 		c.srv.putWriter(c.bw)
 		c.bw, c.wr = nil, nil
@@ -203,17 +197,6 @@ func (cw connWriter) Write(p []byte) (int, error) {
 		// The account changed: nothing more of it goes out.
 		return 0, errEnded
 	}
-	if cw.c.z != nil {
-		return cw.c.compressedWrite(p)
-	}
-	return rawWriter(cw).Write(p)
-}
-
-// rawWriter writes to the connection, under the write deadline (below the
-// deflater once COMPRESS is active).
-type rawWriter struct{ c *conn }
-
-func (cw rawWriter) Write(p []byte) (int, error) {
 	if err := cw.c.nc.SetWriteDeadline(time.Now().Add(cw.c.srv.opts.WriteTimeout)); err != nil {
 		return 0, err
 	}
@@ -581,8 +564,6 @@ func lookup(name string) (cmdSpec, bool) {
 		return cmdSpec{fn: (*conn).cmdCheck, states: stateSelected}, true
 	case "CLOSE":
 		return cmdSpec{fn: (*conn).cmdClose, states: stateSelected}, true
-	case "COMPRESS":
-		return cmdSpec{fn: (*conn).cmdCompress, states: authState}, true
 	case "UNAUTHENTICATE":
 		return cmdSpec{fn: (*conn).cmdUnauthenticate, states: authState}, true
 	case "UNSELECT":

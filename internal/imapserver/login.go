@@ -59,6 +59,6 @@ func (c *conn) loggedIn(cmd *command, acct *store.Account) {
 		b.WriteByte(' ')
 		b.WriteString(a)
 	}
-	b.WriteString(" UNAUTHENTICATE COMPRESS=DEFLATE")
+	b.WriteString(" UNAUTHENTICATE")
 	cmd.code = b.String()
 }

@@ -103,9 +103,6 @@ type Server struct {
 
 	// wpool holds *bufio.Writer of writeBufSize for running commands.
 	wpool sync.Pool
-	// zpool holds *flate.Writer for COMPRESS=DEFLATE sessions while they
-	// are idle (cmd_compress.go).
-	zpool sync.Pool
 
 	mu        sync.RWMutex
 	byAccount map[int64]map[*conn]struct{} // logged-in sessions, for push
