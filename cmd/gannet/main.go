@@ -37,6 +37,7 @@ func commands() map[string]command {
 		"alias":   {"manage aliases: add|del|list", cmdAlias},
 		"queue":   {"inspect the outbound queue: list|show|retry|drop", cmdQueue},
 		"import":  {"import mail from files: mbox|maildir", cmdImport},
+		"export":  {"write accounts out as Maildir or mbox files", cmdExport},
 		"bench":   {"load generators: imap", cmdBench},
 		"migrate": {"move a SQLite install to PostgreSQL, online", cmdMigrate},
 		"version": {"print the version", cmdVersion},
