@@ -3,6 +3,7 @@ package mailexport
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -76,11 +77,29 @@ type mboxWriter struct {
 
 func (mw *mboxWriter) close() error {
 	err := mw.w.Flush()
+	if mw.f == nil {
+		return err
+	}
 	if cerr := mw.f.Close(); err == nil {
 		err = cerr
 	}
 	return err
 }
+
+// WriteMbox streams one mailbox to w as an mbox file (mboxrd, as the mbox
+// export writes each folder): the webmail's folder download. It returns
+// how many messages it wrote.
+func WriteMbox(ctx context.Context, st store.Store, accountID int64, mb *store.Mailbox, w io.Writer) (int, error) {
+	ex := &Exporter{Store: st, Account: &store.Account{ID: accountID}, sum: Summary{Folders: map[string]int{}}}
+	mw := &mboxWriter{w: bufio.NewWriterSize(w, 64<<10), br: bufio.NewReaderSize(nil, 64<<10)}
+	err := ex.mailbox(ctx, writerLayout{mw}, mb)
+	return ex.sum.Messages, err
+}
+
+// writerLayout hands out one writer already open.
+type writerLayout struct{ fw folderWriter }
+
+func (l writerLayout) open(*store.Mailbox, *Summary) (folderWriter, error) { return l.fw, nil }
 
 // statusFields renders the flags as mbox header fields (LF endings).
 func statusFields(flags []string) []byte {

@@ -271,6 +271,7 @@ function renderListHead() {
       h('button', { class: 'tool', disabled: n === 0, title: 'Flag', onclick: () => toggleFlag(targets()) }, icon('star', 'Flag')),
       moveSel,
       h('button', { class: 'tool danger', disabled: n === 0, title: 'Delete', onclick: () => remove(targets()) }, icon('trash', 'Delete')),
+      mb && !state.query ? h('a', { class: 'tool', id: 'download-mbox', href: `/api/mailboxes/${mb.id}/mbox`, download: '', title: `Download ${folderName(mb)} as an mbox file` }, icon('download', 'Download')) : null,
       isTrash ? h('button', { class: 'tool danger', id: 'empty', title: `Empty ${mb.name}`, onclick: emptyFolder }, `Empty ${folderName(mb)}`) : null));
 }
 
