@@ -36,7 +36,7 @@ func commands() map[string]command {
 		"user":    {"manage accounts: add|del|passwd|disable|enable|list|quota|pop3-policy", cmdUser},
 		"alias":   {"manage aliases: add|del|list", cmdAlias},
 		"queue":   {"inspect the outbound queue: list|show|retry|drop", cmdQueue},
-		"import":  {"import mail from files: mbox|maildir", cmdImport},
+		"import":  {"import mail: mbox|maildir files, or an IMAP server", cmdImport},
 		"export":  {"write accounts out as Maildir or mbox files", cmdExport},
 		"bench":   {"load generators: imap", cmdBench},
 		"migrate": {"move a SQLite install to PostgreSQL, online", cmdMigrate},
