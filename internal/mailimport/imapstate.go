@@ -155,4 +155,4 @@ func ImportIMAP(ctx context.Context, im *Importer, src *IMAP, state *IMAPState, 
 type folderList []string
 
 func (l folderList) Next() (*Message, error) { return nil, io.EOF }
-func (l folderList) Folders() []string      { return l }
+func (l folderList) Folders() []string       { return l }
