@@ -115,15 +115,7 @@ func (ex *Exporter) Export(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("export %s: list mailboxes: %w", ex.Account.Address, err)
 	}
-	// INBOX first, then by name: parents before their children, which
-	// the mbox layout needs (a parent's file beside its .sbd directory).
-	sort.Slice(mbs, func(i, j int) bool {
-		a, b := mbs[i].Name, mbs[j].Name
-		if (a == "INBOX") != (b == "INBOX") {
-			return a == "INBOX"
-		}
-		return a < b
-	})
+	sortMailboxes(mbs)
 	var lay layout
 	if ex.Format == Mbox {
 		lay = newMboxLayout(ex.Dir)
@@ -136,6 +128,19 @@ func (ex *Exporter) Export(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// sortMailboxes puts INBOX first, then the others by name: parents before
+// their children, which the mbox layout needs (a parent's file beside its
+// .sbd directory).
+func sortMailboxes(mbs []store.Mailbox) {
+	sort.Slice(mbs, func(i, j int) bool {
+		a, b := mbs[i].Name, mbs[j].Name
+		if (a == "INBOX") != (b == "INBOX") {
+			return a == "INBOX"
+		}
+		return a < b
+	})
 }
 
 // layout opens the writer of each mailbox.

@@ -1,6 +1,7 @@
 package mailexport
 
 import (
+	"archive/zip"
 	"bufio"
 	"bytes"
 	"context"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"gannet/internal/store"
 )
@@ -250,4 +252,32 @@ func (mw *mboxWriter) add(m *store.Message, r io.Reader) error {
 // mboxrd quotes.
 func isFromLine(line []byte) bool {
 	return bytes.HasPrefix(bytes.TrimLeft(line, ">"), []byte("From "))
+}
+
+// WriteMboxZip streams every mailbox of an account to w as a zip archive
+// of mbox files, laid out as the mbox export lays out a directory (INBOX,
+// Sent, Work, Work.sbd/2024, ...), which `gannet import mbox` reads once
+// unpacked and Thunderbird's ImportExportTools open: the webmail's
+// whole-account download. Each folder is one compressed entry, written
+// message by message.
+func WriteMboxZip(ctx context.Context, st store.Store, accountID int64, w io.Writer) (int, error) {
+	mbs, err := st.Mailboxes(ctx, accountID)
+	if err != nil {
+		return 0, fmt.Errorf("export: list mailboxes: %w", err)
+	}
+	sortMailboxes(mbs)
+	zw := zip.NewWriter(w)
+	ex := &Exporter{Store: st, Account: &store.Account{ID: accountID}, sum: Summary{Folders: map[string]int{}}}
+	br := bufio.NewReaderSize(nil, 64<<10)
+	for i := range mbs {
+		ew, err := zw.CreateHeader(&zip.FileHeader{Name: filepath.ToSlash(mboxPath("", mbs[i].Name)), Method: zip.Deflate, Modified: time.Now()})
+		if err != nil {
+			return ex.sum.Messages, err
+		}
+		mw := &mboxWriter{w: bufio.NewWriterSize(ew, 64<<10), br: br}
+		if err := ex.mailbox(ctx, writerLayout{mw}, &mbs[i]); err != nil {
+			return ex.sum.Messages, err
+		}
+	}
+	return ex.sum.Messages, zw.Close()
 }

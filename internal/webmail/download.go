@@ -56,3 +56,25 @@ func (d *deadlineWriter) Write(p []byte) (int, error) {
 	_ = d.rc.SetWriteDeadline(time.Now().Add(downloadWriteTimeout))
 	return d.w.Write(p)
 }
+
+// handleZipDownload streams the session's whole account as a zip of mbox
+// files (mailexport.WriteMboxZip: one entry per folder, Thunderbird's
+// NAME.sbd layout for subfolders), aborted like handleMboxDownload on a
+// failure after the first byte.
+func (s *Server) handleZipDownload(w http.ResponseWriter, r *http.Request) {
+	sess := sessionOf(r)
+	h := w.Header()
+	h.Set("Content-Type", "application/zip")
+	h.Set("Content-Disposition", contentDisposition(safeFilename(sess.address)+"-mail.zip"))
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	w.WriteHeader(http.StatusOK)
+	dw := &deadlineWriter{w: w, rc: http.NewResponseController(w)}
+	n, err := mailexport.WriteMboxZip(r.Context(), s.opts.Store, sess.accountID, dw)
+	if err != nil {
+		if r.Context().Err() == nil {
+			s.log.Warn("account download failed", "messages", n, "err", err)
+		}
+		panic(http.ErrAbortHandler)
+	}
+}

@@ -1,6 +1,7 @@
 package webmail
 
 import (
+	"archive/zip"
 	"bytes"
 	"fmt"
 	"io"
@@ -65,5 +66,72 @@ func TestMboxDownload(t *testing.T) {
 		if want := "[\\Seen work]"; i != 1 && fmt.Sprint(m.Flags) != want {
 			t.Errorf("message %d flags %v", i, m.Flags)
 		}
+	}
+}
+
+// TestZipDownload: the whole account downloads as a zip with one mbox
+// file per folder (subfolders in NAME.sbd/), each reading back as the
+// folder's messages.
+func TestZipDownload(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	alice := e.account("alice@example.org")
+	e.account("bob@example.org")
+	e.deliver(alice, plainMessage(1, "x@example.net"))
+	e.deliver(alice, plainMessage(2, "y@example.net"))
+	deep, err := e.st.CreateMailbox(t.Context(), alice.ID, "Work/2024", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.st.Append(t.Context(), alice.ID, deep.ID, []byte("Subject: deep\r\n\r\nx\r\n"), []string{store.FlagFlagged}, testTime()); err != nil {
+		t.Fatal(err)
+	}
+	if st, _, _ := e.client().do("GET", "/api/export.zip", nil, ""); st != 401 {
+		t.Fatalf("without a session: status %d", st)
+	}
+	c := e.login("bob@example.org")
+	_, _, body := c.do("GET", "/api/export.zip", nil, "")
+	zr, err := zip.NewReader(bytes.NewReader(body), int64(len(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range zr.File {
+		if f.Name == "Work.sbd/2024" {
+			t.Fatal("bob's download holds alice's folder")
+		}
+	}
+	c = e.login("alice@example.org")
+	st, h, body := c.do("GET", "/api/export.zip", nil, "")
+	if st != 200 || h.Get("Content-Type") != "application/zip" || !strings.Contains(h.Get("Content-Disposition"), "alice@example.org-mail.zip") {
+		t.Fatalf("download: %d %v", st, h)
+	}
+	zr, err = zip.NewReader(bytes.NewReader(body), int64(len(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := mailimport.NewMbox(rc, f.Name, mailimport.Mboxrd, mailimport.Limits{})
+		for {
+			m, err := src.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", f.Name, err)
+			}
+			counts[f.Name]++
+			if f.Name == "Work.sbd/2024" && (string(m.Raw) != "Subject: deep\r\n\r\nx\r\n" || fmt.Sprint(m.Flags) != `[\Flagged]`) {
+				t.Errorf("Work/2024: %q %v", m.Raw, m.Flags)
+			}
+		}
+		rc.Close()
+	}
+	if counts["INBOX"] != 2 || counts["Work.sbd/2024"] != 1 || len(zr.File) != 8 {
+		t.Fatalf("zip entries %v (%d files)", counts, len(zr.File))
 	}
 }
