@@ -155,15 +155,32 @@ type RemoteFolder struct {
 	Use    string // its special use (RFC 6154), "" for none
 }
 
-// Folders lists the source's selectable folders, INBOX first. A folder
-// with a special use (\Sent, \Drafts, \Trash, \Junk, \Archive) is imported
-// into the account's mailbox with that use, whatever either is called, and
-// its subfolders under it: Target names it by the use's default name
-// ("Sent"), which the Importer maps to the account's mailbox. Virtual
-// folders (\All, \Flagged: copies of mail in other folders, RFC 6154 2)
-// are left out.
+// Folders lists the source's selectable folders, INBOX first. The
+// personal namespace's prefix (RFC 2342: Courier's and Cyrus's "INBOX.")
+// is taken off the names, and folders in other users' or shared
+// namespaces are left out. A folder with a special use (\Sent, \Drafts,
+// \Trash, \Junk, \Archive) is imported into the account's mailbox with
+// that use, whatever either is called, and its subfolders under it:
+// Target names it by the use's default name ("Sent"), which the Importer
+// maps to the account's mailbox. Virtual folders (\All, \Flagged: copies
+// of mail in other folders, RFC 6154 2) are left out.
 func (s *IMAP) Folders(ctx context.Context) ([]RemoteFolder, error) {
 	defer s.watch(ctx)()
+	personal, others := "", []string(nil)
+	if s.c.Caps().Has(imap.CapNamespace) {
+		ns, err := s.c.Namespace().Wait()
+		if err != nil {
+			return nil, fmt.Errorf("imap NAMESPACE: %w", err)
+		}
+		if len(ns.Personal) > 0 {
+			personal = ns.Personal[0].Prefix
+		}
+		for _, d := range append(ns.Other, ns.Shared...) {
+			if d.Prefix != "" {
+				others = append(others, d.Prefix)
+			}
+		}
+	}
 	opts := &imap.ListOptions{}
 	if s.c.Caps().Has(imap.CapSpecialUse) {
 		opts.ReturnSpecialUse = true
@@ -172,52 +189,65 @@ func (s *IMAP) Folders(ctx context.Context) ([]RemoteFolder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("imap LIST: %w", err)
 	}
-	type raw struct {
-		levels []string
+	type entry struct {
 		name   string
+		levels []string // below the personal prefix
+		delim  string
 		use    string
-		skip   bool
 	}
-	var all []raw
+	var all []entry
 	special := map[string]string{} // remote name → use
 	for _, l := range list {
-		r := raw{name: l.Mailbox, levels: []string{l.Mailbox}}
-		if l.Delim != 0 {
-			r.levels = strings.Split(l.Mailbox, string(l.Delim))
-		}
+		e := entry{name: l.Mailbox}
+		skip := false
 		for _, a := range l.Attrs {
 			switch a {
 			case imap.MailboxAttrNoSelect, imap.MailboxAttrNonExistent, imap.MailboxAttrAll, imap.MailboxAttrFlagged:
-				r.skip = true
+				skip = true
 			case imap.MailboxAttrSent, imap.MailboxAttrDrafts, imap.MailboxAttrTrash, imap.MailboxAttrJunk, imap.MailboxAttrArchive:
-				r.use = string(a)
+				e.use = string(a)
 			}
 		}
-		if r.use != "" {
-			special[r.name] = r.use
+		for _, p := range others {
+			if strings.HasPrefix(l.Mailbox, p) {
+				skip = true
+			}
 		}
-		all = append(all, r)
-	}
-	var out []RemoteFolder
-	for _, r := range all {
-		if r.skip {
+		if e.use != "" {
+			special[e.name] = e.use
+		}
+		if skip {
 			continue
 		}
-		levels := make([]string, len(r.levels))
-		for i, lv := range r.levels {
+		rel := l.Mailbox
+		if !strings.EqualFold(rel, "INBOX") && personal != "" && strings.HasPrefix(rel, personal) {
+			rel = rel[len(personal):]
+		}
+		e.levels = []string{rel}
+		if l.Delim != 0 {
+			e.delim = string(l.Delim)
+			e.levels = strings.Split(rel, e.delim)
+		}
+		all = append(all, e)
+	}
+	var out []RemoteFolder
+	for _, e := range all {
+		levels := make([]string, len(e.levels))
+		for i, lv := range e.levels {
 			levels[i] = strings.ReplaceAll(lv, store.Separator, "_")
 		}
-		if strings.EqualFold(r.name, "INBOX") {
+		if strings.EqualFold(e.name, "INBOX") {
 			levels = []string{"INBOX"}
 		}
 		// The deepest special folder at or above this one names the start.
-		for i := len(r.levels); i > 0; i-- {
-			if use, ok := special[strings.Join(r.levels[:i], string(delimOf(list, r.name)))]; ok {
+		prefix := strings.TrimSuffix(e.name, strings.Join(e.levels, e.delim)) // personal or ""
+		for i := len(e.levels); i > 0; i-- {
+			if use, ok := special[prefix+strings.Join(e.levels[:i], e.delim)]; ok {
 				levels = append([]string{store.DefaultMailboxName(use)}, levels[i:]...)
 				break
 			}
 		}
-		out = append(out, RemoteFolder{Name: r.name, Target: strings.Join(levels, store.Separator), Use: r.use})
+		out = append(out, RemoteFolder{Name: e.name, Target: strings.Join(levels, store.Separator), Use: e.use})
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i].Name, out[j].Name
@@ -227,15 +257,6 @@ func (s *IMAP) Folders(ctx context.Context) ([]RemoteFolder, error) {
 		return a < b
 	})
 	return out, nil
-}
-
-func delimOf(list []*imap.ListData, name string) rune {
-	for _, l := range list {
-		if l.Mailbox == name {
-			return l.Delim
-		}
-	}
-	return '/'
 }
 
 // Select opens a folder read-only (EXAMINE: the import changes nothing on

@@ -75,6 +75,22 @@ func selfSigned(t *testing.T, dir string) (certPath, keyPath string) {
 // user U must be in dir/home/U/Maildir before it is read.
 func startDovecot(t *testing.T, dir string) *dovecotServer {
 	t.Helper()
+	return startDovecotNS(t, dir, `namespace inbox {
+  inbox = yes
+  separator = /
+  mailbox Gesendet {
+    special_use = \Sent
+  }
+  mailbox Papierkorb {
+    special_use = \Trash
+  }
+}
+`)
+}
+
+// startDovecotNS is startDovecot with another namespace configuration.
+func startDovecotNS(t *testing.T, dir, namespace string) *dovecotServer {
+	t.Helper()
 	bin, err := exec.LookPath("dovecot")
 	if err != nil {
 		t.Fatal("dovecot not found: install the Debian package dovecot-imapd (apt-get install -y dovecot-imapd)")
@@ -115,17 +131,7 @@ service stats {
     mode = 0666
   }
 }
-namespace inbox {
-  inbox = yes
-  separator = /
-  mailbox Gesendet {
-    special_use = \Sent
-  }
-  mailbox Papierkorb {
-    special_use = \Trash
-  }
-}
-`, dir, cert, key, d.imapPort, d.imapsPort, os.Getuid(), os.Getgid())
+`, dir, cert, key, d.imapPort, d.imapsPort, os.Getuid(), os.Getgid()) + namespace
 	if os.Getuid() == 0 {
 		// Dovecot never touches mail as root: mail is nobody's.
 		conf = strings.Replace(conf, "uid=0 gid=0", "uid=65534 gid=65534", 1)
@@ -396,5 +402,53 @@ func TestImportIMAPRefusals(t *testing.T) {
 		if _, _, _, err := mailimport.ParseIMAPURL(u); err == nil {
 			t.Errorf("%s: accepted", u)
 		}
+	}
+}
+
+// TestImportIMAPNamespacePrefix: a server that keeps every folder under
+// "INBOX." (Courier, Cyrus; here Dovecot configured like them) gives
+// folders without the prefix, its \Sent folder into the account's.
+func TestImportIMAPNamespacePrefix(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	md := filepath.Join(dir, "home", "src", "Maildir")
+	writeSource(t, md, []string{"INBOX", "Gesendet", "Work", "Work/Sub"}, 2)
+	chownMail(t, filepath.Join(dir, "home"))
+	dv := startDovecotNS(t, dir, `namespace inbox {
+  inbox = yes
+  prefix = INBOX.
+  separator = .
+  mailbox Gesendet {
+    special_use = \Sent
+  }
+}
+`)
+	ctx := context.Background()
+	st := testopen.Open(t, testopen.FastPasswords)
+	acct := storetest.NewAccount(t, st, "dest@example.org", "pw")
+	src, err := mailimport.DialIMAP(ctx, mailimport.IMAPOptions{URL: fmt.Sprintf("imaps://src@127.0.0.1:%d", dv.imapsPort), Password: "secret", Insecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	folders, err := src.Folders(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range folders {
+		got = append(got, f.Name+"="+f.Target)
+	}
+	if want := "INBOX=INBOX INBOX.Gesendet=Sent INBOX.Work=Work INBOX.Work.Sub=Work/Sub"; strings.Join(got, " ") != want {
+		t.Fatalf("folders %q, want %q", got, want)
+	}
+	path := filepath.Join(t.TempDir(), "state.json")
+	state, _ := mailimport.LoadIMAPState(path, "x", acct.Address)
+	im := &mailimport.Importer{Store: st, Account: acct}
+	if err := mailimport.ImportIMAP(ctx, im, src, state, path); err != nil {
+		t.Fatal(err)
+	}
+	if s := im.Summary(); s.Messages != 8 || s.Folders["Sent"] != 2 || s.Folders["Work/Sub"] != 2 {
+		t.Fatalf("summary %+v", s)
 	}
 }
