@@ -209,9 +209,9 @@ func (p *progress) update(s mailimport.Summary, read int64) {
 	}
 	p.last = now
 	secs := now.Sub(p.start).Seconds()
-	line := fmt.Sprintf("%d messages, %s of %s", s.Messages, mb(read), mb(p.total))
-	if p.total > 0 {
-		line += fmt.Sprintf(" (%d%%)", read*100/p.total)
+	line := fmt.Sprintf("%d messages, %s", s.Messages, mb(read))
+	if p.total > 0 { // unknown for an IMAP source
+		line += fmt.Sprintf(" of %s (%d%%)", mb(p.total), read*100/p.total)
 	}
 	if secs > 0 {
 		rate := float64(read) / secs
