@@ -141,6 +141,10 @@ func (s *IMAP) Close() error {
 	return s.c.Close()
 }
 
+// abort closes the connection at once, without LOGOUT (a FETCH may be
+// half read); Close is then a no-op that reports the closed connection.
+func (s *IMAP) abort() { s.c.Close() }
+
 // watch closes the connection when ctx ends, so that a command waiting on
 // the server returns; call the function it returns when done.
 func (s *IMAP) watch(ctx context.Context) func() {

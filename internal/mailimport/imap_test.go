@@ -414,6 +414,14 @@ func TestImportIMAPNamespacePrefix(t *testing.T) {
 	md := filepath.Join(dir, "home", "src", "Maildir")
 	writeSource(t, md, []string{"INBOX", "Gesendet", "Work", "Work/Sub"}, 2)
 	chownMail(t, filepath.Join(dir, "home"))
+	if os.Getuid() == 0 {
+		// A folder Dovecot (working as nobody) lists but cannot open.
+		for _, sub := range []string{"cur", "new", "tmp"} {
+			if err := os.MkdirAll(filepath.Join(md, ".Locked", sub), 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	dv := startDovecotNS(t, dir, `namespace inbox {
   inbox = yes
   prefix = INBOX.
@@ -439,7 +447,11 @@ func TestImportIMAPNamespacePrefix(t *testing.T) {
 	for _, f := range folders {
 		got = append(got, f.Name+"="+f.Target)
 	}
-	if want := "INBOX=INBOX INBOX.Gesendet=Sent INBOX.Work=Work INBOX.Work.Sub=Work/Sub"; strings.Join(got, " ") != want {
+	want := "INBOX=INBOX INBOX.Gesendet=Sent INBOX.Work=Work INBOX.Work.Sub=Work/Sub"
+	if os.Getuid() == 0 {
+		want = "INBOX=INBOX INBOX.Gesendet=Sent INBOX.Locked=Locked INBOX.Work=Work INBOX.Work.Sub=Work/Sub"
+	}
+	if strings.Join(got, " ") != want {
 		t.Fatalf("folders %q, want %q", got, want)
 	}
 	path := filepath.Join(t.TempDir(), "state.json")
@@ -448,7 +460,12 @@ func TestImportIMAPNamespacePrefix(t *testing.T) {
 	if err := mailimport.ImportIMAP(ctx, im, src, state, path); err != nil {
 		t.Fatal(err)
 	}
-	if s := im.Summary(); s.Messages != 8 || s.Folders["Sent"] != 2 || s.Folders["Work/Sub"] != 2 {
+	s := im.Summary()
+	if s.Messages != 8 || s.Folders["Sent"] != 2 || s.Folders["Work/Sub"] != 2 {
 		t.Fatalf("summary %+v", s)
+	}
+	// The folder that cannot be opened is reported, the others imported.
+	if os.Getuid() == 0 && (s.Skipped[mailimport.ReasonUnreadable] != 1 || len(s.Reports) != 1 || !strings.Contains(s.Reports[0].Error(), "INBOX.Locked")) {
+		t.Fatalf("unreadable folder: %v %v", s.Skipped, s.Reports)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/emersion/go-imap/v2"
 )
 
 // IMAPState is what an IMAP import has fetched from each source folder: a
@@ -114,6 +116,16 @@ func ImportIMAP(ctx context.Context, im *Importer, src *IMAP, state *IMAPState, 
 	}
 	for _, f := range folders {
 		uv, err := src.Select(ctx, f.Name)
+		var refused *imap.Error
+		if errors.As(err, &refused) && refused.Type == imap.StatusResponseTypeNo {
+			// Deleted since LIST, or not ours to read: the other
+			// folders go on, and the summary says why this one did not.
+			skip := &SkipError{Pos: Position{File: f.Name, Offset: -1}, Reason: ReasonUnreadable, Detail: refused.Text}
+			if err := im.Import(ctx, &skipSource{skip}); err != nil {
+				return err
+			}
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -133,6 +145,9 @@ func ImportIMAP(ctx context.Context, im *Importer, src *IMAP, state *IMAPState, 
 				return err
 			}
 			if err := im.Import(ctx, b); err != nil {
+				// The rest of the batch is not wanted: end the session
+				// rather than wait for it (the state is as of the last batch).
+				src.abort()
 				return err
 			}
 			state.Folders[f.Name] = IMAPFolderState{UIDValidity: uv, LastUID: chunk[len(chunk)-1]}
@@ -148,6 +163,18 @@ func ImportIMAP(ctx context.Context, im *Importer, src *IMAP, state *IMAPState, 
 		}
 	}
 	return nil
+}
+
+// skipSource is a Source that reports one skip.
+type skipSource struct{ e *SkipError }
+
+func (s *skipSource) Next() (*Message, error) {
+	if s.e == nil {
+		return nil, io.EOF
+	}
+	e := s.e
+	s.e = nil
+	return nil, e
 }
 
 // folderList is a Source of no messages that names folders, so that the
