@@ -232,10 +232,15 @@ func TestMboxFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	inbox, err := st.Mailbox(context.Background(), acct.ID, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := "From bob@example.net Fri Mar  1 10:00:00 2024\nReturn-Path: <bob@example.net>\nFrom: bob@example.net\nSubject: one\n" +
-		"Status: RO\nX-Keywords: $Forwarded work\n\n>From the start\n>>From quoted\n>>>From twice\nFromage\n\n" +
-		"From MAILER-DAEMON Sun Jan  1 00:00:00 2023\nFrom: c@example.net\nSubject: two\nStatus: O\n\nbody\n\n" +
-		"From MAILER-DAEMON Sat Mar  2 10:00:00 2024\nSubject: header only\nStatus: O\nX-Status: AFTD\n\n"
+		fmt.Sprintf("X-IMAPbase: %d 5 $Forwarded work $label1 Important\n", inbox.UIDValidity) +
+		"Status: RO\nX-Keywords: $Forwarded work\nX-UID: 1\n\n>From the start\n>>From quoted\n>>>From twice\nFromage\n\n" +
+		"From MAILER-DAEMON Sun Jan  1 00:00:00 2023\nFrom: c@example.net\nSubject: two\nStatus: O\nX-UID: 2\n\nbody\n\n" +
+		"From MAILER-DAEMON Sat Mar  2 10:00:00 2024\nSubject: header only\nStatus: O\nX-Status: AFTD\nX-UID: 3\n\n"
 	if !bytes.HasPrefix(b, []byte(want)) {
 		t.Fatalf("INBOX mbox starts\n%q\nwant\n%q", b[:min(len(b), len(want)+100)], want)
 	}

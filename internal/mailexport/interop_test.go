@@ -91,7 +91,7 @@ func stripStatus(raw string) string {
 	for _, l := range strings.Split(hdr, "\r\n") {
 		n, _, _ := strings.Cut(l, ":")
 		switch strings.ToLower(n) {
-		case "status", "x-status", "x-keywords":
+		case "status", "x-status", "x-keywords", "x-uid", "x-imapbase":
 			continue
 		}
 		keep = append(keep, l)
@@ -256,3 +256,101 @@ func sortFlags(f []string) string {
 	sort.Slice(f, func(i, j int) bool { return strings.ToLower(f[i]) < strings.ToLower(f[j]) })
 	return strings.Join(f, " ")
 }
+
+// TestDovecotReadsMbox: Dovecot (doveadm, mbox storage) reads the mbox
+// export's top-level folders with the same counts, flags, keywords,
+// internal dates and bytes: it takes the flags from Status, X-Status and
+// X-Keywords and hides those fields, as the export intends.
+func TestDovecotReadsMbox(t *testing.T) {
+	t.Parallel()
+	bin, err := exec.LookPath("doveadm")
+	if err != nil {
+		t.Fatal("doveadm not found: install the Debian package dovecot-core (apt-get install -y dovecot-core)")
+	}
+	st := testopen.Open(t, testopen.FastPasswords)
+	acct := storetest.NewAccount(t, st, "dvm@example.org", "pw")
+	fixture(t, st, acct)
+	want := contents(t, st, acct)
+	base := t.TempDir()
+	dir := filepath.Join(base, "mail")
+	ex := &mailexport.Exporter{Store: st, Account: acct, Format: mailexport.Mbox, Dir: dir}
+	if err := ex.Export(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	conf := fmt.Sprintf("ssl = no\nmail_location = mbox:%s:INBOX=%s/INBOX:INDEX=%s/index\nbase_dir = %s/run\nstate_dir = %s/state\nlog_path = %s/log\n"+
+		"namespace inbox {\n  inbox = yes\n  separator = /\n}\n", dir, dir, base, base, base, base)
+	if os.Getuid() == 0 {
+		conf += "mail_uid = 65534\nmail_gid = 65534\nfirst_valid_gid = 0\n"
+		for _, d := range []string{filepath.Dir(base), base} {
+			if err := os.Chmod(d, 0o777); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
+			if err != nil {
+				return err
+			}
+			return os.Lchown(p, 65534, 65534)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	confPath := filepath.Join(base, "dovecot.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, box := range []string{"INBOX", "Sent", "Work"} {
+		cmd := exec.CommandContext(ctx, bin, "-c", confPath, "fetch", "flags date.received text", "mailbox", box)
+		cmd.Env = append(os.Environ(), "HOME="+base, "USER=gannet")
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("doveadm fetch %s: %v\n%s", box, err, errb.String())
+		}
+		var got []string
+		for _, rec := range strings.Split(out.String(), "\f") {
+			head, text, ok := strings.Cut(rec, "\ntext:\n")
+			if !ok {
+				continue
+			}
+			var flags, date string
+			for _, line := range strings.Split(head, "\n") {
+				k, v, _ := strings.Cut(line, ": ")
+				switch strings.TrimSpace(k) {
+				case "flags":
+					flags = v
+				case "date.received":
+					date = v
+				}
+			}
+			var f []string
+			for _, x := range strings.Fields(flags) {
+				if x != `\Recent` {
+					f = append(f, x)
+				}
+			}
+			got = append(got, fmt.Sprintf("flags %s date %s\n%s", sortFlags(f), date, strings.ReplaceAll(text, "\r\n", "\n")))
+		}
+		if len(got) != len(want[box]) {
+			t.Fatalf("%s: Dovecot has %d messages, the store %d\n%s", box, len(got), len(want[box]), out.String())
+		}
+		for i, m := range want[box] {
+			w := fmt.Sprintf("flags %s date %s\n%s", sortFlags(m.flags), m.date.Local().Format("2006-01-02 15:04:05"),
+				mboxoView(strings.ReplaceAll(stripState(m.raw), "\r\n", "\n")))
+			if got[i] != w {
+				t.Errorf("%s %d: Dovecot\n%.300q\nstore\n%.300q", box, i, got[i], w)
+			}
+		}
+	}
+}
+
+// mboxoView is what Dovecot (and mutt) show of a message the mbox export
+// wrote: they never undo From quoting, so every ">*From " line of the
+// message keeps the ">" the export added (mboxrd readers take it off).
+func mboxoView(text string) string {
+	return quotedFrom.ReplaceAllString(text, ">$1")
+}
+
+var quotedFrom = regexp.MustCompile(`(?m)^(>*From )`)

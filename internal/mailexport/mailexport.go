@@ -166,6 +166,14 @@ func (ex *Exporter) mailbox(ctx context.Context, lay layout, mb *store.Mailbox) 
 		return fmt.Errorf("export %s: %w", mb.Name, err)
 	}
 	ex.sum.Folders[mb.Name] += 0
+	if kb, ok := fw.(keywordBase); ok {
+		kws, err := ex.keywords(ctx, mb, uids)
+		if err != nil {
+			fw.close()
+			return err
+		}
+		kb.begin(cur, kws)
+	}
 	for len(uids) > 0 {
 		page := uids[:min(PageSize, len(uids))]
 		uids = uids[len(page):]
@@ -190,6 +198,36 @@ func (ex *Exporter) mailbox(ctx context.Context, lay layout, mb *store.Mailbox) 
 		return fmt.Errorf("export %s: %w", mb.Name, err)
 	}
 	return nil
+}
+
+// keywordBase is a writer that declares a folder's keywords before its
+// first message (the mbox writer's X-IMAPbase).
+type keywordBase interface {
+	begin(mb *store.Mailbox, keywords []string)
+}
+
+// keywords lists the keywords the messages with these UIDs carry, a page
+// of flags at a time (no message bytes are read).
+func (ex *Exporter) keywords(ctx context.Context, mb *store.Mailbox, uids []uint32) ([]string, error) {
+	seen := map[string]bool{}
+	var out []string
+	for len(uids) > 0 {
+		page := uids[:min(PageSize, len(uids))]
+		uids = uids[len(page):]
+		msgs, err := ex.Store.List(ctx, ex.Account.ID, mb.ID, store.UIDSet{{Lo: page[0], Hi: page[len(page)-1]}}, store.ListOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("export %s: %w", mb.Name, err)
+		}
+		for _, m := range msgs {
+			for _, f := range m.Flags {
+				if !strings.HasPrefix(f, `\`) && !seen[strings.ToLower(f)] {
+					seen[strings.ToLower(f)] = true
+					out = append(out, f)
+				}
+			}
+		}
+	}
+	return out, nil
 }
 
 func (ex *Exporter) message(ctx context.Context, fw folderWriter, mb *store.Mailbox, m *store.Message) error {

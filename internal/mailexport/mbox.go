@@ -71,10 +71,28 @@ func (l *mboxLayout) open(mb *store.Mailbox, _ *Summary) (folderWriter, error) {
 //     answered, F flagged, T draft, D deleted) and "X-Keywords:"; such
 //     fields already in the message are dropped (they would contradict
 //     the store, and mailimport drops them on the way in as well).
+//
+// Dovecot takes keywords only from names its first message declares, so
+// the first message also gets "X-IMAPbase: UIDVALIDITY UIDNEXT KEYWORD..."
+// with every keyword of the folder, and each message "X-UID: n", as
+// Dovecot writes them itself (then it also serves the same UIDs).
 type mboxWriter struct {
 	f  *os.File
 	w  *bufio.Writer
 	br *bufio.Reader
+	// base is the X-IMAPbase field for the first message, "" once written
+	// (or when no mailbox is known: the fuzz test).
+	base string
+}
+
+// begin records the folder's UIDVALIDITY, UIDNEXT and keywords for the
+// X-IMAPbase field.
+func (mw *mboxWriter) begin(mb *store.Mailbox, keywords []string) {
+	mw.base = fmt.Sprintf("X-IMAPbase: %d %d", mb.UIDValidity, mb.UIDNext)
+	for _, k := range keywords {
+		mw.base += " " + k
+	}
+	mw.base += "\n"
 }
 
 func (mw *mboxWriter) close() error {
@@ -175,6 +193,13 @@ func (mw *mboxWriter) add(m *store.Message, r io.Reader) error {
 	w := mw.w
 	fmt.Fprintf(w, "From %s %s\n", fromSender(br), m.InternalDate.UTC().Format(asctime))
 	status := statusFields(m.Flags)
+	if m.UID > 0 {
+		status = fmt.Appendf(status, "X-UID: %d\n", m.UID)
+	}
+	if mw.base != "" {
+		status = append([]byte(mw.base), status...)
+		mw.base = ""
+	}
 	inHeader := true
 	lineStart := true
 	skipping := false // in a dropped state field (continuation lines too)
