@@ -29,6 +29,11 @@ for t in "${tools[@]}"; do
 		missing+=("$pkg")
 	fi
 done
+# Dovecot's IMAP server (internal/mailimport's `import imap` test starts it on loopback)
+# is a program of its own, not in PATH.
+if [ ! -x /usr/lib/dovecot/imap ]; then
+	missing+=("dovecot-imapd")
+fi
 # PostgreSQL's server binaries are not in PATH on Debian (/usr/lib/postgresql/N/bin);
 # internal/store/pgstore/pgtest finds them there and starts a throwaway cluster
 # per test binary, so no server needs to be running.

@@ -16,15 +16,16 @@ import (
 	"gannet/internal/store"
 )
 
-// cmdImport is "gannet import mbox|maildir": mail from files into an
-// account, through the store's APPEND path (internal/mailimport). A rerun
-// imports only what is missing, so an interrupted import is resumed by
-// running the same command again.
+// cmdImport is "gannet import mbox|maildir|imap": mail from files (or
+// another IMAP server, importimap.go) into an account, through the store's
+// APPEND path (internal/mailimport). A rerun imports only what is missing,
+// so an interrupted import is resumed by running the same command again.
 func cmdImport(ctx context.Context, e *env, args []string) error {
 	return subcommand(e, "import", args, map[string]func([]string) error{
 		"mbox":    func(a []string) error { return runImport(ctx, e, "mbox", a) },
 		"maildir": func(a []string) error { return runImport(ctx, e, "maildir", a) },
-	}, []string{"mbox", "maildir"})
+		"imap":    func(a []string) error { return runImportIMAP(ctx, e, a) },
+	}, []string{"mbox", "maildir", "imap"})
 }
 
 // importSource is a mailimport.Source that says how far it has read.
@@ -208,9 +209,9 @@ func (p *progress) update(s mailimport.Summary, read int64) {
 	}
 	p.last = now
 	secs := now.Sub(p.start).Seconds()
-	line := fmt.Sprintf("%d messages, %s of %s", s.Messages, mb(read), mb(p.total))
-	if p.total > 0 {
-		line += fmt.Sprintf(" (%d%%)", read*100/p.total)
+	line := fmt.Sprintf("%d messages, %s", s.Messages, mb(read))
+	if p.total > 0 { // unknown for an IMAP source
+		line += fmt.Sprintf(" of %s (%d%%)", mb(p.total), read*100/p.total)
 	}
 	if secs > 0 {
 		rate := float64(read) / secs

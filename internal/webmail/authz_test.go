@@ -50,6 +50,7 @@ func TestOtherAccountsAreInvisible(t *testing.T) {
 			{"PATCH", m, `{"name":"Stolen"}`},
 			{"DELETE", m, ""},
 			{"POST", m + "/empty", ""},
+			{"GET", m + "/mbox", ""},
 		}
 	}
 	answer := func(p probe) string {

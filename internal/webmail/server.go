@@ -161,6 +161,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("PATCH /api/mailboxes/{mid}", s.authed(s.handleRenameMailbox))
 	mux.HandleFunc("DELETE /api/mailboxes/{mid}", s.authed(s.handleDeleteMailbox))
 	mux.HandleFunc("POST /api/mailboxes/{mid}/empty", s.authed(s.handleEmpty))
+	mux.HandleFunc("GET /api/mailboxes/{mid}/mbox", s.authed(s.handleMboxDownload))
+	mux.HandleFunc("GET /api/export.zip", s.authed(s.handleZipDownload))
 
 	// Messages.
 	mux.HandleFunc("GET /api/mailboxes/{mid}/messages", s.authed(s.handleList))

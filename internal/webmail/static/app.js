@@ -100,6 +100,9 @@ function buildShell() {
       // An Apple configuration profile for this account (iPhone, iPad, Mac).
       state.me.mobileconfig && h('a', { class: 'icon-btn', id: 'mobileconfig', href: '/api/mobileconfig', download: '',
         title: 'Set up this account on an iPhone, iPad or Mac', 'aria-label': 'Download a profile for an iPhone, iPad or Mac' }, icon('phone')),
+      // All of this account's mail, a zip of mbox files (one per folder).
+      h('a', { class: 'icon-btn', id: 'export-zip', href: '/api/export.zip', download: '',
+        title: 'Download all mail (a zip of mbox files)', 'aria-label': 'Download all mail as a zip of mbox files' }, icon('download')),
       h('button', { class: 'icon-btn', id: 'logout', title: 'Sign out', 'aria-label': 'Sign out', onclick: logout }, icon('logout'))));
   $folders = h('nav', { class: 'folders', 'aria-label': 'Folders' });
   const side = h('aside', { class: 'sidebar' },
@@ -271,6 +274,7 @@ function renderListHead() {
       h('button', { class: 'tool', disabled: n === 0, title: 'Flag', onclick: () => toggleFlag(targets()) }, icon('star', 'Flag')),
       moveSel,
       h('button', { class: 'tool danger', disabled: n === 0, title: 'Delete', onclick: () => remove(targets()) }, icon('trash', 'Delete')),
+      mb && !state.query ? h('a', { class: 'tool', id: 'download-mbox', href: `/api/mailboxes/${mb.id}/mbox`, download: '', title: `Download ${folderName(mb)} as an mbox file` }, icon('download', 'Download')) : null,
       isTrash ? h('button', { class: 'tool danger', id: 'empty', title: `Empty ${mb.name}`, onclick: emptyFolder }, `Empty ${folderName(mb)}`) : null));
 }
 
