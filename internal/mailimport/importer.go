@@ -36,6 +36,9 @@ type Importer struct {
 	SkipDuplicates bool
 	// Workers is how many appends run at once (0 = 1); see Import.
 	Workers int
+	// Batch is how many messages one transaction stores at most (0 =
+	// batchMessages); see takeBatch.
+	Batch int
 	// Progress, when set, is called after every message read, with the
 	// importer's lock held: it must not keep the Summary's maps.
 	Progress func(Summary)
@@ -111,14 +114,23 @@ func (im *Importer) Import(ctx context.Context, src Source) error {
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	// Unbuffered: what is read but not stored is at most the batch being
+	// gathered plus the message in hand, so memory stays bounded by
+	// batchBytes and the largest message, however large the source.
 	jobs := make(chan job)
 	var wg sync.WaitGroup
 	for range max(im.Workers, 1) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for j := range jobs {
-				if err := im.append(ctx, j); err != nil {
+			var next *job
+			for {
+				batch, more := takeBatch(jobs, next, im.Batch)
+				if len(batch) == 0 {
+					return
+				}
+				next = more
+				if err := im.appendBatch(ctx, batch); err != nil {
 					cancel(err)
 				}
 			}
@@ -214,16 +226,98 @@ func (im *Importer) decide(ctx context.Context, msg *Message) (job, bool, error)
 	return job{msg: msg, b: b}, true, nil
 }
 
-func (im *Importer) append(ctx context.Context, j job) error {
-	if _, err := im.Store.Append(ctx, im.Account.ID, j.b.mb.ID, j.msg.Raw, j.msg.Flags, j.msg.Date); err != nil {
-		return fmt.Errorf("import %s into %s: %w", j.msg.Pos, j.b.mb.Name, err)
+// Batches: consecutive messages for one mailbox are appended together
+// (store.AppendMany: one transaction, one commit), so an import costs a
+// commit per batch, not per message, and UIDs still follow the source.
+const (
+	batchMessages = 256
+	batchBytes    = 4 << 20
+	// batchWait is how long a batch waits for the reader's next message
+	// (parsing one takes microseconds; a longer pause means the source is
+	// slow, a remote IMAP server say, and the batch goes as it is).
+	batchWait = 5 * time.Millisecond
+)
+
+// takeBatch waits for a first job (first, when the last batch left one
+// over), then takes the reader's next ones for the same mailbox while they
+// come within batchWait of each other, up to the batch limits. It returns the batch and a job for another mailbox
+// taken meanwhile, if any; an empty batch when jobs is closed and drained.
+func takeBatch(jobs <-chan job, first *job, limit int) ([]job, *job) {
+	if limit <= 0 {
+		limit = batchMessages
 	}
+	var batch []job
+	if first != nil {
+		batch = append(batch, *first)
+	} else {
+		j, ok := <-jobs
+		if !ok {
+			return nil, nil
+		}
+		batch = append(batch, j)
+	}
+	size := len(batch[0].msg.Raw)
+	wait := time.NewTimer(batchWait)
+	defer wait.Stop()
+	for len(batch) < limit && size < batchBytes {
+		select {
+		case j, ok := <-jobs:
+			if !ok {
+				return batch, nil
+			}
+			if j.b != batch[0].b {
+				return batch, &j
+			}
+			batch = append(batch, j)
+			size += len(j.msg.Raw)
+			wait.Reset(batchWait)
+		case <-wait.C:
+			return batch, nil
+		}
+	}
+	return batch, nil
+}
+
+// appendBatch stores a batch for one mailbox, all or none.
+func (im *Importer) appendBatch(ctx context.Context, batch []job) error {
+	b := batch[0].b
+	if len(batch) == 1 {
+		j := batch[0]
+		if _, err := im.Store.Append(ctx, im.Account.ID, b.mb.ID, j.msg.Raw, j.msg.Flags, j.msg.Date); err != nil {
+			return fmt.Errorf("import %s into %s: %w", j.msg.Pos, b.mb.Name, err)
+		}
+	} else {
+		msgs := make([]store.AppendMessage, len(batch))
+		for i, j := range batch {
+			msgs[i] = store.AppendMessage{Raw: j.msg.Raw, Flags: j.msg.Flags, Date: j.msg.Date}
+		}
+		_, _, err := im.Store.AppendMany(ctx, im.Account.ID, b.mb.ID, msgs)
+		if errors.Is(err, store.ErrOverQuota) {
+			// The batch as a whole does not fit: store what does, one by
+			// one, and stop at the first refusal.
+			for i, j := range batch {
+				if _, err := im.Store.Append(ctx, im.Account.ID, b.mb.ID, j.msg.Raw, j.msg.Flags, j.msg.Date); err != nil {
+					im.counted(batch[:i])
+					return fmt.Errorf("import %s into %s: %w", j.msg.Pos, b.mb.Name, err)
+				}
+			}
+		} else if err != nil {
+			return fmt.Errorf("import %s to %s into %s: %w", batch[0].msg.Pos, batch[len(batch)-1].msg.Pos, b.mb.Name, err)
+		}
+	}
+	im.counted(batch)
+	return nil
+}
+
+// counted adds stored messages to the summary.
+func (im *Importer) counted(batch []job) {
 	im.mu.Lock()
 	defer im.mu.Unlock()
-	im.sum.Messages++
-	im.sum.Bytes += int64(len(j.msg.Raw))
-	im.sum.Folders[j.b.mb.Name]++
-	return nil
+	for _, j := range batch {
+		im.sum.Messages++
+		im.sum.Bytes += int64(len(j.msg.Raw))
+		im.sum.Folders[j.b.mb.Name]++
+	}
 }
 
 // listChunk is how many UIDs one List covers when an import counts what a

@@ -219,11 +219,11 @@ func TestImportMaildir(t *testing.T) {
 	news := 0
 	for _, c := range changes {
 		if c.Kind == store.ChangeNew {
-			news++
+			news += len(c.UIDs)
 		}
 	}
 	if news != 7 {
-		t.Errorf("change feed: %d new-message changes, want 7 (%+v)", news, changes)
+		t.Errorf("change feed: %d new messages, want 7 (%+v)", news, changes)
 	}
 	acctNow, _ := st.AccountByID(ctx, acct.ID)
 	if acctNow.UsedMessages != 7 {
