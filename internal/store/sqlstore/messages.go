@@ -116,6 +116,11 @@ func ownMailbox(ctx context.Context, tx *wtx, accountID, mailboxID int64) error 
 
 // List implements store.Store.
 func (s *Store) List(ctx context.Context, accountID, mailboxID int64, set store.UIDSet, opts store.ListOptions) ([]store.Message, error) {
+	return s.list(ctx, accountID, mailboxID, set, opts, 0)
+}
+
+// list is List of at most limit messages (0 = no limit).
+func (s *Store) list(ctx context.Context, accountID, mailboxID int64, set store.UIDSet, opts store.ListOptions, limit int) ([]store.Message, error) {
 	if err := s.alive(); err != nil {
 		return nil, err
 	}
@@ -129,9 +134,16 @@ func (s *Store) List(ctx context.Context, accountID, mailboxID int64, set store.
 		cols += `, b.parsed`
 		from += ` JOIN bodies b ON b.blob = m.blob`
 	}
+	tail := ` ORDER BY m.uid`
+	args = append([]any{mailboxID, accountID}, args...)
+	if limit > 0 && exact {
+		// An inexact condition is filtered in Go below, so it cannot be
+		// limited in SQL; such a page is bounded by the loop instead.
+		tail += ` LIMIT ?`
+		args = append(args, limit)
+	}
 	rows, err := s.r.QueryContext(ctx, `SELECT `+cols+` FROM `+from+`
-		WHERE m.mailbox_id = ? AND m.account_id = ? AND `+cond+` ORDER BY m.uid`,
-		append([]any{mailboxID, accountID}, args...)...)
+		WHERE m.mailbox_id = ? AND m.account_id = ? AND `+cond+tail, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list messages: %w", err)
 	}
@@ -165,6 +177,9 @@ func (s *Store) List(ctx context.Context, accountID, mailboxID int64, set store.
 			m.Parsed = p
 		}
 		out = append(out, m)
+		if limit > 0 && len(out) == limit {
+			break
+		}
 	}
 	return out, rows.Err()
 }

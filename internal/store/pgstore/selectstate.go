@@ -1,0 +1,101 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+
+	"gannet/internal/store"
+)
+
+// ListPage implements store.Store: List a page at a time (store.ListEach).
+func (s *Store) ListPage(ctx context.Context, accountID, mailboxID int64, set store.UIDSet, opts store.ListOptions, after uint32, limit int) ([]store.Message, error) {
+	return store.Page(set, after, limit, func(batch store.UIDSet, n int) ([]store.Message, error) {
+		return s.list(ctx, accountID, mailboxID, batch, opts, n)
+	})
+}
+
+// SelectMailbox implements store.Store. As sqlstore's: the mailbox row
+// (whose counters the writes keep), the tombstones, the first unseen message
+// and the keywords in use, in one REPEATABLE READ snapshot, the UIDs derived
+// from UIDNEXT and the tombstones (store.DenseUIDs) and read from the
+// messages only when that does not add up. Migration 0005's partial indexes
+// serve the unseen and keyword queries (docs/ARCHITECTURE.md, "Huge mailboxes").
+func (s *Store) SelectMailbox(ctx context.Context, accountID, mailboxID int64) (*store.SelectState, error) {
+	if err := s.alive(); err != nil {
+		return nil, err
+	}
+	rtx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, fmt.Errorf("select mailbox: %w", err)
+	}
+	defer func() { _ = rtx.Rollback(context.WithoutCancel(ctx)) }()
+	mb, err := scanMailbox(rtx.QueryRow(ctx, `SELECT `+mailboxCols+` FROM mailboxes m WHERE m.account_id = $1 AND m.id = $2`, accountID, mailboxID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("mailbox %d: %w", mailboxID, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mailbox %d: %w", mailboxID, err)
+	}
+	out := &store.SelectState{Mailbox: *mb}
+	if out.UIDs, err = snapshotUIDs(ctx, rtx, mb); err != nil {
+		return nil, err
+	}
+	var first *int64
+	if err := rtx.QueryRow(ctx, `SELECT min(uid) FROM messages WHERE mailbox_id = $1 AND flags & 1 = 0`, mailboxID).Scan(&first); err != nil {
+		return nil, fmt.Errorf("select mailbox %d: first unseen: %w", mailboxID, err)
+	}
+	if first != nil {
+		out.FirstUnseen = uint32(*first)
+	}
+	rows, err := rtx.Query(ctx, `SELECT DISTINCT keywords FROM messages WHERE mailbox_id = $1 AND keywords <> ''`, mailboxID)
+	if err != nil {
+		return nil, fmt.Errorf("select mailbox %d: keywords: %w", mailboxID, err)
+	}
+	kws, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("select mailbox %d: keywords: %w", mailboxID, err)
+	}
+	for _, kw := range kws {
+		out.Keywords = append(out.Keywords, store.DecodeKeywords(kw)...)
+	}
+	slices.Sort(out.Keywords)
+	out.Keywords = slices.Compact(out.Keywords)
+	return out, nil
+}
+
+// snapshotUIDs is the UIDs of mb's messages inside the snapshot rtx.
+func snapshotUIDs(ctx context.Context, rtx pgx.Tx, mb *store.Mailbox) (store.UIDSet, error) {
+	// More tombstones than messages: reading the messages is cheaper.
+	limit := max(mb.Messages, 1024) + 1
+	rows, err := rtx.Query(ctx, `SELECT uid FROM tombstones WHERE mailbox_id = $1 AND uid < $2 ORDER BY uid LIMIT $3`, mb.ID, int64(mb.UIDNext), limit)
+	if err != nil {
+		return nil, fmt.Errorf("select mailbox %d: tombstones: %w", mb.ID, err)
+	}
+	t64, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("select mailbox %d: tombstones: %w", mb.ID, err)
+	}
+	if int64(len(t64)) < limit {
+		tomb := make([]uint32, len(t64))
+		for i, u := range t64 {
+			tomb[i] = uint32(u)
+		}
+		if set, ok := store.DenseUIDs(mb.UIDNext, tomb, mb.Messages); ok {
+			return set, nil
+		}
+	}
+	// One array value rather than a row per message.
+	var uids []int64
+	if err := rtx.QueryRow(ctx, `SELECT coalesce(array_agg(uid ORDER BY uid), '{}') FROM messages WHERE mailbox_id = $1`, mb.ID).Scan(&uids); err != nil {
+		return nil, fmt.Errorf("select mailbox %d: uids: %w", mb.ID, err)
+	}
+	u32 := make([]uint32, len(uids))
+	for i, u := range uids {
+		u32[i] = uint32(u)
+	}
+	return store.UIDRuns(u32), nil
+}
