@@ -174,7 +174,7 @@ type ListOptions struct {
 // selecting a mailbox of a million messages costs a few cheap queries
 // (docs/ARCHITECTURE.md, "Huge mailboxes").
 type SelectState struct {
-	Mailbox             // counts, UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ
+	Mailbox              // counts, UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ
 	UIDs        UIDSet   // every message's UID: ascending, disjoint, Hi never 0
 	FirstUnseen uint32   // UID of the lowest message without \Seen; 0 = none
 	Keywords    []string // keywords set on at least one message, sorted
