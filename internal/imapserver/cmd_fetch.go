@@ -271,7 +271,8 @@ func (c *conn) fetch(cmd *command, req *fetchRequest) error {
 	}
 	// Streamed a page at a time from the store: a FETCH of a million
 	// messages holds one page (docs/ARCHITECTURE.md, "Huge mailboxes").
-	err = store.ListEach(c.ctx, st, c.acct.ID, s.id, set, store.ListOptions{Parsed: parsed}, func(page []store.Message) error {
+	opts := store.ListOptions{Parsed: parsed, FlagsOnly: req.flagsOnly()}
+	err = store.ListEach(c.ctx, st, c.acct.ID, s.id, set, opts, func(page []store.Message) error {
 		for i := range page {
 			m := &page[i]
 			if req.changedSince > 0 && m.ModSeq <= req.changedSince {
@@ -291,6 +292,20 @@ func (c *conn) fetch(cmd *command, req *fetchRequest) error {
 		return storeErr(err)
 	}
 	return nil
+}
+
+// flagsOnly reports whether the request needs no more of a message than
+// UID, FLAGS and MODSEQ (store.ListOptions.FlagsOnly), the sync of flags
+// that clients run over whole mailboxes.
+func (req *fetchRequest) flagsOnly() bool {
+	for _, it := range req.items {
+		switch it.kind {
+		case fetchUID, fetchFlags, fetchModSeq:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // fetchFailure carries an error of the FETCH itself (a response, the

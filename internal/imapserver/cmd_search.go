@@ -110,7 +110,7 @@ func (c *conn) cmdSearch(cmd *command) error {
 	if sp.modseq && len(uids) > 0 {
 		// RFC 7162 3.1.5: the highest MODSEQ of the matches.
 		// Streamed a page at a time (docs/ARCHITECTURE.md, "Huge mailboxes").
-		err := store.ListEach(c.ctx, st, c.acct.ID, s.id, store.UIDRuns(uids), store.ListOptions{}, func(page []store.Message) error {
+		err := store.ListEach(c.ctx, st, c.acct.ID, s.id, store.UIDRuns(uids), store.ListOptions{FlagsOnly: true}, func(page []store.Message) error {
 			for _, m := range page {
 				highest = max(highest, m.ModSeq)
 			}

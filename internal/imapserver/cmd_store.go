@@ -89,7 +89,7 @@ func (c *conn) cmdStore(cmd *command) error {
 		// RFC 7162 3.1.3: UNCHANGEDSINCE 0 always fails; the store treats 0
 		// as "no condition", so answer from the message list.
 		var mod []uint32
-		err := store.ListEach(c.ctx, st, c.acct.ID, s.id, set, store.ListOptions{}, func(page []store.Message) error {
+		err := store.ListEach(c.ctx, st, c.acct.ID, s.id, set, store.ListOptions{FlagsOnly: true}, func(page []store.Message) error {
 			for _, m := range s.known(page) {
 				mod = append(mod, m.UID)
 			}
@@ -123,7 +123,7 @@ func (c *conn) cmdStore(cmd *command) error {
 	// The new flags of every message in the set (RFC 9051 6.4.6), except
 	// those that failed UNCHANGEDSINCE.
 	// Streamed a page at a time (docs/ARCHITECTURE.md, "Huge mailboxes").
-	err = store.ListEach(c.ctx, st, c.acct.ID, s.id, set, store.ListOptions{}, func(page []store.Message) error {
+	err = store.ListEach(c.ctx, st, c.acct.ID, s.id, set, store.ListOptions{FlagsOnly: true}, func(page []store.Message) error {
 		for _, m := range s.known(page) {
 			if _, failed := slices.BinarySearch(res.Modified, m.UID); failed {
 				continue

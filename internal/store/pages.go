@@ -20,9 +20,11 @@ const (
 var ErrBadPage = errors.New("list page: limit must be positive")
 
 // ListEach streams the messages of a UID set in ascending UID order, a page
-// at a time, so that a command over a whole mailbox holds one page, never
-// the whole mailbox. fn must not keep the slice; an error from fn stops the
-// walk and is returned as is.
+// at a time, so that a command over a whole mailbox holds a few pages,
+// never the whole mailbox. The next page is read while fn handles the
+// current one (a million messages' FETCH FLAGS is half store, half
+// writing the answer). fn must not keep the slice; an error from fn stops
+// the walk and is returned as is.
 func ListEach(ctx context.Context, s Store, accountID, mailboxID int64, uids UIDSet, opts ListOptions, fn func([]Message) error) error {
 	if uids != nil && len(uids) == 0 {
 		return nil
@@ -31,24 +33,47 @@ func ListEach(ctx context.Context, s Store, accountID, mailboxID int64, uids UID
 	if opts.Parsed {
 		limit = ListPageSizeParsed
 	}
-	after := uint32(0)
-	for {
-		page, err := s.ListPage(ctx, accountID, mailboxID, uids, opts, after, limit)
-		if err != nil {
-			return err
-		}
-		if len(page) == 0 {
-			return nil
-		}
-		if err := fn(page); err != nil {
-			return err
-		}
-		last := page[len(page)-1].UID
-		if len(page) < limit || last == 0xFFFFFFFF {
-			return nil
-		}
-		after = last
+	type result struct {
+		page []Message
+		err  error
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	pages := make(chan result, 1)
+	go func() {
+		defer close(pages)
+		after := uint32(0)
+		for {
+			page, err := s.ListPage(ctx, accountID, mailboxID, uids, opts, after, limit)
+			select {
+			case pages <- result{page, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil || len(page) < limit || page[len(page)-1].UID == 0xFFFFFFFF {
+				return
+			}
+			after = page[len(page)-1].UID
+		}
+	}()
+	// On any return, stop the reader and wait for it: no store call
+	// outlives ListEach.
+	defer func() {
+		cancel()
+		for range pages {
+		}
+	}()
+	for r := range pages {
+		if r.err != nil {
+			return r.err
+		}
+		if len(r.page) == 0 {
+			continue
+		}
+		if err := fn(r.page); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // maxBatchRanges bounds the ranges one page query names (sqlstore turns

@@ -167,6 +167,10 @@ type Message struct {
 // ListOptions selects what List returns.
 type ListOptions struct {
 	Parsed bool // decode and fill Message.Parsed
+	// FlagsOnly fills only UID, ModSeq and Flags (FETCH FLAGS, STORE's
+	// answers), which a backend reads at a fraction of a full row's cost
+	// (docs/ARCHITECTURE.md, "Huge mailboxes"). Ignored with Parsed.
+	FlagsOnly bool
 }
 
 // SelectState is a mailbox as SELECT and EXAMINE report it (RFC 9051

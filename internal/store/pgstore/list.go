@@ -149,6 +149,9 @@ func (s *Store) list(ctx context.Context, accountID, mailboxID int64, set store.
 		return nil, nil
 	}
 	lo, hi := uidRanges(set)
+	if opts.FlagsOnly && !opts.Parsed {
+		return s.listFlags(ctx, mailboxID, accountID, lo, hi, limit)
+	}
 	cols := messageCols
 	if opts.Parsed {
 		cols += `, b.parsed`

@@ -99,3 +99,40 @@ func snapshotUIDs(ctx context.Context, rtx pgx.Tx, mb *store.Mailbox) (store.UID
 	}
 	return store.UIDRuns(u32), nil
 }
+
+// listFlags is list with ListOptions.FlagsOnly: UID, MODSEQ and flags only,
+// without the join to bodies (docs/ARCHITECTURE.md, "Huge mailboxes").
+// lo and hi are uidRanges' ranges; one range is a plain range condition,
+// as in list.
+func (s *Store) listFlags(ctx context.Context, mailboxID, accountID int64, lo, hi []int64, limit int) ([]store.Message, error) {
+	var lim any // NULL: LIMIT ALL
+	if limit > 0 {
+		lim = limit
+	}
+	q := `SELECT m.uid, m.modseq, m.flags, m.keywords FROM messages m` + inRanges(3) + `WHERE m.mailbox_id = $1 AND m.account_id = $2`
+	args := []any{mailboxID, accountID, lo, hi, lim}
+	if len(lo) == 1 {
+		q = `SELECT m.uid, m.modseq, m.flags, m.keywords FROM messages m WHERE m.mailbox_id = $1 AND m.account_id = $2 AND m.uid BETWEEN $3 AND $4`
+		args = []any{mailboxID, accountID, lo[0], hi[0], lim}
+	}
+	rows, err := s.pool.Query(ctx, q+` ORDER BY m.uid LIMIT $5`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list flags: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Message
+	for rows.Next() {
+		var uid, modseq int64
+		var fs store.FlagSet
+		var kw string
+		if err := rows.Scan(&uid, &modseq, &fs.Bits, &kw); err != nil {
+			return nil, fmt.Errorf("list flags: %w", err)
+		}
+		fs.Keywords = store.DecodeKeywords(kw)
+		out = append(out, store.Message{MailboxID: mailboxID, UID: uint32(uid), ModSeq: uint64(modseq), Flags: fs.Names()})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list flags: %w", err)
+	}
+	return out, nil
+}

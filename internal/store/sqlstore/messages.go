@@ -40,9 +40,26 @@ func uidWhere(col string, set store.UIDSet) (string, []any, bool) {
 		}
 		return col + " BETWEEN ? AND ?", []any{lo, hi}, false
 	}
+	if len(set) == 1 {
+		if r := set[0]; r.Hi != 0 {
+			return col + " BETWEEN ? AND ?", []any{r.Lo, r.Hi}, true
+		}
+		return col + " >= ?", []any{set[0].Lo}, true
+	}
+	// The bounds first, so that SQLite reads the primary key between them
+	// rather than the whole mailbox (it does not turn an OR of ranges into
+	// index ranges).
+	lo, hi := uint32(0xFFFFFFFF), uint32(0)
+	for _, r := range set {
+		lo = min(lo, r.Lo)
+		if r.Hi == 0 {
+			hi = 0xFFFFFFFF
+		}
+		hi = max(hi, r.Hi)
+	}
 	var sb strings.Builder
-	var args []any
-	sb.WriteString("(")
+	args := []any{lo, hi}
+	sb.WriteString(col + " BETWEEN ? AND ? AND (")
 	for i, r := range set {
 		if i > 0 {
 			sb.WriteString(" OR ")
@@ -128,6 +145,9 @@ func (s *Store) list(ctx context.Context, accountID, mailboxID int64, set store.
 		return nil, err
 	}
 	cond, args, exact := uidWhere("m.uid", set)
+	if opts.FlagsOnly && !opts.Parsed && exact {
+		return s.listFlags(ctx, mailboxID, cond, args, limit)
+	}
 	cols := `m.uid, m.modseq, m.flags, m.keywords, m.internal_date, m.size, m.blob, m.pop_hidden`
 	from := `messages m`
 	if opts.Parsed {

@@ -126,6 +126,8 @@ func testListPages(t *testing.T, s store.Store) {
 	storeFlags(t, s, a.ID, inbox.ID, set(u[0], u[7], u[8], u[20]), store.FlagsAdd, []string{store.FlagDeleted})
 	_, err := s.Expunge(ctx, a.ID, inbox.ID, nil)
 	noErr(t, "Expunge", err)
+	storeFlags(t, s, a.ID, inbox.ID, set(u[2], u[3], u[29]), store.FlagsAdd, []string{store.FlagSeen, "$Work", "$Urgent"})
+	storeFlags(t, s, a.ID, inbox.ID, set(u[3], u[10]), store.FlagsAdd, []string{store.FlagAnswered, store.FlagDraft})
 	sets := []store.UIDSet{
 		nil,
 		{},
@@ -165,6 +167,23 @@ func testListPages(t *testing.T, s store.Store) {
 		})
 		noErr(t, "ListEach", err)
 		wantUIDs(t, fmt.Sprintf("set %d, ListEach", i), each, want)
+		// FlagsOnly: the same UIDs, MODSEQs and flags.
+		full := list(t, s, a.ID, inbox.ID, uset)
+		var light []store.Message
+		err = store.ListEach(ctx, s, a.ID, inbox.ID, uset, store.ListOptions{FlagsOnly: true}, func(page []store.Message) error {
+			light = append(light, page...)
+			return nil
+		})
+		noErr(t, "ListEach FlagsOnly", err)
+		if len(light) != len(full) {
+			t.Fatalf("set %d: FlagsOnly listed %d messages, List %d", i, len(light), len(full))
+		}
+		for j := range full {
+			f, l := full[j], light[j]
+			if f.UID != l.UID || f.ModSeq != l.ModSeq || !slices.Equal(f.Flags, l.Flags) || l.MailboxID != inbox.ID {
+				t.Errorf("set %d: FlagsOnly %d %d %q (mailbox %d), List %d %d %q", i, l.UID, l.ModSeq, l.Flags, l.MailboxID, f.UID, f.ModSeq, f.Flags)
+			}
+		}
 	}
 	stop := errors.New("stop")
 	err = store.ListEach(ctx, s, a.ID, inbox.ID, nil, store.ListOptions{}, func([]store.Message) error { return stop })
