@@ -124,13 +124,16 @@ func (s *Store) snapshotUIDs(ctx context.Context, tx *sql.Tx, mb *store.Mailbox)
 }
 
 // listFlags is list with ListOptions.FlagsOnly: UID, MODSEQ and flags of
-// the messages matching cond, read as four aggregated text values a page
-// (one a column) rather than a row at a time. database/sql and the driver
-// cost about two microseconds a row of eight columns, most of it per
-// column; this makes a million messages' flags a fraction of a second
-// (docs/ARCHITECTURE.md, "Huge mailboxes"). The values are in the
-// subquery's UID order, which SQLite's aggregates follow; the order is
-// checked, not trusted (an aggregate's own ORDER BY costs a sort).
+// the messages matching cond, read as three aggregated text values a page
+// rather than a row at a time. database/sql and the pure-Go driver cost
+// about two microseconds a row of eight columns, most of it per column,
+// and inside SQLite turning an integer into text is the dearest step; so
+// the UID and the system flags travel as one number (uid*32 + flags: five
+// flag bits, store.FlagBit*), the MODSEQ as another, and keywords only for
+// the messages that have any (docs/ARCHITECTURE.md, "Huge mailboxes").
+// The values are in the subquery's UID order, which SQLite's aggregates
+// follow; the order is checked, not trusted (an aggregate's own ORDER BY
+// costs a sort).
 func (s *Store) listFlags(ctx context.Context, mailboxID int64, cond string, args []any, limit int) ([]store.Message, error) {
 	lim := ""
 	// No test of account_id on every row: list checked that the account
@@ -140,36 +143,62 @@ func (s *Store) listFlags(ctx context.Context, mailboxID int64, cond string, arg
 		lim = ` LIMIT ?`
 		args = append(args, limit)
 	}
-	var uids, modseqs, flags, kws sql.NullString
-	err := s.r.QueryRowContext(ctx, `SELECT group_concat(uid, ' '), group_concat(modseq, ' '), group_concat(flags, ' '), group_concat(keywords, char(10))
+	var uidFlags, modseqs, kws sql.NullString
+	err := s.r.QueryRowContext(ctx, `SELECT group_concat(uid * 32 + (flags & 31), ' '), group_concat(modseq, ' '),
+		group_concat(CASE WHEN keywords <> '' THEN uid || ' ' || keywords END, char(10))
 		FROM (SELECT m.uid, m.modseq, m.flags, m.keywords FROM messages m
-		WHERE m.mailbox_id = ? AND `+cond+` ORDER BY m.uid`+lim+`)`, args...).Scan(&uids, &modseqs, &flags, &kws)
+		WHERE m.mailbox_id = ? AND `+cond+` ORDER BY m.uid`+lim+`)`, args...).Scan(&uidFlags, &modseqs, &kws)
 	if err != nil {
 		return nil, fmt.Errorf("list flags: %w", err)
 	}
-	if uids.String == "" {
+	if uidFlags.String == "" {
 		return nil, nil
 	}
-	n := strings.Count(uids.String, " ") + 1
+	out := make([]store.Message, strings.Count(uidFlags.String, " ")+1)
 	var names flagNames
-	out := make([]store.Message, n)
-	us, ms, fs, ks := uids.String, modseqs.String, flags.String, kws.String
+	us, ms, ks := uidFlags.String, modseqs.String, kws.String
+	// The next message with keywords, and its keywords.
+	kwUID, kw := uint64(0), ""
+	nextKeywords := func() error {
+		var line string
+		line, ks, _ = strings.Cut(ks, "\n")
+		if line == "" {
+			kwUID = 0
+			return nil
+		}
+		u, k, _ := strings.Cut(line, " ")
+		var err error
+		kwUID, err = strconv.ParseUint(u, 10, 32)
+		kw = k
+		return err
+	}
+	if err := nextKeywords(); err != nil {
+		return nil, fmt.Errorf("list flags: %w", err)
+	}
 	for i := range out {
-		var u, m, f, k string
-		u, us, _ = strings.Cut(us, " ")
+		var uf, m string
+		uf, us, _ = strings.Cut(us, " ")
 		m, ms, _ = strings.Cut(ms, " ")
-		f, fs, _ = strings.Cut(fs, " ")
-		k, ks, _ = strings.Cut(ks, "\n")
-		uid, err1 := strconv.ParseUint(u, 10, 32)
+		packed, err1 := strconv.ParseUint(uf, 10, 64)
 		modseq, err2 := strconv.ParseUint(m, 10, 64)
-		bits, err3 := strconv.ParseInt(f, 10, 64)
-		if err := errors.Join(err1, err2, err3); err != nil {
+		if err := errors.Join(err1, err2); err != nil {
 			return nil, fmt.Errorf("list flags: %w", err)
 		}
+		uid, bits := packed>>5, int64(packed&31)
 		if i > 0 && uint32(uid) <= out[i-1].UID {
 			return nil, fmt.Errorf("list flags: UIDs out of order (%d after %d)", uid, out[i-1].UID)
 		}
+		k := ""
+		if uid == kwUID {
+			k = kw
+			if err := nextKeywords(); err != nil {
+				return nil, fmt.Errorf("list flags: %w", err)
+			}
+		}
 		out[i] = store.Message{MailboxID: mailboxID, UID: uint32(uid), ModSeq: modseq, Flags: names.of(bits, k)}
+	}
+	if kwUID != 0 {
+		return nil, fmt.Errorf("list flags: keywords of UID %d out of order", kwUID)
 	}
 	return out, nil
 }
