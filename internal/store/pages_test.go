@@ -18,7 +18,7 @@ func TestDenseUIDs(t *testing.T) {
 		{6, nil, 5, UIDSet{{1, 5}}, true},
 		{6, []uint32{1, 3, 5}, 2, UIDSet{{2, 2}, {4, 4}}, true},
 		{6, []uint32{1, 2, 3, 4, 5}, 0, UIDSet{}, true},
-		{6, nil, 4, nil, false},           // a gap: the counter disagrees
+		{6, nil, 4, nil, false},            // a gap: the counter disagrees
 		{6, []uint32{3, 2}, 3, nil, false}, // not ascending
 		{6, []uint32{6}, 4, nil, false},    // not below UIDNEXT
 		{0, nil, 0, nil, false},

@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -121,15 +122,26 @@ func (s *Store) listFlags(ctx context.Context, mailboxID, accountID int64, lo, h
 	}
 	defer rows.Close()
 	var out []store.Message
+	if limit > 0 {
+		out = make([]store.Message, 0, limit)
+	}
+	var names store.FlagNames
+	// The three integers come in binary (pgx asks for it for int8): read
+	// from the raw values they cost no allocation; Scan is the fallback.
+	fds := rows.FieldDescriptions()
+	raw := len(fds) == 4 && fds[0].Format == pgx.BinaryFormatCode && fds[1].Format == pgx.BinaryFormatCode && fds[2].Format == pgx.BinaryFormatCode
 	for rows.Next() {
-		var uid, modseq int64
-		var fs store.FlagSet
+		var uid, modseq, bits int64
 		var kw string
-		if err := rows.Scan(&uid, &modseq, &fs.Bits, &kw); err != nil {
+		if v := rows.RawValues(); raw && len(v) == 4 && len(v[0]) == 8 && len(v[1]) == 8 && len(v[2]) == 8 {
+			uid, modseq, bits = int64(binary.BigEndian.Uint64(v[0])), int64(binary.BigEndian.Uint64(v[1])), int64(binary.BigEndian.Uint64(v[2]))
+			if len(v[3]) > 0 {
+				kw = string(v[3])
+			}
+		} else if err := rows.Scan(&uid, &modseq, &bits, &kw); err != nil {
 			return nil, fmt.Errorf("list flags: %w", err)
 		}
-		fs.Keywords = store.DecodeKeywords(kw)
-		out = append(out, store.Message{MailboxID: mailboxID, UID: uint32(uid), ModSeq: uint64(modseq), Flags: fs.Names()})
+		out = append(out, store.Message{MailboxID: mailboxID, UID: uint32(uid), ModSeq: uint64(modseq), Flags: names.Of(bits, kw)})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list flags: %w", err)

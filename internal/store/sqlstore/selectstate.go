@@ -155,7 +155,7 @@ func (s *Store) listFlags(ctx context.Context, mailboxID int64, cond string, arg
 		return nil, nil
 	}
 	out := make([]store.Message, strings.Count(uidFlags.String, " ")+1)
-	var names flagNames
+	var names store.FlagNames
 	us, ms, ks := uidFlags.String, modseqs.String, kws.String
 	// The next message with keywords, and its keywords.
 	kwUID, kw := uint64(0), ""
@@ -195,31 +195,10 @@ func (s *Store) listFlags(ctx context.Context, mailboxID int64, cond string, arg
 				return nil, fmt.Errorf("list flags: %w", err)
 			}
 		}
-		out[i] = store.Message{MailboxID: mailboxID, UID: uint32(uid), ModSeq: modseq, Flags: names.of(bits, k)}
+		out[i] = store.Message{MailboxID: mailboxID, UID: uint32(uid), ModSeq: modseq, Flags: names.Of(bits, k)}
 	}
 	if kwUID != 0 {
 		return nil, fmt.Errorf("list flags: keywords of UID %d out of order", kwUID)
 	}
 	return out, nil
-}
-
-// flagNames shares the flag lists of a page among its messages with the
-// same system flags and no keywords, most of a mailbox: a million
-// messages' FETCH FLAGS would otherwise allocate a million equal lists.
-// Callers treat Message.Flags as read-only.
-type flagNames map[int64][]string
-
-func (c *flagNames) of(bits int64, keywords string) []string {
-	if keywords != "" {
-		return store.FlagSet{Bits: bits, Keywords: store.DecodeKeywords(keywords)}.Names()
-	}
-	if l, ok := (*c)[bits]; ok {
-		return l
-	}
-	if *c == nil {
-		*c = flagNames{}
-	}
-	l := store.FlagSet{Bits: bits}.Names()
-	(*c)[bits] = l
-	return l
 }
