@@ -144,6 +144,9 @@ func (s *Store) list(ctx context.Context, accountID, mailboxID int64, set store.
 	if err := s.ownMailboxRead(ctx, accountID, mailboxID); err != nil {
 		return nil, err
 	}
+	if opts.FlagsOnly && !opts.Parsed && limit > 0 && len(set) == 1 && set[0].Hi != 0 && set[0].Lo <= set[0].Hi {
+		return s.listFlagsRange(ctx, mailboxID, set[0].Lo, set[0].Hi, limit)
+	}
 	cond, args, exact := uidWhere("m.uid", set)
 	if opts.FlagsOnly && !opts.Parsed && exact {
 		return s.listFlags(ctx, mailboxID, cond, args, limit)

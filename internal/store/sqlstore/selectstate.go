@@ -135,19 +135,51 @@ func (s *Store) snapshotUIDs(ctx context.Context, tx *sql.Tx, mb *store.Mailbox)
 // follow; the order is checked, not trusted (an aggregate's own ORDER BY
 // costs a sort).
 func (s *Store) listFlags(ctx context.Context, mailboxID int64, cond string, args []any, limit int) ([]store.Message, error) {
-	lim := ""
 	// No test of account_id on every row: list checked that the account
 	// owns the mailbox.
 	args = append([]any{mailboxID}, args...)
-	if limit > 0 {
-		lim = ` LIMIT ?`
-		args = append(args, limit)
+	if limit <= 0 {
+		return s.flagsQuery(ctx, mailboxID, `FROM messages m WHERE m.mailbox_id = ? AND `+cond, args)
 	}
+	return s.flagsQuery(ctx, mailboxID, `FROM (SELECT m.uid, m.modseq, m.flags, m.keywords FROM messages m
+		WHERE m.mailbox_id = ? AND `+cond+` ORDER BY m.uid LIMIT ?)`, append(args, limit))
+}
+
+// listFlagsRange is listFlags of at most limit messages of the UIDs lo to
+// hi, a page of store.Page's one wide range. A page of a mailbox whose UIDs
+// are dense is read as the UIDs lo to lo+limit-1, which holds at most limit
+// messages, without a LIMIT: SQLite then aggregates straight off the
+// primary key instead of through a subquery, a fifth less work. A range
+// that turns out sparse is read with a LIMIT for the rest of the page.
+func (s *Store) listFlagsRange(ctx context.Context, mailboxID int64, lo, hi uint32, limit int) ([]store.Message, error) {
+	var out []store.Message
+	dense := true
+	for len(out) < limit && lo <= hi {
+		need := limit - len(out)
+		if !dense {
+			more, err := s.listFlags(ctx, mailboxID, `m.uid BETWEEN ? AND ?`, []any{lo, hi}, need)
+			return append(out, more...), err
+		}
+		end := uint32(min(uint64(lo)+uint64(need)-1, uint64(hi)))
+		more, err := s.flagsQuery(ctx, mailboxID, `FROM messages m WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ?`, []any{mailboxID, lo, end})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, more...)
+		if end == hi {
+			break
+		}
+		lo, dense = end+1, len(more) >= need*3/4
+	}
+	return out, nil
+}
+
+// flagsQuery runs listFlags's aggregate over from (rows uid, modseq, flags,
+// keywords in UID order) and parses it.
+func (s *Store) flagsQuery(ctx context.Context, mailboxID int64, from string, args []any) ([]store.Message, error) {
 	var uidFlags, modseqs, kws sql.NullString
 	err := s.r.QueryRowContext(ctx, `SELECT group_concat(uid * 32 + (flags & 31), ' '), group_concat(modseq, ' '),
-		group_concat(CASE WHEN keywords <> '' THEN uid || ' ' || keywords END, char(10))
-		FROM (SELECT m.uid, m.modseq, m.flags, m.keywords FROM messages m
-		WHERE m.mailbox_id = ? AND `+cond+` ORDER BY m.uid`+lim+`)`, args...).Scan(&uidFlags, &modseqs, &kws)
+		group_concat(CASE WHEN keywords <> '' THEN uid || ' ' || keywords END, char(10)) `+from, args...).Scan(&uidFlags, &modseqs, &kws)
 	if err != nil {
 		return nil, fmt.Errorf("list flags: %w", err)
 	}
