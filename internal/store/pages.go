@@ -23,8 +23,8 @@ var ErrBadPage = errors.New("list page: limit must be positive")
 // at a time, so that a command over a whole mailbox holds a few pages,
 // never the whole mailbox. The next page is read while fn handles the
 // current one (a million messages' FETCH FLAGS is half store, half
-// writing the answer). fn must not keep the slice; an error from fn stops
-// the walk and is returned as is.
+// writing the answer). fn may change the slice but must not keep it; an
+// error from fn stops the walk and is returned as is.
 func ListEach(ctx context.Context, s Store, accountID, mailboxID int64, uids UIDSet, opts ListOptions, fn func([]Message) error) error {
 	if uids != nil && len(uids) == 0 {
 		return nil
@@ -44,15 +44,19 @@ func ListEach(ctx context.Context, s Store, accountID, mailboxID int64, uids UID
 		after := uint32(0)
 		for {
 			page, err := s.ListPage(ctx, accountID, mailboxID, uids, opts, after, limit)
+			// Look at the page before handing it over: fn owns it then.
+			done := err != nil || len(page) < limit || page[len(page)-1].UID == 0xFFFFFFFF
+			if !done {
+				after = page[len(page)-1].UID
+			}
 			select {
 			case pages <- result{page, err}:
 			case <-ctx.Done():
 				return
 			}
-			if err != nil || len(page) < limit || page[len(page)-1].UID == 0xFFFFFFFF {
+			if done {
 				return
 			}
-			after = page[len(page)-1].UID
 		}
 	}()
 	// On any return, stop the reader and wait for it: no store call
