@@ -21,7 +21,7 @@ func (s *Store) ListPage(ctx context.Context, accountID, mailboxID int64, set st
 
 // SelectMailbox implements store.Store. As sqlstore's: the mailbox row
 // (whose counters the writes keep), the tombstones, the first unseen message
-// and the keywords in use, in one REPEATABLE READ snapshot, the UIDs derived
+// and the keywords in use, in one snapshot, the UIDs derived
 // from UIDNEXT and the tombstones (store.DenseUIDs) and read from the
 // messages only when that does not add up. Migration 0005's partial indexes
 // serve the unseen and keyword queries (docs/ARCHITECTURE.md, "Huge mailboxes").
@@ -29,6 +29,59 @@ func (s *Store) SelectMailbox(ctx context.Context, accountID, mailboxID int64) (
 	if err := s.alive(); err != nil {
 		return nil, err
 	}
+	// The usual case in one statement (one snapshot, one round trip): the
+	// mailbox row, the first unseen UID, the keywords and the tombstones.
+	// When the UIDs do not add up, the transaction below reads them too.
+	var mb store.Mailbox
+	var uv, next, hm int64
+	var first *int64
+	var kws []string
+	var t64 []int64
+	err := s.pool.QueryRow(ctx, `SELECT `+mailboxCols+`,
+		(SELECT min(uid) FROM messages WHERE mailbox_id = m.id AND flags & 1 = 0),
+		ARRAY(SELECT DISTINCT keywords FROM messages WHERE mailbox_id = m.id AND keywords <> ''),
+		ARRAY(SELECT uid FROM tombstones WHERE mailbox_id = m.id AND uid < m.uidnext ORDER BY uid LIMIT greatest(m.messages, 1024) + 1)
+		FROM mailboxes m WHERE m.account_id = $1 AND m.id = $2`, accountID, mailboxID).Scan(
+		&mb.ID, &mb.AccountID, &mb.Name, &mb.SpecialUse, &uv, &next, &hm,
+		&mb.Messages, &mb.Unseen, &mb.Deleted, &mb.Size, &mb.Subscribed, &first, &kws, &t64)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("mailbox %d: %w", mailboxID, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("select mailbox %d: %w", mailboxID, err)
+	}
+	mb.UIDValidity, mb.UIDNext, mb.HighestModSeq = uint32(uv), uint32(next), uint64(hm)
+	if int64(len(t64)) <= max(mb.Messages, 1024) {
+		tomb := make([]uint32, len(t64))
+		for i, u := range t64 {
+			tomb[i] = uint32(u)
+		}
+		if set, ok := store.DenseUIDs(mb.UIDNext, tomb, mb.Messages); ok {
+			out := &store.SelectState{Mailbox: mb, UIDs: set}
+			if first != nil {
+				out.FirstUnseen = uint32(*first)
+			}
+			out.Keywords = decodeKeywordSet(kws)
+			return out, nil
+		}
+	}
+	return s.selectMailboxTx(ctx, accountID, mailboxID)
+}
+
+// decodeKeywordSet turns distinct stored keyword strings into the sorted
+// keywords they hold.
+func decodeKeywordSet(stored []string) []string {
+	var out []string
+	for _, kw := range stored {
+		out = append(out, store.DecodeKeywords(kw)...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// selectMailboxTx is SelectMailbox in a REPEATABLE READ transaction, for a
+// mailbox whose UIDs must be read from its messages.
+func (s *Store) selectMailboxTx(ctx context.Context, accountID, mailboxID int64) (*store.SelectState, error) {
 	rtx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return nil, fmt.Errorf("select mailbox: %w", err)
@@ -60,11 +113,7 @@ func (s *Store) SelectMailbox(ctx context.Context, accountID, mailboxID int64) (
 	if err != nil {
 		return nil, fmt.Errorf("select mailbox %d: keywords: %w", mailboxID, err)
 	}
-	for _, kw := range kws {
-		out.Keywords = append(out.Keywords, store.DecodeKeywords(kw)...)
-	}
-	slices.Sort(out.Keywords)
-	out.Keywords = slices.Compact(out.Keywords)
+	out.Keywords = decodeKeywordSet(kws)
 	return out, nil
 }
 
