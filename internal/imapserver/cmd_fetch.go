@@ -1,6 +1,7 @@
 package imapserver
 
 import (
+	"errors"
 	"slices"
 
 	"gannet/internal/imapwire"
@@ -222,9 +223,6 @@ func (req *fetchRequest) needs() (parsed, setSeen bool) {
 	return parsed, setSeen
 }
 
-// fetchBatch bounds how many parsed messages are held in memory at once.
-const fetchBatch = 256
-
 // fetch runs a parsed FETCH.
 func (c *conn) fetch(cmd *command, req *fetchRequest) error {
 	s := c.sel
@@ -271,53 +269,50 @@ func (c *conn) fetch(cmd *command, req *fetchRequest) error {
 			w.CRLF()
 		}
 	}
-	msgs, err := st.List(c.ctx, c.acct.ID, s.id, set, store.ListOptions{Parsed: parsed && !manyUIDs(set)})
-	if err != nil {
-		return storeErr(err)
-	}
-	msgs = s.known(msgs)
-	if req.changedSince > 0 {
-		msgs = slices.DeleteFunc(msgs, func(m store.Message) bool { return m.ModSeq <= req.changedSince })
-	}
-	if parsed && len(msgs) > 0 && msgs[0].Parsed == nil {
-		// Many messages: read the parse results a batch at a time.
-		for start := 0; start < len(msgs); start += fetchBatch {
-			batch := msgs[start:min(start+fetchBatch, len(msgs))]
-			var bs store.UIDSet
-			for _, m := range batch {
-				bs = append(bs, store.UIDRange{Lo: m.UID, Hi: m.UID})
+	// Streamed a page at a time from the store: a FETCH of a million
+	// messages holds one page (docs/ARCHITECTURE.md, "Huge mailboxes").
+	opts := store.ListOptions{Parsed: parsed, FlagsOnly: req.flagsOnly()}
+	err = store.ListEach(c.ctx, st, c.acct.ID, s.id, set, opts, func(page []store.Message) error {
+		for i := range page {
+			m := &page[i]
+			if req.changedSince > 0 && m.ModSeq <= req.changedSince {
+				continue
 			}
-			full, err := st.List(c.ctx, c.acct.ID, s.id, bs, store.ListOptions{Parsed: true})
-			if err != nil {
-				return storeErr(err)
-			}
-			for i := range full {
-				if err := c.fetchOne(req, &full[i], seenNow[full[i].UID]); err != nil {
-					return err
-				}
+			if err := c.fetchOne(req, m, seenNow[m.UID]); err != nil {
+				return fetchFailure{err}
 			}
 		}
 		return nil
+	})
+	var failed fetchFailure
+	if errors.As(err, &failed) {
+		return failed.err
 	}
-	for i := range msgs {
-		if err := c.fetchOne(req, &msgs[i], seenNow[msgs[i].UID]); err != nil {
-			return err
-		}
+	if err != nil {
+		return storeErr(err)
 	}
 	return nil
 }
 
-// manyUIDs reports whether set may name more messages than one batch.
-func manyUIDs(set store.UIDSet) bool {
-	var n uint64
-	for _, r := range set {
-		if r.Hi == 0 || r.Hi < r.Lo {
-			return true
+// flagsOnly reports whether the request needs no more of a message than
+// UID, FLAGS and MODSEQ (store.ListOptions.FlagsOnly), the sync of flags
+// that clients run over whole mailboxes.
+func (req *fetchRequest) flagsOnly() bool {
+	for _, it := range req.items {
+		switch it.kind {
+		case fetchUID, fetchFlags, fetchModSeq:
+		default:
+			return false
 		}
-		n += uint64(r.Hi-r.Lo) + 1
 	}
-	return n > fetchBatch
+	return true
 }
+
+// fetchFailure carries an error of the FETCH itself (a response, the
+// connection) through store.ListEach, to tell it from the store's.
+type fetchFailure struct{ err error }
+
+func (f fetchFailure) Error() string { return f.err.Error() }
 
 // fetchOne writes the FETCH response of one message.
 func (c *conn) fetchOne(req *fetchRequest, m *store.Message, seenNow bool) error {

@@ -109,21 +109,15 @@ func (c *conn) cmdSearch(cmd *command) error {
 	var highest uint64
 	if sp.modseq && len(uids) > 0 {
 		// RFC 7162 3.1.5: the highest MODSEQ of the matches.
-		var set store.UIDSet
-		for _, u := range uids {
-			set = append(set, store.UIDRange{Lo: u, Hi: u})
-		}
-		if len(set) > 200 {
-			set = store.UIDSet{{Lo: uids[0], Hi: uids[len(uids)-1]}}
-		}
-		msgs, err := st.List(c.ctx, c.acct.ID, s.id, set, store.ListOptions{})
-		if err != nil {
-			return storeErr(err)
-		}
-		for _, m := range msgs {
-			if _, ok := findUID(uids, m.UID); ok {
+		// Streamed a page at a time (docs/ARCHITECTURE.md, "Huge mailboxes").
+		err := store.ListEach(c.ctx, st, c.acct.ID, s.id, store.UIDRuns(uids), store.ListOptions{FlagsOnly: true}, func(page []store.Message) error {
+			for _, m := range page {
 				highest = max(highest, m.ModSeq)
 			}
+			return nil
+		})
+		if err != nil {
+			return storeErr(err)
 		}
 	}
 	num := func(u uint32) uint32 {
@@ -203,18 +197,4 @@ func (c *conn) cmdSearch(cmd *command) error {
 		w.Number64(highest)
 	}
 	return w.CRLF()
-}
-
-// findUID searches an ascending UID list.
-func findUID(uids []uint32, u uint32) (int, bool) {
-	lo, hi := 0, len(uids)
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if uids[m] < u {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
-	return lo, lo < len(uids) && uids[lo] == u
 }

@@ -1,9 +1,6 @@
 package imapserver
 
 import (
-	"slices"
-	"strings"
-
 	"gannet/internal/imapwire"
 	"gannet/internal/store"
 )
@@ -82,50 +79,40 @@ func (c *conn) cmdSelect(cmd *command) error {
 	if condstore {
 		c.enableCondstore()
 	}
+	// Listen before reading the mailbox, and look once more at the end
+	// (kicked): a change between the two reads is not lost.
+	c.selID.Store(mb.ID)
+	c.kicked.Store(true)
+	// One snapshot of the mailbox without its message rows: a million
+	// messages cost a few cheap queries (docs/ARCHITECTURE.md, "Huge mailboxes").
+	st, err := c.srv.opts.Store.SelectMailbox(c.ctx, c.acct.ID, mb.ID)
+	if err != nil {
+		c.selID.Store(0)
+		return storeErr(err)
+	}
+	mb = &st.Mailbox
 	s := &selected{
 		id:          mb.ID,
 		name:        mb.Name,
 		readOnly:    cmd.name == "EXAMINE",
 		uidValidity: mb.UIDValidity,
 		since:       mb.HighestModSeq,
+		uids:        make([]uint32, 0, st.UIDs.Count()),
 	}
-	// Listen before reading the messages, and look once more at the end
-	// (kicked): a change between the two reads is not lost.
-	c.selID.Store(mb.ID)
-	c.kicked.Store(true)
-	msgs, err := c.srv.opts.Store.List(c.ctx, c.acct.ID, mb.ID, nil, store.ListOptions{})
-	if err != nil {
-		c.selID.Store(0)
-		return storeErr(err)
-	}
-	s.uids = make([]uint32, len(msgs))
-	s.reported = make([]uint64, len(msgs))
-	var firstUnseen uint32
-	keywords := map[string]bool{}
-	for i, m := range msgs {
-		s.uids[i] = m.UID
-		seen := false
-		for _, f := range m.Flags {
-			if f == store.FlagSeen {
-				seen = true
-			} else if !strings.HasPrefix(f, `\`) {
-				keywords[f] = true
+	for _, r := range st.UIDs {
+		for u := r.Lo; r.Lo <= r.Hi; u++ {
+			s.uids = append(s.uids, u)
+			if u == r.Hi {
+				break
 			}
 		}
-		if !seen && firstUnseen == 0 {
-			firstUnseen = uint32(i + 1)
-		}
 	}
-	kws := make([]string, 0, len(keywords))
-	for k := range keywords {
-		kws = append(kws, k)
-	}
-	slices.Sort(kws)
-	flags := append(systemFlags(), kws...)
+	firstUnseen := s.seqOf(st.FirstUnseen)
+	flags := append(systemFlags(), st.Keywords...)
 
 	w := c.out()
 	w.Untagged()
-	w.Number(uint32(len(msgs)))
+	w.Number(s.count())
 	w.Atom("EXISTS")
 	w.CRLF()
 	if !c.rev2 {

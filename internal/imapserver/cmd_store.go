@@ -88,13 +88,15 @@ func (c *conn) cmdStore(cmd *command) error {
 	if conditional && unchangedSince == 0 {
 		// RFC 7162 3.1.3: UNCHANGEDSINCE 0 always fails; the store treats 0
 		// as "no condition", so answer from the message list.
-		msgs, err := st.List(c.ctx, c.acct.ID, s.id, set, store.ListOptions{})
+		var mod []uint32
+		err := store.ListEach(c.ctx, st, c.acct.ID, s.id, set, store.ListOptions{FlagsOnly: true}, func(page []store.Message) error {
+			for _, m := range s.known(page) {
+				mod = append(mod, m.UID)
+			}
+			return nil
+		})
 		if err != nil {
 			return storeErr(err)
-		}
-		var mod []uint32
-		for _, m := range s.known(msgs) {
-			mod = append(mod, m.UID)
 		}
 		c.modifiedCode(cmd, mod)
 		return nil
@@ -120,16 +122,19 @@ func (c *conn) cmdStore(cmd *command) error {
 	}
 	// The new flags of every message in the set (RFC 9051 6.4.6), except
 	// those that failed UNCHANGEDSINCE.
-	msgs, err := st.List(c.ctx, c.acct.ID, s.id, set, store.ListOptions{})
+	// Streamed a page at a time (docs/ARCHITECTURE.md, "Huge mailboxes").
+	err = store.ListEach(c.ctx, st, c.acct.ID, s.id, set, store.ListOptions{FlagsOnly: true}, func(page []store.Message) error {
+		for _, m := range s.known(page) {
+			if _, failed := slices.BinarySearch(res.Modified, m.UID); failed {
+				continue
+			}
+			s.noteReported(m.UID, m.ModSeq)
+			c.writeFlags(s.seqOf(m.UID), m.UID, m.Flags, m.ModSeq, true)
+		}
+		return nil
+	})
 	if err != nil {
 		return storeErr(err)
-	}
-	for _, m := range s.known(msgs) {
-		if _, failed := slices.BinarySearch(res.Modified, m.UID); failed {
-			continue
-		}
-		s.noteReported(m.UID, m.ModSeq)
-		c.writeFlags(s.seqOf(m.UID), m.UID, m.Flags, m.ModSeq, true)
 	}
 	return c.out().Err()
 }

@@ -12,8 +12,11 @@ import (
 // selected is the state of the selected mailbox (RFC 9051 3.3): the UIDs the
 // client knows, in sequence-number order, and what was last reported.
 //
-// Invariants: uids is strictly ascending; reported[i] is the highest MODSEQ
-// of uids[i] the client was told about or caused (0 = none since SELECT);
+// Invariants: uids is strictly ascending; reported[u] is the highest MODSEQ
+// of UID u the client was told about or caused, kept only while it is above
+// since (a change at or below since is never reported again, so an older
+// note says nothing): a million-message mailbox costs its 4 MB of UIDs and
+// nothing per message beyond (docs/ARCHITECTURE.md, "Huge mailboxes");
 // since is the mailbox HIGHESTMODSEQ up to which changes were taken in; every
 // UID in gone is in uids (expunged in the store, not yet announced).
 type selected struct {
@@ -22,7 +25,7 @@ type selected struct {
 	readOnly    bool
 	uidValidity uint32
 	uids        []uint32
-	reported    []uint64
+	reported    map[uint32]uint64
 	since       uint64
 	gone        []uint32 // ascending
 }
@@ -112,8 +115,25 @@ func (s *selected) known(msgs []store.Message) []store.Message {
 
 // noteReported records that the client knows uid at modseq.
 func (s *selected) noteReported(uid uint32, modseq uint64) {
-	if i, ok := slices.BinarySearch(s.uids, uid); ok && modseq > s.reported[i] {
-		s.reported[i] = modseq
+	if modseq <= s.since || modseq <= s.reported[uid] || s.seqOf(uid) == 0 {
+		return
+	}
+	if s.reported == nil {
+		s.reported = map[uint32]uint64{}
+	}
+	s.reported[uid] = modseq
+}
+
+// advance moves since forward and forgets the notes it makes useless.
+func (s *selected) advance(since uint64) {
+	if since <= s.since {
+		return
+	}
+	s.since = since
+	for u, m := range s.reported {
+		if m <= since {
+			delete(s.reported, u)
+		}
 	}
 }
 
@@ -158,7 +178,6 @@ func (c *conn) sync(expunge bool) error {
 		for _, m := range ch.Changed {
 			if m.UID > max {
 				s.uids = append(s.uids, m.UID)
-				s.reported = append(s.reported, m.ModSeq)
 			}
 		}
 		w := c.out()
@@ -170,16 +189,15 @@ func (c *conn) sync(expunge bool) error {
 		}
 		for _, m := range ch.Changed {
 			i, ok := slices.BinarySearch(s.uids, m.UID)
-			if !ok || i >= old || m.ModSeq <= s.reported[i] {
+			if !ok || i >= old || m.ModSeq <= s.reported[m.UID] {
 				continue
 			}
 			if _, isGone := slices.BinarySearch(s.gone, m.UID); isGone {
 				continue
 			}
-			s.reported[i] = m.ModSeq
 			c.writeFlags(uint32(i+1), m.UID, m.Flags, m.ModSeq, true)
 		}
-		s.since = max64(s.since, ch.HighestModSeq)
+		s.advance(ch.HighestModSeq)
 		return w.Err()
 	}
 	if expunge {
@@ -187,8 +205,6 @@ func (c *conn) sync(expunge bool) error {
 	}
 	return nil
 }
-
-func max64(a, b uint64) uint64 { return max(a, b) }
 
 // writeFlags writes an unsolicited or STORE FETCH response: FLAGS, with UID
 // (RFC 9051 7.5.2 lets any item be added; QRESYNC needs it, RFC 7162 3.2.4)
@@ -241,17 +257,16 @@ func (c *conn) announceGone() {
 	}
 	// Remove them in one pass.
 	j, g := 0, 0
-	for i, u := range s.uids {
+	for _, u := range s.uids {
 		if g < len(s.gone) && s.gone[g] == u {
 			g++
+			delete(s.reported, u)
 			continue
 		}
 		s.uids[j] = u
-		s.reported[j] = s.reported[i]
 		j++
 	}
 	s.uids = s.uids[:j]
-	s.reported = s.reported[:j]
 	s.gone = s.gone[:0]
 	// SEARCHRES keeps only what still exists (RFC 5182 2.1).
 	if len(c.saved) > 0 {

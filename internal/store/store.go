@@ -167,6 +167,21 @@ type Message struct {
 // ListOptions selects what List returns.
 type ListOptions struct {
 	Parsed bool // decode and fill Message.Parsed
+	// FlagsOnly fills only UID, ModSeq and Flags (FETCH FLAGS, STORE's
+	// answers), which a backend reads at a fraction of a full row's cost
+	// (docs/ARCHITECTURE.md, "Huge mailboxes"). Ignored with Parsed.
+	FlagsOnly bool
+}
+
+// SelectState is a mailbox as SELECT and EXAMINE report it (RFC 9051
+// 6.3.1), read in one snapshot without reading its messages' rows, so that
+// selecting a mailbox of a million messages costs a few cheap queries
+// (docs/ARCHITECTURE.md, "Huge mailboxes").
+type SelectState struct {
+	Mailbox              // counts, UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ
+	UIDs        UIDSet   // every message's UID: ascending, disjoint, Hi never 0
+	FirstUnseen uint32   // UID of the lowest message without \Seen; 0 = none
+	Keywords    []string // keywords set on at least one message, sorted
 }
 
 // UIDRange is an inclusive range of UIDs; Hi == 0 means "to the end" (*).
@@ -412,6 +427,12 @@ type Store interface {
 	// SetPOPHidden hides messages from later POP3 sessions (the "keep" policy).
 	SetPOPHidden(ctx context.Context, accountID, mailboxID int64, uids []uint32) error
 	List(ctx context.Context, accountID, mailboxID int64, uids UIDSet, opts ListOptions) ([]Message, error)
+	// ListPage is List of at most limit messages, those with UID above
+	// after: the page primitive of ListEach, which streams a set of any
+	// size in bounded memory.
+	ListPage(ctx context.Context, accountID, mailboxID int64, uids UIDSet, opts ListOptions, after uint32, limit int) ([]Message, error)
+	// SelectMailbox reads what SELECT reports of a mailbox, in one snapshot.
+	SelectMailbox(ctx context.Context, accountID, mailboxID int64) (*SelectState, error)
 	Search(ctx context.Context, accountID, mailboxID int64, c Criteria) ([]uint32, error)
 	Changes(ctx context.Context, accountID, mailboxID int64, since uint64) (*Changes, error)
 

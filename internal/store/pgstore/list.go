@@ -134,6 +134,11 @@ func scanMessage(rows pgx.Rows, mailboxID int64, extra ...any) (store.Message, e
 
 // List implements store.Store.
 func (s *Store) List(ctx context.Context, accountID, mailboxID int64, set store.UIDSet, opts store.ListOptions) ([]store.Message, error) {
+	return s.list(ctx, accountID, mailboxID, set, opts, 0)
+}
+
+// list is List of at most limit messages (0 = no limit).
+func (s *Store) list(ctx context.Context, accountID, mailboxID int64, set store.UIDSet, opts store.ListOptions, limit int) ([]store.Message, error) {
 	if err := s.alive(); err != nil {
 		return nil, err
 	}
@@ -144,12 +149,30 @@ func (s *Store) List(ctx context.Context, accountID, mailboxID int64, set store.
 		return nil, nil
 	}
 	lo, hi := uidRanges(set)
+	if opts.FlagsOnly && !opts.Parsed {
+		return s.listFlags(ctx, mailboxID, accountID, lo, hi, limit)
+	}
 	cols := messageCols
 	if opts.Parsed {
 		cols += `, b.parsed`
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+cols+` FROM messages m`+inRanges(3)+`JOIN bodies b ON b.id = m.body_id
-		WHERE m.mailbox_id = $1 AND m.account_id = $2 ORDER BY m.uid`, mailboxID, accountID, lo, hi)
+	var lim any // NULL: LIMIT ALL
+	if limit > 0 {
+		lim = limit
+	}
+	// One range is a plain range condition, so that a limited read walks
+	// the primary key in order and stops (store.Page); a join to unnest
+	// would be sorted after reading the whole range.
+	ranges, args := inRanges(3), []any{mailboxID, accountID, lo, hi, lim}
+	if len(lo) == 1 {
+		ranges, args = ` `, []any{mailboxID, accountID, lo[0], hi[0], lim}
+	}
+	q := `SELECT ` + cols + ` FROM messages m` + ranges + `JOIN bodies b ON b.id = m.body_id
+		WHERE m.mailbox_id = $1 AND m.account_id = $2`
+	if len(lo) == 1 {
+		q += ` AND m.uid BETWEEN $3 AND $4`
+	}
+	rows, err := s.pool.Query(ctx, q+` ORDER BY m.uid LIMIT $5`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list messages: %w", err)
 	}

@@ -40,9 +40,26 @@ func uidWhere(col string, set store.UIDSet) (string, []any, bool) {
 		}
 		return col + " BETWEEN ? AND ?", []any{lo, hi}, false
 	}
+	if len(set) == 1 {
+		if r := set[0]; r.Hi != 0 {
+			return col + " BETWEEN ? AND ?", []any{r.Lo, r.Hi}, true
+		}
+		return col + " >= ?", []any{set[0].Lo}, true
+	}
+	// The bounds first, so that SQLite reads the primary key between them
+	// rather than the whole mailbox (it does not turn an OR of ranges into
+	// index ranges).
+	lo, hi := uint32(0xFFFFFFFF), uint32(0)
+	for _, r := range set {
+		lo = min(lo, r.Lo)
+		if r.Hi == 0 {
+			hi = 0xFFFFFFFF
+		}
+		hi = max(hi, r.Hi)
+	}
 	var sb strings.Builder
-	var args []any
-	sb.WriteString("(")
+	args := []any{lo, hi}
+	sb.WriteString(col + " BETWEEN ? AND ? AND (")
 	for i, r := range set {
 		if i > 0 {
 			sb.WriteString(" OR ")
@@ -116,22 +133,40 @@ func ownMailbox(ctx context.Context, tx *wtx, accountID, mailboxID int64) error 
 
 // List implements store.Store.
 func (s *Store) List(ctx context.Context, accountID, mailboxID int64, set store.UIDSet, opts store.ListOptions) ([]store.Message, error) {
+	return s.list(ctx, accountID, mailboxID, set, opts, 0)
+}
+
+// list is List of at most limit messages (0 = no limit).
+func (s *Store) list(ctx context.Context, accountID, mailboxID int64, set store.UIDSet, opts store.ListOptions, limit int) ([]store.Message, error) {
 	if err := s.alive(); err != nil {
 		return nil, err
 	}
 	if err := s.ownMailboxRead(ctx, accountID, mailboxID); err != nil {
 		return nil, err
 	}
+	if opts.FlagsOnly && !opts.Parsed && limit > 0 && len(set) == 1 && set[0].Hi != 0 && set[0].Lo <= set[0].Hi {
+		return s.listFlagsRange(ctx, mailboxID, set[0].Lo, set[0].Hi, limit)
+	}
 	cond, args, exact := uidWhere("m.uid", set)
+	if opts.FlagsOnly && !opts.Parsed && exact {
+		return s.listFlags(ctx, mailboxID, cond, args, limit)
+	}
 	cols := `m.uid, m.modseq, m.flags, m.keywords, m.internal_date, m.size, m.blob, m.pop_hidden`
 	from := `messages m`
 	if opts.Parsed {
 		cols += `, b.parsed`
 		from += ` JOIN bodies b ON b.blob = m.blob`
 	}
+	tail := ` ORDER BY m.uid`
+	args = append([]any{mailboxID, accountID}, args...)
+	if limit > 0 && exact {
+		// An inexact condition is filtered in Go below, so it cannot be
+		// limited in SQL; such a page is bounded by the loop instead.
+		tail += ` LIMIT ?`
+		args = append(args, limit)
+	}
 	rows, err := s.r.QueryContext(ctx, `SELECT `+cols+` FROM `+from+`
-		WHERE m.mailbox_id = ? AND m.account_id = ? AND `+cond+` ORDER BY m.uid`,
-		append([]any{mailboxID, accountID}, args...)...)
+		WHERE m.mailbox_id = ? AND m.account_id = ? AND `+cond+tail, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list messages: %w", err)
 	}
@@ -165,6 +200,9 @@ func (s *Store) List(ctx context.Context, accountID, mailboxID int64, set store.
 			m.Parsed = p
 		}
 		out = append(out, m)
+		if limit > 0 && len(out) == limit {
+			break
+		}
 	}
 	return out, rows.Err()
 }

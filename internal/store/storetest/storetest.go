@@ -69,6 +69,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Locks", lockTests},
 		{"WebSessions", webSessionTests},
 		{"Recent", recentTests},
+		{"SelectState", selectStateTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
