@@ -338,7 +338,7 @@ func (c *conn) fetchOne(req *fetchRequest, m *store.Message, seenNow bool) error
 			w.Number(m.UID)
 		case fetchFlags:
 			w.Atom("FLAGS")
-			w.Flags(m.Flags)
+			w.Flags(c.withRecent(m.UID, m.Flags))
 			flagsDone = true
 		case fetchInternalDate:
 			w.Atom("INTERNALDATE")
@@ -375,7 +375,7 @@ func (c *conn) fetchOne(req *fetchRequest, m *store.Message, seenNow bool) error
 	// under CONDSTORE FLAGS go with MODSEQ (RFC 7162 3.2).
 	if seenNow && !flagsDone {
 		w.Atom("FLAGS")
-		w.Flags(m.Flags)
+		w.Flags(c.withRecent(m.UID, m.Flags))
 		flagsDone = true
 	}
 	if flagsDone && c.condstore && !modseqDone {

@@ -108,6 +108,7 @@ func (c *conn) cmdSelect(cmd *command) error {
 		}
 	}
 	firstUnseen := s.seqOf(st.FirstUnseen)
+	c.takeRecent(s, 1, mb.UIDNext)
 	flags := append(systemFlags(), st.Keywords...)
 
 	w := c.out()
@@ -116,9 +117,9 @@ func (c *conn) cmdSelect(cmd *command) error {
 	w.Atom("EXISTS")
 	w.CRLF()
 	if !c.rev2 {
-		// RFC 3501 6.3.1: RECENT and UNSEEN; Gannet keeps no \Recent.
+		// RFC 3501 6.3.1: RECENT and UNSEEN.
 		w.Untagged()
-		w.Number(0)
+		w.Number(s.recentCount())
 		w.Atom("RECENT")
 		w.CRLF()
 		if firstUnseen > 0 {

@@ -58,7 +58,15 @@ func (c *conn) writeStatus(mb *store.Mailbox, items []string) {
 		case "HIGHESTMODSEQ":
 			w.Number64(mb.HighestModSeq)
 		case "RECENT":
-			w.Number(0)
+			// The messages no session has been given as recent yet
+			// (recent.go); 0 for IMAP4rev2, which has no \Recent.
+			var n uint32
+			if !c.rev2 {
+				if _, cnt, err := c.srv.opts.Store.RecentMark(c.ctx, c.acct.ID, mb.ID); err == nil {
+					n = cnt
+				}
+			}
+			w.Number(n)
 		case "APPENDLIMIT":
 			w.Number64(uint64(c.srv.opts.MaxLiteral))
 		}

@@ -25,7 +25,7 @@ func TestMoveIntoSelected(t *testing.T) {
 	w.cmd("a SELECT INBOX")
 	done, lines := w.status("b MOVE 1 INBOX")
 	want := []string{"* OK [COPYUID " + uitoa(inbox.UIDValidity) + " " + uitoa(uids[0]) + " " + uitoa(inbox.UIDNext) + "] Moved",
-		"* 1 EXPUNGE", "* 3 EXISTS"}
+		"* 1 EXPUNGE", "* 3 EXISTS", "* 1 RECENT"}
 	if !strings.HasPrefix(done, "b OK") || !slices.Equal(lines, want) {
 		t.Fatalf("MOVE into the selected mailbox: %q %q; want %q", done, lines, want)
 	}
@@ -357,5 +357,79 @@ func TestMultiAppend(t *testing.T) {
 	}
 	if lines := w.cmd("e CAPABILITY"); !strings.Contains(lines[0], " MULTIAPPEND") {
 		t.Errorf("MULTIAPPEND not advertised: %q", lines)
+	}
+}
+
+// TestRecent: \Recent as RFC 3501 2.3.2 defines it, for IMAP4rev1 sessions:
+// the first session to see a message gets it, and no other; RECENT at
+// SELECT and when mail arrives; SEARCH RECENT/NEW/OLD; STATUS RECENT counts
+// what no session has seen; EXAMINE sees without taking; COPY gives it in
+// the target; IMAP4rev2 sessions have none.
+func TestRecent(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.deliverRecent("INBOX", storetest.Msg{Subject: "a"}, storetest.Msg{Subject: "b"})
+	other := e.login()
+	if lines := other.cmd("s1 STATUS INBOX (RECENT)"); !slices.Equal(lines, []string{"* STATUS INBOX (RECENT 2)"}) {
+		t.Errorf("STATUS RECENT before any SELECT: %q", lines)
+	}
+	if lines := other.cmd("x1 EXAMINE INBOX"); !slices.Contains(lines, "* 2 RECENT") {
+		t.Errorf("EXAMINE sees the unclaimed messages as recent: %q", lines)
+	}
+	other.cmd("x2 UNSELECT")
+	a := e.login()
+	if lines := a.cmd("a1 SELECT INBOX"); !slices.Contains(lines, "* 2 RECENT") {
+		t.Errorf("first SELECT: %q", lines)
+	}
+	b := e.login()
+	if lines := b.cmd("b1 SELECT INBOX"); !slices.Contains(lines, "* 0 RECENT") {
+		t.Errorf("second SELECT: %q", lines)
+	}
+	if lines := a.cmd("a2 FETCH 1:2 (FLAGS)"); !slices.Equal(lines, []string{`* 1 FETCH (FLAGS (\Recent))`, `* 2 FETCH (FLAGS (\Recent))`}) {
+		t.Errorf("FETCH FLAGS in the first session: %q", lines)
+	}
+	if lines := b.cmd("b2 FETCH 1:2 (FLAGS)"); !slices.Equal(lines, []string{`* 1 FETCH (FLAGS ())`, `* 2 FETCH (FLAGS ())`}) {
+		t.Errorf("FETCH FLAGS in the second session: %q", lines)
+	}
+	// New mail: the session told first gets it.
+	e.deliverRecent("INBOX", storetest.Msg{Subject: "c"})
+	if lines := b.cmd("b3 NOOP"); !slices.Equal(lines, []string{"* 3 EXISTS", "* 1 RECENT"}) {
+		t.Errorf("NOOP in the second session after a delivery: %q", lines)
+	}
+	if lines := a.cmd("a3 NOOP"); !slices.Equal(lines, []string{"* 3 EXISTS", "* 2 RECENT"}) {
+		t.Errorf("NOOP in the first session after a delivery: %q", lines)
+	}
+	a.cmd(`a4 STORE 1 +FLAGS.SILENT (\Seen)`)
+	for _, c := range []struct{ cmd, want string }{
+		{"a5 SEARCH RECENT", "* SEARCH 1 2"},
+		{"a6 SEARCH NEW", "* SEARCH 2"},
+		{"a7 SEARCH OLD", "* SEARCH 3"},
+	} {
+		if lines := a.cmd(c.cmd); !slices.Equal(lines, []string{c.want}) {
+			t.Errorf("%s: %q, want %q", c.cmd, lines, c.want)
+		}
+	}
+	if lines := b.cmd("b4 SEARCH RECENT"); !slices.Contains(lines, "* SEARCH 3") {
+		t.Errorf("SEARCH RECENT in the second session: %q", lines)
+	}
+	if lines := other.cmd("s2 STATUS INBOX (RECENT)"); !slices.Equal(lines, []string{"* STATUS INBOX (RECENT 0)"}) {
+		t.Errorf("STATUS RECENT once every message was seen: %q", lines)
+	}
+	// COPY: the copies are new in the target, recent to whoever selects it.
+	a.cmd("a8 COPY 1:3 Archive")
+	if lines := other.cmd("s3 STATUS Archive (RECENT)"); !slices.Equal(lines, []string{"* STATUS Archive (RECENT 3)"}) {
+		t.Errorf("STATUS RECENT of the COPY target: %q", lines)
+	}
+	// IMAP4rev2 has no \Recent: it takes nothing either.
+	r2 := e.login()
+	r2.cmd("r1 ENABLE IMAP4rev2")
+	if lines := r2.cmd("r2 SELECT Archive"); hasPrefix(lines, "* 3 RECENT") || hasPrefix(lines, "* 0 RECENT") {
+		t.Errorf("IMAP4rev2 SELECT: %q", lines)
+	}
+	if lines := r2.cmd("r3 FETCH 1 (FLAGS)"); len(lines) != 1 || strings.Contains(lines[0], `\Recent`) {
+		t.Errorf("IMAP4rev2 FETCH: %q", lines)
+	}
+	if lines := a.cmd("a9 SELECT Archive"); !slices.Contains(lines, "* 3 RECENT") {
+		t.Errorf("SELECT of the COPY target after an IMAP4rev2 session: %q", lines)
 	}
 }

@@ -82,7 +82,29 @@ func (e *env) mailbox(name string) *store.Mailbox {
 }
 
 // deliver puts messages into a mailbox as SMTP delivery does.
+// deliver stores messages as an MX would. They are then seen (not
+// \Recent: as if another session had been told of them first), so that
+// the sessions of most tests answer as IMAP4rev2 ones would; TestRecent
+// uses deliverRecent.
 func (e *env) deliver(mailbox string, msgs ...storetest.Msg) []uint32 {
+	e.t.Helper()
+	uids := e.deliverRecent(mailbox, msgs...)
+	if len(uids) > 0 {
+		name := mailbox
+		if name == "" {
+			name = "INBOX"
+		}
+		mb := e.mailbox(name)
+		if _, err := e.st.ClaimRecent(context.Background(), e.acct.ID, mb.ID, mb.UIDNext); err != nil {
+			e.t.Fatalf("ClaimRecent: %v", err)
+		}
+	}
+	return uids
+}
+
+// deliverRecent stores messages as an MX would, leaving them \Recent to
+// the first session told of them.
+func (e *env) deliverRecent(mailbox string, msgs ...storetest.Msg) []uint32 {
 	e.t.Helper()
 	var uids []uint32
 	for _, m := range msgs {

@@ -124,11 +124,13 @@ func TestAppend(t *testing.T) {
 	}
 	w.send(msg)
 	lines, done := w.until("b")
-	if done != "b OK [APPENDUID "+uitoa(inbox.UIDValidity)+" 1] APPEND completed" || !slices.Equal(lines, []string{"* 1 EXISTS"}) {
+	// The session that appended is the first told of the message: it is
+	// \Recent to it (RFC 3501 2.3.2).
+	if done != "b OK [APPENDUID "+uitoa(inbox.UIDValidity)+" 1] APPEND completed" || !slices.Equal(lines, []string{"* 1 EXISTS", "* 1 RECENT"}) {
 		t.Errorf("APPEND: %q %q", lines, done)
 	}
 	lines = w.cmd("c FETCH 1 (FLAGS INTERNALDATE BODY.PEEK[])")
-	if len(lines) != 1 || lines[0] != `* 1 FETCH (FLAGS (\Seen $Work) INTERNALDATE "05-Mar-2024 09:11:12 +0000" BODY[] `+msg+`)` {
+	if len(lines) != 1 || lines[0] != `* 1 FETCH (FLAGS (\Seen $Work \Recent) INTERNALDATE "05-Mar-2024 09:11:12 +0000" BODY[] `+msg+`)` {
 		t.Errorf("appended message: %q", lines)
 	}
 	// LITERAL+ and literal8 (RFC 7888, RFC 3516), into another mailbox.

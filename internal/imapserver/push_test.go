@@ -38,6 +38,9 @@ func TestPushIdle(t *testing.T) {
 	e := newEnv(t)
 	uids := e.deliver("INBOX", storetest.Msg{Subject: "a"}, storetest.Msg{Subject: "b"})
 	a := e.login()
+	// IMAP4rev2: the pushes without IMAP4rev1's RECENT, which would go to
+	// whichever session is told first (TestRecent has those).
+	a.cmd("a0 ENABLE IMAP4rev2")
 	a.cmd("a1 SELECT INBOX")
 	a.idle("a2")
 	b := e.client(nil)
@@ -135,7 +138,7 @@ func TestExpungeDeferred(t *testing.T) {
 	// still there by number, its data gone.
 	lines := a.cmd("a2 FETCH 1:3 (UID)")
 	if hasPrefix(lines, "* 2 EXPUNGE") || !slices.Equal(lines, []string{"* 1 FETCH (UID " + uitoa(uids[0]) + ")",
-		"* 3 FETCH (UID " + uitoa(uids[2]) + ")", "* 4 EXISTS"}) {
+		"* 3 FETCH (UID " + uitoa(uids[2]) + ")", "* 4 EXISTS", "* 0 RECENT"}) {
 		t.Errorf("FETCH during pending expunge: %q", lines)
 	}
 	if lines := a.cmd("a3 SEARCH ALL"); hasPrefix(lines, "* 2 EXPUNGE") {

@@ -1,6 +1,7 @@
 package imapserver
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +30,16 @@ type searchParser struct {
 
 // none is a criterion no message matches.
 func none() store.Criteria { return store.Criteria{UIDs: store.UIDSet{}} }
+
+// recent is the criterion RECENT: the session's recent UIDs (recent.go);
+// none under IMAP4rev2 or with nothing recent.
+func (sp *searchParser) recent() store.Criteria {
+	s := sp.c.sel
+	if sp.c.rev2 || s == nil || len(s.recent) == 0 {
+		return none()
+	}
+	return store.Criteria{UIDs: slices.Clone(s.recent)}
+}
 
 // and adds sub to c: list fields are appended, a scalar already set is
 // nested as NOT NOT sub, which is sub.
@@ -182,11 +193,14 @@ func (sp *searchParser) key(depth int) (store.Criteria, error) {
 			return store.Criteria{}, err
 		}
 		return flag(k, kw == "KEYWORD")
-	case "NEW", "RECENT":
-		// No session ever sees \Recent in Gannet (RFC 9051 removed it).
-		return none(), nil
-	case "OLD":
-		return store.Criteria{}, nil
+	case "RECENT":
+		return sp.recent(), nil
+	case "NEW": // RECENT UNSEEN (RFC 3501 6.4.4)
+		c := sp.recent()
+		c.WithoutFlg = []string{store.FlagSeen}
+		return c, nil
+	case "OLD": // NOT RECENT
+		return store.Criteria{Not: []store.Criteria{sp.recent()}}, nil
 	case "BCC", "CC", "FROM", "SUBJECT", "TO":
 		return header(strings.ToLower(kw))
 	case "HEADER":

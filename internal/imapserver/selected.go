@@ -28,6 +28,9 @@ type selected struct {
 	reported    map[uint32]uint64
 	since       uint64
 	gone        []uint32 // ascending
+	// recent are the UIDs recent to this session, ascending disjoint
+	// ranges (recent.go).
+	recent store.UIDSet
 }
 
 // seqOf returns the sequence number of uid, or 0.
@@ -186,6 +189,12 @@ func (c *conn) sync(expunge bool) error {
 			w.Number(s.count())
 			w.Atom("EXISTS")
 			w.CRLF()
+			if !c.rev2 {
+				// The new messages are recent to the first session told
+				// of them (RFC 3501 2.3.2, 7.3.2).
+				c.takeRecent(s, max+1, s.maxUID()+1)
+				c.writeRecent()
+			}
 		}
 		for _, m := range ch.Changed {
 			i, ok := slices.BinarySearch(s.uids, m.UID)
@@ -219,7 +228,7 @@ func (c *conn) writeFlags(seq, uid uint32, flags []string, modseq uint64, withFl
 	w.Number(uid)
 	if withFlags {
 		w.Atom("FLAGS")
-		w.Flags(flags)
+		w.Flags(c.withRecent(uid, flags))
 	}
 	if c.condstore {
 		w.Atom("MODSEQ")
