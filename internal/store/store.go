@@ -335,6 +335,7 @@ type Store interface {
 	QueueStore
 	Locker      // cluster-wide named locks (locks.go)
 	WebSessions // webmail sessions, valid on every node (websessions.go)
+	SieveStore  // Sieve scripts and their seen table (sieve.go)
 
 	// Domains.
 	AddDomain(ctx context.Context, name string) error

@@ -68,6 +68,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Queue", queueTests},
 		{"Locks", lockTests},
 		{"WebSessions", webSessionTests},
+		{"Sieve", sieveTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
