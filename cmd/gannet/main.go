@@ -36,6 +36,7 @@ func commands() map[string]command {
 		"user":       {"manage accounts: add|del|passwd|disable|enable|list|quota|pop3-policy", cmdUser},
 		"alias":      {"manage aliases: add|del|list", cmdAlias},
 		"queue":      {"inspect the outbound queue: list|show|retry|drop", cmdQueue},
+		"sieve":      {"manage an account's Sieve scripts: put|list|get|activate|del", cmdSieve},
 		"import":     {"import mail from files: mbox|maildir", cmdImport},
 		"bench":      {"load generators: imap", cmdBench},
 		"migrate":    {"move a SQLite install to PostgreSQL, online", cmdMigrate},
