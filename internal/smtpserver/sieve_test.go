@@ -48,3 +48,15 @@ if header :contains "subject" "buy" { ereject "We do not buy."; }`)); err != nil
 		t.Fatalf("alice has %q, want only the kept message", got)
 	}
 }
+
+// BenchmarkMXDeliverSieve is BenchmarkMXDeliver with a typical active script
+// (a few header tests, flags, fileinto) for the recipient: the cost of Sieve
+// in delivery, compared with BenchmarkMXDeliver in the same run.
+func BenchmarkMXDeliverSieve(b *testing.B) {
+	benchMXDeliver(b, benchMX(b, `require ["fileinto", "imap4flags", "mailbox"];
+if header :contains "list-id" "announce" { fileinto :create "Lists/Announce"; stop; }
+if address :domain "from" "bank.example" { addflag "\\Flagged"; }
+if header :matches "subject" "*bench 1?*" { addflag "$Bench"; }
+keep;
+`))
+}
