@@ -21,6 +21,7 @@ tools=(
 	"dpkg-deb:dpkg"
 	"adduser:adduser"
 	"runuser:util-linux"
+	"sieve-connect:sieve-connect"
 )
 missing=()
 for t in "${tools[@]}"; do

@@ -35,6 +35,7 @@ func commands() map[string]command {
 		"queue":      {"inspect the outbound queue: list|show|retry|drop", cmdQueue},
 		"import":     {"import mail: mbox|maildir files, or an IMAP server", cmdImport},
 		"export":     {"write accounts out as Maildir or mbox files", cmdExport},
+		"sieve":      {"manage an account's Sieve scripts: put|list|get|activate|del", cmdSieve},
 		"bench":      {"load generators: imap", cmdBench},
 		"migrate":    {"move a SQLite install to PostgreSQL, online", cmdMigrate},
 		"backup":     {"back up a SQLite install into a directory, online", cmdBackup},

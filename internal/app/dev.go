@@ -85,7 +85,7 @@ func randomPassword() string {
 }
 
 func offsetPorts(l *config.Listeners, off int) error {
-	for _, p := range []*string{&l.SMTP, &l.Submission, &l.Submissions, &l.IMAP, &l.IMAPS, &l.POP3, &l.POP3S, &l.HTTP, &l.Admin} {
+	for _, p := range []*string{&l.SMTP, &l.Submission, &l.Submissions, &l.IMAP, &l.IMAPS, &l.POP3, &l.POP3S, &l.HTTP, &l.ManageSieve, &l.Admin} {
 		if *p == "" {
 			continue
 		}

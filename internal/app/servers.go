@@ -8,6 +8,7 @@ import (
 
 	"gannet/internal/imapserver"
 	"gannet/internal/login"
+	"gannet/internal/managesieve"
 	"gannet/internal/netserver"
 	"gannet/internal/pop3server"
 	"gannet/internal/smtpserver"
@@ -77,6 +78,11 @@ func (a *App) servers() []serverSpec {
 		HandshakeTimeout: lim.TLSHandshakeTimeout.Duration,
 		Conns:            a.Conns, Registry: a.Registry, TrustedProxies: proxies,
 	})
+	sieve := managesieve.New(managesieve.Options{
+		Store: a.Store, Hostname: cfg.Hostname, TLS: a.TLS, Dev: cfg.Dev, Limiter: a.Limiter, Login: logins,
+		Logger: a.Log.With("server", "managesieve"), HandshakeTimeout: lim.TLSHandshakeTimeout.Duration,
+		Conns: a.Conns, Registry: a.Registry, TrustedProxies: proxies,
+	})
 	webTLS := a.webTLS()
 	// Client autoconfiguration and MTA-STS answer before the webmail.
 	ac := a.newAutoconfig()
@@ -89,7 +95,7 @@ func (a *App) servers() []serverSpec {
 	})
 	a.mu.Lock()
 	// Every server that holds logged-in sessions, for EndAccount.
-	a.enders = []sessionEnder{imap, pop, sub, web}
+	a.enders = []sessionEnder{imap, pop, sub, web, sieve}
 	a.mu.Unlock()
 	return []serverSpec{
 		{name: "smtp", addr: cfg.Listeners.SMTP, srv: mx, native: true, shortLived: true},
@@ -99,6 +105,7 @@ func (a *App) servers() []serverSpec {
 		{name: "imaps", addr: cfg.Listeners.IMAPS, implicitTLS: true, srv: imap, native: true},
 		{name: "pop3", addr: cfg.Listeners.POP3, srv: pop, native: true, shortLived: true},
 		{name: "pop3s", addr: cfg.Listeners.POP3S, implicitTLS: true, srv: pop, native: true, shortLived: true},
+		{name: "managesieve", addr: cfg.Listeners.ManageSieve, srv: sieve, native: true},
 		{name: "webmail", addr: cfg.Listeners.HTTP, implicitTLS: webTLS, srv: web, proto: "http", refusal: netserver.RefusalHTTP, clientFirst: true},
 		{name: "admin", addr: cfg.Listeners.Admin, srv: newAdminServer(a), proto: "admin", refusal: netserver.RefusalHTTP, clientFirst: true},
 	}

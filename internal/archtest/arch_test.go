@@ -46,7 +46,7 @@ var leaves = []string{
 
 // upper are application packages a leaf may never import.
 var upper = []string{
-	"internal/app", "internal/smtpserver", "internal/imapserver", "internal/pop3server", "internal/webmail",
+	"internal/app", "internal/smtpserver", "internal/imapserver", "internal/pop3server", "internal/managesieve", "internal/webmail",
 	"internal/delivery", "internal/queue", "internal/smtpclient", "internal/store/sqlstore", "internal/store/pgstore",
 	"internal/store/testopen",
 }

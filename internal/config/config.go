@@ -132,6 +132,7 @@ type Listeners struct {
 	POP3        string `toml:"pop3"`        // STLS, RFC 1939 / RFC 2595
 	POP3S       string `toml:"pop3s"`       // implicit TLS, RFC 8314
 	HTTP        string `toml:"http"`        // webmail, autoconfig
+	ManageSieve string `toml:"managesieve"` // Sieve scripts, STARTTLS, RFC 5804
 	Admin       string `toml:"admin"`       // admin API and metrics; keep it private
 	// TrustedProxies are networks ("10.0.0.0/8", or single addresses) of
 	// load balancers whose connections, on every listener, begin with a
@@ -277,6 +278,7 @@ func Default() *Config {
 			POP3:        ":110",
 			POP3S:       ":995",
 			HTTP:        ":443",
+			ManageSieve: ":4190",
 			Admin:       "127.0.0.1:8081",
 		},
 		Limits: Limits{
@@ -323,6 +325,7 @@ func DevConfig(dataDir string) *Config {
 		POP3:        "127.0.0.1:2110",
 		POP3S:       "127.0.0.1:2995",
 		HTTP:        "127.0.0.1:8080",
+		ManageSieve: "127.0.0.1:4190",
 		Admin:       "127.0.0.1:8081",
 	}
 	c.TLS = TLS{
@@ -441,6 +444,7 @@ func (l *Listeners) list() []struct{ key, addr string } {
 		{"listeners.pop3", l.POP3},
 		{"listeners.pop3s", l.POP3S},
 		{"listeners.http", l.HTTP},
+		{"listeners.managesieve", l.ManageSieve},
 		{"listeners.admin", l.Admin},
 	}
 }

@@ -116,7 +116,7 @@ func TestDefaults(t *testing.T) {
 	if d.DataDir != "/var/lib/gannet" || d.Dev || len(d.Domains) != 0 {
 		t.Errorf("Default() = %+v", d)
 	}
-	wantL := Listeners{":25", ":587", ":465", ":143", ":993", ":110", ":995", ":443", "127.0.0.1:8081", nil}
+	wantL := Listeners{":25", ":587", ":465", ":143", ":993", ":110", ":995", ":443", ":4190", "127.0.0.1:8081", nil}
 	if !reflect.DeepEqual(d.Listeners, wantL) {
 		t.Errorf("Default().Listeners = %+v", d.Listeners)
 	}
@@ -156,7 +156,7 @@ func TestDevConfig(t *testing.T) {
 		t.Errorf("DevConfig = %+v", c)
 	}
 	want := Listeners{"127.0.0.1:2525", "127.0.0.1:2587", "127.0.0.1:2465", "127.0.0.1:2143", "127.0.0.1:2993",
-		"127.0.0.1:2110", "127.0.0.1:2995", "127.0.0.1:8080", "127.0.0.1:8081", nil}
+		"127.0.0.1:2110", "127.0.0.1:2995", "127.0.0.1:8080", "127.0.0.1:4190", "127.0.0.1:8081", nil}
 	if !reflect.DeepEqual(c.Listeners, want) {
 		t.Errorf("DevConfig listeners = %+v", c.Listeners)
 	}

@@ -16,7 +16,11 @@
 //     delivery.
 //   - Policy errors are *smtp.Reply values whose text is safe to show a client;
 //     the internal reason travels as the reply's Cause.
-//   - A Deliverer has no mutable state of its own and is safe for concurrent use.
+//   - Every local recipient's active Sieve script runs before the store
+//     transaction (sieve.go); a script that fails to compile or run means
+//     the implicit keep, never a lost message.
+//   - A Deliverer keeps only caches (buffers, compiled scripts) and is safe
+//     for concurrent use.
 package delivery
 
 import (
@@ -114,6 +118,8 @@ type Deliverer struct {
 	// to the store: a fresh one per message was a tenth of the bytes the MX
 	// allocated. Store.Deliver keeps nothing of Raw once it returns.
 	rawBufs sync.Pool
+	// scripts caches compiled Sieve scripts (sieve.go).
+	scripts scriptCache
 }
 
 // New returns a Deliverer.
@@ -293,10 +299,11 @@ func (d *Deliverer) Deliver(ctx context.Context, env *Envelope, msg []byte) (*Ou
 	// on every message).
 	deliverLocal := func() {
 		bp := d.getRaw()
-		raw := append((*bp)[:0], returnPathField(env)...)
+		rp := returnPathField(env)
+		raw := append((*bp)[:0], rp...)
 		raw = append(raw, received...)
 		raw = append(raw, msg...)
-		d.deliverLocal(ctx, raw, now, accounts, local, env.Junk)
+		d.deliverLocal(ctx, env, raw, len(rp), now, accounts, names, local)
 		d.putRaw(bp, raw)
 	}
 	var outbound store.Outbound
@@ -374,40 +381,93 @@ func (d *Deliverer) putRaw(bp *[]byte, raw []byte) {
 	d.rawBufs.Put(bp)
 }
 
-func (d *Deliverer) deliverLocal(ctx context.Context, raw []byte, now time.Time, accounts []int64, local map[int64]*target, junk bool) {
-	rcpts := make([]store.Recipient, len(accounts))
-	for i, id := range accounts {
-		rcpts[i] = store.Recipient{AccountID: id}
-		if !junk {
+// localCopy is one store.Deliver call: the bytes and who gets them;
+// owners[i] is the account of rcpts[i].
+type localCopy struct {
+	raw    []byte
+	rcpts  []store.Recipient
+	owners []int64
+}
+
+// deliverLocal stores raw (Return-Path, the first rpLen bytes, then Received
+// and the message) for the local accounts, each through its Sieve script
+// (sieve.go): one store.Deliver for everyone, plus one per account whose
+// script edited the header.
+func (d *Deliverer) deliverLocal(ctx context.Context, env *Envelope, raw []byte, rpLen int, now time.Time,
+	accounts []int64, names map[int64]string, local map[int64]*target) {
+	main := localCopy{raw: raw}
+	copies := []*localCopy{&main}
+	plans := map[int64]*sievePlan{}
+	for _, id := range accounts {
+		base := store.Recipient{AccountID: id}
+		if env.Junk {
+			// The \Junk mailbox (RFC 6154) however the user named it; a user
+			// who deleted theirs gets junk in INBOX rather than a refusal (or a
+			// Junk mailbox made again against their wish).
+			mb, err := store.FindSpecialMailbox(ctx, d.st, id, store.SpecialJunk)
+			switch {
+			case err == nil:
+				base.Mailbox = mb.Name
+			case !errors.Is(err, store.ErrNotFound):
+				for _, id := range accounts {
+					local[id].err = storeReply(err)
+				}
+				return
+			}
+		}
+		rcpt := env.Recipients[local[id].rcpts[0]].Address.String()
+		p := d.runSieve(ctx, env, raw[rpLen:], base, rcpt, now)
+		if p == nil {
+			main.rcpts, main.owners = append(main.rcpts, base), append(main.owners, id)
 			continue
 		}
-		// The \Junk mailbox (RFC 6154) however the user named it; a user
-		// who deleted theirs gets junk in INBOX rather than a refusal (or a
-		// Junk mailbox made again against their wish).
-		mb, err := store.FindSpecialMailbox(ctx, d.st, id, store.SpecialJunk)
-		switch {
-		case err == nil:
-			rcpts[i].Mailbox = mb.Name
-		case !errors.Is(err, store.ErrNotFound):
-			for _, id := range accounts {
-				local[id].err = storeReply(err)
-			}
-			return
+		plans[id] = p
+		c := &main
+		if p.edited != nil && len(p.rcpts) > 0 {
+			c = &localCopy{raw: append(append(make([]byte, 0, rpLen+len(p.edited)), raw[:rpLen]...), p.edited...)}
+			copies = append(copies, c)
+		}
+		for _, r := range p.rcpts {
+			c.rcpts, c.owners = append(c.rcpts, r), append(c.owners, id)
 		}
 	}
-	res, err := d.st.Deliver(ctx, store.Delivery{Raw: raw, InternalDate: now, Recipients: rcpts})
-	if junk && errors.Is(err, store.ErrNotFound) {
-		// A Junk mailbox deleted since it was looked up: INBOX rather than
-		// a refusal.
-		for i := range rcpts {
-			rcpts[i].Mailbox = ""
+	stored := map[int64]bool{}
+	for _, c := range copies {
+		if len(c.rcpts) > 0 {
+			d.storeCopy(ctx, now, c, local, stored)
 		}
-		res, err = d.st.Deliver(ctx, store.Delivery{Raw: raw, InternalDate: now, Recipients: rcpts})
 	}
-	if err == nil && len(res) != len(accounts) {
+	for _, id := range accounts {
+		t := local[id]
+		p := plans[id]
+		if p != nil && p.reject != nil {
+			t.err = p.reject
+		}
+		if stored[id] {
+			t.err = nil // one of its copies stored: delivered
+		}
+		if p != nil {
+			d.afterSieve(ctx, p, t.err == nil, names[id], now)
+		}
+	}
+}
+
+// storeCopy delivers one copy and records, per account, a stored copy in
+// stored and a failure in its target.
+func (d *Deliverer) storeCopy(ctx context.Context, now time.Time, c *localCopy, local map[int64]*target, stored map[int64]bool) {
+	res, err := d.st.Deliver(ctx, store.Delivery{Raw: c.raw, InternalDate: now, Recipients: c.rcpts})
+	if errors.Is(err, store.ErrNotFound) {
+		// A mailbox (Junk, or a script's) deleted since it was looked up:
+		// INBOX rather than a refusal.
+		for i := range c.rcpts {
+			c.rcpts[i].Mailbox = ""
+		}
+		res, err = d.st.Deliver(ctx, store.Delivery{Raw: c.raw, InternalDate: now, Recipients: c.rcpts})
+	}
+	if err == nil && len(res) != len(c.rcpts) {
 		err = errors.New("store returned a result count that does not match the recipients")
 	}
-	for i, id := range accounts {
+	for i, id := range c.owners {
 		t := local[id]
 		switch {
 		case err != nil:
@@ -416,6 +476,8 @@ func (d *Deliverer) deliverLocal(ctx context.Context, raw []byte, now time.Time,
 			t.err = smtp.MailboxFull().WithCause(res[i].Err)
 		case res[i].Err != nil:
 			t.err = smtp.LocalError().WithCause(res[i].Err)
+		default:
+			stored[id] = true
 		}
 	}
 }

@@ -19,8 +19,9 @@ import (
 // 10 sessions per GOMAXPROCS (20 on two cores, like smtp-source -s 20), each
 // pipelining MAIL and RCPT before DATA, with 4 KiB messages. Every 250 comes
 // after the store commit.
-func BenchmarkMXDeliver(b *testing.B) {
-	ln := benchMX(b)
+func BenchmarkMXDeliver(b *testing.B) { benchMXDeliver(b, benchMX(b)) }
+
+func benchMXDeliver(b *testing.B, ln net.Listener) {
 
 	body := strings.Repeat(strings.Repeat("x", 62)+"\r\n", 4096/64)
 	b.SetBytes(int64(len(body)))
@@ -76,10 +77,19 @@ func BenchmarkMXDeliver(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
 
-// benchMX starts an MX on a real store with alice@example.org.
-func benchMX(b *testing.B) net.Listener {
+// benchMX starts an MX on a real store with alice@example.org; with a
+// script, alice's active Sieve script.
+func benchMX(b *testing.B, script ...string) net.Listener {
 	st := testopen.Open(b, testopen.FastPasswords)
-	storetest.NewAccount(b, st, "alice@example.org", "pw")
+	alice := storetest.NewAccount(b, st, "alice@example.org", "pw")
+	for _, src := range script {
+		if err := st.PutSieveScript(b.Context(), alice.ID, "bench", []byte(src)); err != nil {
+			b.Fatal(err)
+		}
+		if err := st.ActivateSieveScript(b.Context(), alice.ID, "bench"); err != nil {
+			b.Fatal(err)
+		}
+	}
 	d := delivery.New(delivery.Options{Store: st, Hostname: "mx.example.org"})
 	srv := New(Options{Mode: MX, Hostname: "mx.example.org", Store: st, Deliverer: d})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -351,6 +351,7 @@ type Store interface {
 	Locker      // cluster-wide named locks (locks.go)
 	WebSessions // webmail sessions, valid on every node (websessions.go)
 	RecentStore // IMAP4rev1's \Recent (recent.go)
+	SieveStore  // Sieve scripts and their seen table (sieve.go)
 
 	// Domains.
 	AddDomain(ctx context.Context, name string) error

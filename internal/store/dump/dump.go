@@ -116,6 +116,22 @@ type WebSession struct {
 	Created, LastSeen     int64
 }
 
+// SieveScript is a row of table sieve_scripts.
+type SieveScript struct {
+	AccountID int64
+	Name      string
+	Content   []byte
+	Active    bool
+	Updated   int64
+}
+
+// SieveSeen is a row of table sieve_seen.
+type SieveSeen struct {
+	AccountID int64
+	Kind, Key string
+	Expires   int64
+}
+
 // Directory is everything but mail and queue: small tables, exported and
 // imported whole on every pass.
 type Directory struct {
@@ -127,6 +143,8 @@ type Directory struct {
 	Mailboxes     []Mailbox
 	Subscriptions []Subscription
 	WebSessions   []WebSession
+	SieveScripts  []SieveScript
+	SieveSeen     []SieveSeen
 }
 
 // Key names one message.

@@ -142,6 +142,10 @@ func fill(t *testing.T, s *sqlstore.Store) world {
 	w.session[0], w.session[31] = 1, 2
 	ok(t, s.CreateWebSession(ctx, store.WebSession{TokenHash: w.session, AccountID: a.ID, CSRF: "csrf",
 		Credential: [32]byte{9}, Created: now, LastSeen: now}, 10))
+	ok(t, s.PutSieveScript(ctx, a.ID, "main", []byte("keep;")))
+	ok(t, s.PutSieveScript(ctx, a.ID, "other", []byte("discard;")))
+	ok(t, s.ActivateSieveScript(ctx, a.ID, "main"))
+	must(s.MarkSieveSeen(ctx, store.SeenMark{AccountID: a.ID, Kind: store.SeenVacation, Key: "k", Now: now, Expires: now.Add(time.Hour)}))
 	return w
 }
 
@@ -163,6 +167,10 @@ func compare(t *testing.T, src, dst store.Store, w world) {
 	eq("accounts", accs, must(dst.Accounts(ctx)))
 	for _, acc := range accs {
 		eq("subscriptions of "+acc.Address, must(src.Subscriptions(ctx, acc.ID)), must(dst.Subscriptions(ctx, acc.ID)))
+		eq("sieve scripts of "+acc.Address, must(src.SieveScripts(ctx, acc.ID)), must(dst.SieveScripts(ctx, acc.ID)))
+		if sc, err := src.ActiveSieveScript(ctx, acc.ID); err == nil {
+			eq("active sieve script of "+acc.Address, sc, must(dst.ActiveSieveScript(ctx, acc.ID)))
+		}
 		mbs := must(src.Mailboxes(ctx, acc.ID))
 		eq("mailboxes of "+acc.Address, mbs, must(dst.Mailboxes(ctx, acc.ID)))
 		for _, mb := range mbs {
@@ -183,6 +191,11 @@ func compare(t *testing.T, src, dst store.Store, w world) {
 		eq(fmt.Sprintf("queued message %d bytes", m.ID), must(src.QueueMessageData(ctx, m.ID)), must(dst.QueueMessageData(ctx, m.ID)))
 	}
 	eq("web session", must(src.WebSession(ctx, w.session)), must(dst.WebSession(ctx, w.session)))
+	eq("vacation record", must(src.SieveSeen(ctx, w.a.ID, store.SeenVacation, "k", time.Unix(1765100000, 0))),
+		must(dst.SieveSeen(ctx, w.a.ID, store.SeenVacation, "k", time.Unix(1765100000, 0))))
+	if !must(dst.SieveSeen(ctx, w.a.ID, store.SeenVacation, "k", time.Unix(1765100000, 0))) {
+		t.Error("vacation record not migrated")
+	}
 }
 
 func readAll(t *testing.T, s store.Store, blob string) []byte {

@@ -220,10 +220,11 @@ func importMailboxes(ctx context.Context, t pgx.Tx, d *dump.Directory) error {
 	return nil
 }
 
-// importSmallTables replaces aliases, DKIM keys, subscriptions and webmail
-// sessions whole.
+// importSmallTables replaces aliases, DKIM keys, subscriptions, webmail
+// sessions and Sieve scripts and records whole.
 func importSmallTables(ctx context.Context, t pgx.Tx, d *dump.Directory) error {
-	if _, err := t.Exec(ctx, `DELETE FROM aliases; DELETE FROM dkim_keys; DELETE FROM subscriptions; DELETE FROM web_sessions`); err != nil {
+	if _, err := t.Exec(ctx, `DELETE FROM aliases; DELETE FROM dkim_keys; DELETE FROM subscriptions; DELETE FROM web_sessions;
+		DELETE FROM sieve_scripts; DELETE FROM sieve_seen`); err != nil {
 		return err
 	}
 	_, err := t.CopyFrom(ctx, pgx.Identifier{"aliases"}, []string{"address", "target"},
@@ -255,6 +256,22 @@ func importSmallTables(ctx context.Context, t pgx.Tx, d *dump.Directory) error {
 		}))
 	if err != nil {
 		return fmt.Errorf("web sessions: %w", err)
+	}
+	_, err = t.CopyFrom(ctx, pgx.Identifier{"sieve_scripts"}, []string{"account_id", "name", "content", "active", "updated"},
+		pgx.CopyFromSlice(len(d.SieveScripts), func(i int) ([]any, error) {
+			x := d.SieveScripts[i]
+			return []any{x.AccountID, x.Name, x.Content, x.Active, x.Updated}, nil
+		}))
+	if err != nil {
+		return fmt.Errorf("sieve scripts: %w", err)
+	}
+	_, err = t.CopyFrom(ctx, pgx.Identifier{"sieve_seen"}, []string{"account_id", "kind", "key", "expires"},
+		pgx.CopyFromSlice(len(d.SieveSeen), func(i int) ([]any, error) {
+			x := d.SieveSeen[i]
+			return []any{x.AccountID, x.Kind, x.Key, x.Expires}, nil
+		}))
+	if err != nil {
+		return fmt.Errorf("sieve seen: %w", err)
 	}
 	return nil
 }

@@ -124,6 +124,22 @@ func (sn *Snapshot) Directory(ctx context.Context) (*dump.Directory, error) {
 			return err
 		})
 	}
+	if err == nil {
+		err = sn.each(ctx, `SELECT account_id, name, content, active, updated FROM sieve_scripts`, func(rows *sql.Rows) error {
+			var x dump.SieveScript
+			err := rows.Scan(&x.AccountID, &x.Name, &x.Content, &x.Active, &x.Updated)
+			d.SieveScripts = append(d.SieveScripts, x)
+			return err
+		})
+	}
+	if err == nil {
+		err = sn.each(ctx, `SELECT account_id, kind, key, expires FROM sieve_seen`, func(rows *sql.Rows) error {
+			var x dump.SieveSeen
+			err := rows.Scan(&x.AccountID, &x.Kind, &x.Key, &x.Expires)
+			d.SieveSeen = append(d.SieveSeen, x)
+			return err
+		})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}

@@ -70,6 +70,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"WebSessions", webSessionTests},
 		{"Recent", recentTests},
 		{"SelectState", selectStateTests},
+		{"Sieve", sieveTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
