@@ -41,7 +41,7 @@ func TestBenchIMAP(t *testing.T) {
 	t.Parallel()
 	addr := benchServer(t)
 	code, out, errs := gannet(t, "", "bench", "imap", "--addr", addr, "--users", "user%d@example.test",
-		"--user-range", "1", "--clients", "2", "--secs", "0.5", "--runs", "2")
+		"--user-range", "1", "--clients", "2", "--secs", "2", "--runs", "2") // long enough for whole sessions (APPEND, LOGOUT) on a loaded machine
 	if code != 0 {
 		t.Fatalf("exit %d, stderr %q, stdout %q", code, errs, out)
 	}
