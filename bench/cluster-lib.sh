@@ -35,6 +35,7 @@ store = "$2"
 $blobs
 domains = ["example.test"]
 dev = true
+allow_root = true
 [listeners]
 smtp = "$3"
 submission = ""
@@ -43,6 +44,7 @@ imap = "$4"
 imaps = ""
 pop3 = ""
 pop3s = ""
+managesieve = ""
 http = ""
 admin = ""
 trusted_proxies = [$tp]

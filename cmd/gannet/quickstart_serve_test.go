@@ -61,7 +61,7 @@ func TestQuickstartServe(t *testing.T) {
 	ports := map[string]int{}
 	text, _ := os.ReadFile(cfgFile)
 	served := string(text)
-	for _, k := range []string{"smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http", "admin"} {
+	for _, k := range []string{"smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "managesieve", "http", "admin"} {
 		ports[k] = freeTCPPort(t)
 		re := regexp.MustCompile(`(?m)^` + k + ` = "[^"]*"`)
 		if !re.MatchString(served) {

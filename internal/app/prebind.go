@@ -34,6 +34,7 @@ func listenSpecs(l config.Listeners) []listenSpec {
 		{"imaps", l.IMAPS, false},
 		{"pop3", l.POP3, true},
 		{"pop3s", l.POP3S, true},
+		{"managesieve", l.ManageSieve, false},
 		{"webmail", l.HTTP, false},
 		{"admin", l.Admin, false},
 	}

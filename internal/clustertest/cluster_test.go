@@ -160,6 +160,8 @@ postmaster = "postmaster@%[1]s"
 # (docs/ARCHITECTURE.md); this machine's resolver drops a query now and
 # then, which stalled a delivery for its 5 s timeout.
 dev = true
+# The tests run as root in CI; the server refuses that unless told.
+allow_root = true
 
 [listeners]
 smtp = %[5]q
@@ -169,6 +171,7 @@ imap = ""
 imaps = %[6]q
 pop3 = ""
 pop3s = ""
+managesieve = ""
 http = ""
 admin = %[7]q
 

@@ -37,6 +37,7 @@ data_dir = %[2]q
 store = %[3]q
 domains = [%[1]q]
 dev = true # no SPF/DKIM/DMARC lookups: tests never ask real DNS
+allow_root = true # CI runs the tests as root
 [listeners]
 smtp = %[4]q
 submission = ""
@@ -45,6 +46,7 @@ imap = ""
 imaps = %[5]q
 pop3 = ""
 pop3s = ""
+managesieve = ""
 http = ""
 admin = %[6]q
 [tls]
