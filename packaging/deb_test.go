@@ -248,6 +248,7 @@ imap = ""
 imaps = ""
 pop3 = ""
 pop3s = ""
+managesieve = ""
 http = ""
 admin = ""
 `), 0o644)

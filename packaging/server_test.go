@@ -61,6 +61,7 @@ imap = ""
 imaps = ""
 pop3 = ""
 pop3s = ""
+managesieve = ""
 http = ""
 admin = ""
 `, data, extra)
