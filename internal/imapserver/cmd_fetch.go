@@ -324,6 +324,9 @@ func (c *conn) fetchOne(req *fetchRequest, m *store.Message, seenNow bool) error
 	if m.Parsed != nil && !knownCTE(req, m) {
 		return errNo("UNKNOWN-CTE", "Unknown content transfer encoding")
 	}
+	if seenNow || req.wantsFlags() {
+		c.announceKeywords(m.Flags)
+	}
 	w := c.out()
 	w.Untagged()
 	w.Number(seq)

@@ -3,6 +3,7 @@ package imapserver
 import (
 	"gannet/internal/imapwire"
 	"gannet/internal/store"
+	"strings"
 )
 
 // systemFlags returns the flags of RFC 9051 2.3.2 every mailbox supports.
@@ -108,6 +109,10 @@ func (c *conn) cmdSelect(cmd *command) error {
 		}
 	}
 	firstUnseen := s.seqOf(st.FirstUnseen)
+	s.keywords = make(map[string]string, len(st.Keywords))
+	for _, k := range st.Keywords {
+		s.keywords[strings.ToLower(k)] = k
+	}
 	c.takeRecent(s, 1, mb.UIDNext)
 	flags := append(systemFlags(), st.Keywords...)
 

@@ -433,3 +433,43 @@ func TestRecent(t *testing.T) {
 		t.Errorf("SELECT of the COPY target after an IMAP4rev2 session: %q", lines)
 	}
 }
+
+// TestKeywordAnnounced: a keyword used for the first time in the selected
+// mailbox (STORE by this session or another, APPEND) is announced with
+// FLAGS and PERMANENTFLAGS before the FETCH that carries it, once.
+func TestKeywordAnnounced(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.deliver("INBOX", storetest.Msg{Subject: "a"}, storetest.Msg{Subject: "b"})
+	w := e.login()
+	if lines := w.cmd("a SELECT INBOX"); !slices.Contains(lines, `* FLAGS (\Answered \Flagged \Deleted \Seen \Draft)`) {
+		t.Fatalf("SELECT: %q", lines)
+	}
+	lines := w.cmd("b STORE 1 +FLAGS ($Label1)")
+	want := []string{`* FLAGS (\Answered \Flagged \Deleted \Seen \Draft $Label1)`,
+		`* OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft $Label1 \*)] Flags permitted`,
+		`* 1 FETCH (UID 1 FLAGS ($Label1))`}
+	if !slices.Equal(lines, want) {
+		t.Errorf("first STORE of a keyword:\n got %q\nwant %q", lines, want)
+	}
+	if lines := w.cmd("c STORE 2 +FLAGS ($label1)"); len(lines) != 1 || strings.HasPrefix(lines[0], "* FLAGS") {
+		t.Errorf("the same keyword again (any case): %q", lines)
+	}
+	// Another session's new keyword reaches this one announced first.
+	o := e.login()
+	o.cmd("o1 SELECT INBOX")
+	o.cmd("o2 STORE 2 +FLAGS.SILENT (Work)")
+	lines = w.cmd("d NOOP")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], `* FLAGS (\Answered \Flagged \Deleted \Seen \Draft $Label1 Work)`) ||
+		!strings.HasPrefix(lines[1], `* OK [PERMANENTFLAGS (`) || !strings.HasPrefix(lines[2], "* 2 FETCH") {
+		t.Errorf("another session's new keyword: %q", lines)
+	}
+	// FETCH of a message appended with a new keyword.
+	msg := "Subject: kw\r\n\r\nx\r\n"
+	w.send(`e APPEND INBOX (Project) {` + uitoa(uint32(len(msg))) + "+}\r\n" + msg)
+	w.until("e")
+	lines = w.cmd("f FETCH 3 (FLAGS)")
+	if len(lines) != 3 || !strings.Contains(lines[0], " Project") || lines[2] != `* 3 FETCH (FLAGS (Project \Recent))` {
+		t.Errorf("FETCH of an appended keyword: %q", lines)
+	}
+}

@@ -20,7 +20,10 @@ func TestStore(t *testing.T) {
 	w.cmd("a SELECT INBOX")
 	u := func(i int) string { return uitoa(uids[i]) }
 	lines := w.cmd(`b STORE 1:2 +FLAGS (\Seen $Work)`)
-	want := []string{`* 1 FETCH (UID ` + u(0) + ` FLAGS (\Seen $Work))`, `* 2 FETCH (UID ` + u(1) + ` FLAGS (\Seen $Work))`}
+	// $Work is new in the mailbox: announced first (compliance_test.go).
+	want := []string{`* FLAGS (\Answered \Flagged \Deleted \Seen \Draft $Work)`,
+		`* OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft $Work \*)] Flags permitted`,
+		`* 1 FETCH (UID ` + u(0) + ` FLAGS (\Seen $Work))`, `* 2 FETCH (UID ` + u(1) + ` FLAGS (\Seen $Work))`}
 	if !slices.Equal(lines, want) {
 		t.Errorf("+FLAGS: %q", lines)
 	}
@@ -130,7 +133,8 @@ func TestAppend(t *testing.T) {
 		t.Errorf("APPEND: %q %q", lines, done)
 	}
 	lines = w.cmd("c FETCH 1 (FLAGS INTERNALDATE BODY.PEEK[])")
-	if len(lines) != 1 || lines[0] != `* 1 FETCH (FLAGS (\Seen $Work \Recent) INTERNALDATE "05-Mar-2024 09:11:12 +0000" BODY[] `+msg+`)` {
+	// $Work is new in the mailbox: FLAGS and PERMANENTFLAGS come first.
+	if len(lines) != 3 || lines[2] != `* 1 FETCH (FLAGS (\Seen $Work \Recent) INTERNALDATE "05-Mar-2024 09:11:12 +0000" BODY[] `+msg+`)` {
 		t.Errorf("appended message: %q", lines)
 	}
 	// LITERAL+ and literal8 (RFC 7888, RFC 3516), into another mailbox.

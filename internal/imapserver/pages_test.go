@@ -86,7 +86,12 @@ func TestManyPages(t *testing.T) {
 	check("UID FETCH FLAGS", w.cmd("b UID FETCH 1:* (FLAGS)"), left)
 	check("FETCH FLAGS RFC822.SIZE", w.cmd("c FETCH 1:* (UID FLAGS RFC822.SIZE)"), left)
 	// STORE's answers, over every page.
-	check("STORE", w.cmd("d STORE 1:* +FLAGS ($Paged)"), left)
+	// $Paged is new: FLAGS and PERMANENTFLAGS announce it first.
+	stored := w.cmd("d STORE 1:* +FLAGS ($Paged)")
+	if len(stored) < 2 || !strings.HasPrefix(stored[0], "* FLAGS (") || !strings.HasPrefix(stored[1], "* OK [PERMANENTFLAGS (") {
+		t.Fatalf("STORE of a new keyword: no FLAGS first: %.200q", stored)
+	}
+	check("STORE", stored[2:], left)
 	lines = w.cmd("e SEARCH KEYWORD $Paged")
 	if len(lines) != 1 || len(strings.Fields(lines[0])) != 2+left {
 		t.Errorf("SEARCH KEYWORD $Paged: %d matches, want %d", len(strings.Fields(lines[0]))-2, left)

@@ -31,6 +31,9 @@ type selected struct {
 	// recent are the UIDs recent to this session, ascending disjoint
 	// ranges (recent.go).
 	recent store.UIDSet
+	// keywords the session has announced in FLAGS, by lower-case name
+	// (keywords.go).
+	keywords map[string]string
 }
 
 // seqOf returns the sequence number of uid, or 0.
@@ -219,6 +222,9 @@ func (c *conn) sync(expunge bool) error {
 // (RFC 9051 7.5.2 lets any item be added; QRESYNC needs it, RFC 7162 3.2.4)
 // and MODSEQ under CONDSTORE.
 func (c *conn) writeFlags(seq, uid uint32, flags []string, modseq uint64, withFlags bool) {
+	if withFlags {
+		c.announceKeywords(flags)
+	}
 	w := c.out()
 	w.Untagged()
 	w.Number(seq)
