@@ -27,7 +27,7 @@ import (
 	"gannet/internal/store"
 )
 
-// Server is what every protocol server looks like (docs/ARCHITECTURE.md, house rule 5).
+// Server is what every protocol server looks like (docs/ARCHITECTURE.md, "Servers look like http.Server").
 type Server interface {
 	Serve(ln net.Listener) error
 	Shutdown(ctx context.Context) error

@@ -138,7 +138,7 @@ func (c *conn) flush(release bool) error {
 	return err
 }
 
-// connReader gives every read a deadline (docs/ARCHITECTURE.md house rule 4, RFC 9051 5.4
+// connReader gives every read a deadline (docs/ARCHITECTURE.md, "deadlines always"; RFC 9051 5.4
 // autologout), flushes pending responses before it may block, and serves
 // IDLE pushes and shutdown interrupts (see the package doc).
 type connReader struct{ c *conn }

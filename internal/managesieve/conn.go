@@ -61,7 +61,7 @@ func (s *Server) newConn(a *netserver.Accepted) *conn {
 }
 
 // deadlineReader and deadlineWriter give every read and write a fresh
-// deadline (docs/ARCHITECTURE.md house rule 4).
+// deadline (docs/ARCHITECTURE.md, "deadlines always").
 type deadlineReader struct{ c *conn }
 
 func (d deadlineReader) Read(p []byte) (int, error) {

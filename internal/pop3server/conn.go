@@ -93,7 +93,7 @@ func (c *conn) readTimeout() time.Duration {
 }
 
 // deadlineReader and deadlineWriter give every read and write on the current
-// connection (plain or TLS) a fresh deadline (docs/ARCHITECTURE.md house rule 4; RFC 1939 3
+// connection (plain or TLS) a fresh deadline (docs/ARCHITECTURE.md, "deadlines always"; RFC 1939 3
 // autologout).
 type deadlineReader struct{ c *conn }
 
