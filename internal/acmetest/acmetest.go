@@ -10,7 +10,6 @@
 package acmetest
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -20,7 +19,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -29,11 +27,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"gannet/internal/testtool"
 )
 
 // EnvBinary names the environment variable with pebble's path.
@@ -65,7 +64,7 @@ type Server struct {
 	api    *x509.CertPool
 	cmd    *exec.Cmd
 	exited chan struct{}
-	out    *syncBuffer
+	out    *testtool.Output
 	once   sync.Once
 	dir    string
 }
@@ -80,7 +79,7 @@ func Start(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatalf("acmetest: %v", err)
 	}
-	s := &Server{dir: t.TempDir(), exited: make(chan struct{}), out: &syncBuffer{}}
+	s := &Server{dir: t.TempDir(), exited: make(chan struct{}), out: &testtool.Output{}}
 	t.Cleanup(s.Stop)
 	s.APICertFile = filepath.Join(s.dir, "api-cert.pem")
 	keyFile := filepath.Join(s.dir, "api-key.pem")
@@ -137,7 +136,7 @@ func Start(t testing.TB, opts Options) *Server {
 }
 
 // Output is what pebble logged, for a failing test's message.
-func (s *Server) Output() string { return tail(s.out.String()) }
+func (s *Server) Output() string { return testtool.Tail(s.out.String(), 4000) }
 
 // Stop kills pebble.
 func (s *Server) Stop() {
@@ -217,62 +216,12 @@ func writeAPICert(certFile, keyFile string) ([]byte, error) {
 }
 
 // Binary returns the path of a pebble binary, building it when needed.
-func Binary(ctx context.Context) (string, error) {
-	if p := os.Getenv(EnvBinary); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("%s: %w", EnvBinary, err)
-		}
-		return p, nil
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		return "", err
-	}
-	out := filepath.Join(cache, "gannet-test", "pebble-"+Version)
-	if _, err := os.Stat(out); err == nil {
-		return out, nil
-	}
-	return out, Build(ctx, out)
-}
+func Binary(ctx context.Context) (string, error) { return tool().Binary(ctx) }
 
-// Build builds pebble from tools/pebble into out, atomically (parallel
-// test binaries may race; the rename makes either one's result whole).
-func Build(ctx context.Context, out string) error {
-	mod, err := toolsDir()
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		return err
-	}
-	tmp := fmt.Sprintf("%s.%d.tmp", out, os.Getpid())
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", tmp, "github.com/letsencrypt/pebble/v2/cmd/pebble")
-	cmd.Dir = mod
-	if b, err := cmd.CombinedOutput(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("build pebble: %v: %s", err, tail(string(b)))
-	}
-	return os.Rename(tmp, out)
-}
-
-// toolsDir finds tools/pebble above the working directory (a test runs in
-// its package's directory, inside the repository).
-func toolsDir() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		p := filepath.Join(dir, "tools", "pebble")
-		if _, err := os.Stat(filepath.Join(p, "go.mod")); err == nil {
-			return p, nil
-		}
-		up := filepath.Dir(dir)
-		if up == dir {
-			return "", errors.New("acmetest: tools/pebble not found above the working directory; set " + EnvBinary)
-		}
-		dir = up
-	}
+// tool is pebble's module in tools/pebble, built once into the user cache.
+func tool() testtool.Tool {
+	return testtool.Tool{Dir: "pebble", Name: "pebble", Version: Version,
+		Package: "github.com/letsencrypt/pebble/v2/cmd/pebble", Env: EnvBinary}
 }
 
 func freePort(t testing.TB) int {
@@ -282,33 +231,4 @@ func freePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
-}
-
-func tail(s string) string {
-	s = strings.TrimSpace(s)
-	if len(s) > 4000 {
-		s = "..." + s[len(s)-4000:]
-	}
-	return s
-}
-
-// syncBuffer collects pebble's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.b.Len() > 1<<20 {
-		return len(p), nil
-	}
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -10,22 +10,20 @@
 package s3test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"gannet/internal/store/s3blob"
+	"gannet/internal/testtool"
 )
 
 // EnvBinary names the environment variable with the gateway binary's path.
@@ -44,7 +42,7 @@ type Server struct {
 	cmd    *exec.Cmd
 	dir    string
 	exited chan struct{}
-	out    *syncBuffer
+	out    *testtool.Output
 	once   sync.Once
 }
 
@@ -82,7 +80,7 @@ func StartServer(ctx context.Context) (*Server, error) {
 			SecretKey: randomHex(16),
 			dir:       dir,
 			exited:    make(chan struct{}),
-			out:       &syncBuffer{},
+			out:       &testtool.Output{},
 		}
 		if lastErr = s.launch(ctx, bin); lastErr == nil {
 			return s, nil
@@ -113,7 +111,7 @@ func (s *Server) launch(ctx context.Context, bin string) error {
 	for time.Now().Before(deadline) {
 		select {
 		case <-s.exited:
-			return fmt.Errorf("versitygw exited at start: %s", tail(s.out.String()))
+			return fmt.Errorf("versitygw exited at start: %s", testtool.Tail(s.out.String(), 2000))
 		case <-ctx.Done():
 			s.Stop()
 			return ctx.Err()
@@ -127,7 +125,7 @@ func (s *Server) launch(ctx context.Context, bin string) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	s.Stop()
-	return fmt.Errorf("versitygw did not listen on %s within 30 s: %s", s.Endpoint, tail(s.out.String()))
+	return fmt.Errorf("versitygw did not listen on %s within 30 s: %s", s.Endpoint, testtool.Tail(s.out.String(), 2000))
 }
 
 // Stop kills the gateway and removes its files.
@@ -162,66 +160,12 @@ func (s *Server) NewBucket(t testing.TB, prefix string) *s3blob.Client {
 }
 
 // Binary returns the path of a versitygw binary, building it when needed.
-func Binary(ctx context.Context) (string, error) {
-	if p := os.Getenv(EnvBinary); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("%s: %w", EnvBinary, err)
-		}
-		return p, nil
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		return "", err
-	}
-	out := filepath.Join(cache, "gannet-test", "versitygw-"+Version)
-	if _, err := os.Stat(out); err == nil {
-		return out, nil
-	}
-	if err := Build(ctx, out); err != nil {
-		return "", err
-	}
-	return out, nil
-}
+func Binary(ctx context.Context) (string, error) { return tool().Binary(ctx) }
 
-// Build builds the gateway from tools/versitygw into out, atomically (go
-// test runs packages in parallel: two builds may race, the rename makes
-// either one's result whole).
-func Build(ctx context.Context, out string) error {
-	mod, err := toolsDir()
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		return err
-	}
-	tmp := fmt.Sprintf("%s.%d.tmp", out, os.Getpid())
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", tmp, "github.com/versity/versitygw/cmd/versitygw")
-	cmd.Dir = mod
-	if b, err := cmd.CombinedOutput(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("build versitygw: %v: %s", err, tail(string(b)))
-	}
-	return os.Rename(tmp, out)
-}
-
-// toolsDir finds tools/versitygw above the working directory (a test runs
-// in its package's directory, inside the repository).
-func toolsDir() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		p := filepath.Join(dir, "tools", "versitygw")
-		if _, err := os.Stat(filepath.Join(p, "go.mod")); err == nil {
-			return p, nil
-		}
-		up := filepath.Dir(dir)
-		if up == dir {
-			return "", errors.New("s3test: tools/versitygw not found above the working directory; set " + EnvBinary)
-		}
-		dir = up
-	}
+// tool is versitygw's module in tools/versitygw, built once into the user cache.
+func tool() testtool.Tool {
+	return testtool.Tool{Dir: "versitygw", Name: "versitygw", Version: Version,
+		Package: "github.com/versity/versitygw/cmd/versitygw", Env: EnvBinary}
 }
 
 func freePort() (int, error) {
@@ -237,33 +181,4 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-func tail(s string) string {
-	s = strings.TrimSpace(s)
-	if len(s) > 2000 {
-		s = "..." + s[len(s)-2000:]
-	}
-	return s
-}
-
-// syncBuffer collects the gateway's output for error messages.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.b.Len() > 1<<20 {
-		return len(p), nil
-	}
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
